@@ -1,0 +1,1 @@
+"""TFDS dataset builders, one folder per data set (TFDS layout)."""

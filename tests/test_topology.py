@@ -1,0 +1,493 @@
+"""Tests for blazepose.topology: keypoint sets, mirror rule, BlazePose mapping, array helpers."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blazepose.topology import (
+    AUX_ROI_CENTER_INDEX,
+    AUX_ROI_SCALE_INDEX,
+    BLAZEPOSE_33,
+    BLAZEPOSE_39,
+    COCO_17,
+    LSP_14,
+    MODEL_OUTPUT_NAMES,
+    MPII_16,
+    NUM_BLAZEPOSE_LANDMARKS,
+    NUM_MODEL_OUTPUT_LANDMARKS,
+    PUSHUP_7,
+    TOPOLOGIES,
+    UPPER_BODY_25,
+    Topology,
+    flip_keypoints,
+    from_blazepose_layout,
+    get_topology,
+    to_blazepose_layout,
+    unmapped_indices,
+)
+
+ALL_TOPOLOGIES = list(TOPOLOGIES.values())
+by_topology = pytest.mark.parametrize("topology", ALL_TOPOLOGIES, ids=lambda t: t.name)
+
+_SIDE_WORDS = {"l": "left", "r": "right", "left": "left", "right": "right"}
+_SWAP = {"left": "right", "right": "left"}
+
+
+def _words(name: str) -> list[str]:
+    """The test's own reading of a name: lower-case words split at underscores, l/r spelled out."""
+    return [_SIDE_WORDS.get(word, word) for word in name.lower().split("_")]
+
+
+def _mirrored_words(name: str) -> list[str]:
+    return [_SWAP.get(word, word) for word in _words(name)]
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+def test_registry_holds_every_module_constant():
+    constants = {BLAZEPOSE_33, BLAZEPOSE_39, UPPER_BODY_25, LSP_14, MPII_16, COCO_17, PUSHUP_7}
+    assert set(TOPOLOGIES.values()) == constants
+
+
+@by_topology
+def test_get_topology_returns_registered_topology(topology):
+    assert get_topology(topology.name) is topology
+    assert get_topology(topology.name.upper()) is topology
+    assert TOPOLOGIES[topology.name] is topology
+
+
+def test_get_topology_unknown_name_lists_known_names():
+    with pytest.raises(ValueError, match="unknown topology") as error:
+        get_topology("h36m_17")
+    for name in TOPOLOGIES:
+        assert name in str(error.value)
+
+
+# --- definitions ------------------------------------------------------------------------------
+
+
+# Published orders, written out independently of the module (MediaPipe PoseLandmark, LSP
+# readme, MPII joint ids, COCO person keypoints, tf-blazepose push-up conversions).
+PUBLISHED_ORDERS = {
+    "blazepose_33": (
+        "NOSE LEFT_EYE_INNER LEFT_EYE LEFT_EYE_OUTER RIGHT_EYE_INNER RIGHT_EYE RIGHT_EYE_OUTER "
+        "LEFT_EAR RIGHT_EAR MOUTH_LEFT MOUTH_RIGHT LEFT_SHOULDER RIGHT_SHOULDER LEFT_ELBOW "
+        "RIGHT_ELBOW LEFT_WRIST RIGHT_WRIST LEFT_PINKY RIGHT_PINKY LEFT_INDEX RIGHT_INDEX "
+        "LEFT_THUMB RIGHT_THUMB LEFT_HIP RIGHT_HIP LEFT_KNEE RIGHT_KNEE LEFT_ANKLE RIGHT_ANKLE "
+        "LEFT_HEEL RIGHT_HEEL LEFT_FOOT_INDEX RIGHT_FOOT_INDEX"
+    ),
+    "lsp_14": (
+        "right_ankle right_knee right_hip left_hip left_knee left_ankle right_wrist right_elbow "
+        "right_shoulder left_shoulder left_elbow left_wrist neck head_top"
+    ),
+    "mpii_16": (
+        "r_ankle r_knee r_hip l_hip l_knee l_ankle pelvis thorax upper_neck head_top r_wrist "
+        "r_elbow r_shoulder l_shoulder l_elbow l_wrist"
+    ),
+    "coco_17": (
+        "nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow "
+        "right_elbow left_wrist right_wrist left_hip right_hip left_knee right_knee left_ankle "
+        "right_ankle"
+    ),
+    "pushup_7": "r_wrist r_elbow r_shoulder head_top l_shoulder l_elbow l_wrist",
+}
+
+
+@pytest.mark.parametrize("name", PUBLISHED_ORDERS)
+def test_keypoint_orders_match_published_orders(name):
+    assert get_topology(name).keypoint_names == tuple(PUBLISHED_ORDERS[name].split())
+
+
+def test_blazepose_33_follows_mediapipe():
+    assert BLAZEPOSE_33.num_keypoints == NUM_BLAZEPOSE_LANDMARKS
+    assert BLAZEPOSE_33.to_blazepose == tuple(range(NUM_BLAZEPOSE_LANDMARKS))
+    assert len(set(BLAZEPOSE_33.edges)) == 35
+
+
+def test_model_outputs_extend_blazepose_33():
+    assert len(MODEL_OUTPUT_NAMES) == NUM_MODEL_OUTPUT_LANDMARKS
+    assert BLAZEPOSE_39.keypoint_names == MODEL_OUTPUT_NAMES
+    assert MODEL_OUTPUT_NAMES[:NUM_BLAZEPOSE_LANDMARKS] == BLAZEPOSE_33.keypoint_names
+    assert MODEL_OUTPUT_NAMES[AUX_ROI_CENTER_INDEX] == "AUX_ROI_CENTER"
+    assert MODEL_OUTPUT_NAMES[AUX_ROI_SCALE_INDEX] == "AUX_ROI_SCALE"
+    assert BLAZEPOSE_39.edges == BLAZEPOSE_33.edges
+    assert unmapped_indices(BLAZEPOSE_39) == tuple(
+        range(NUM_BLAZEPOSE_LANDMARKS, NUM_MODEL_OUTPUT_LANDMARKS)
+    )
+
+
+def test_upper_body_is_blazepose_prefix():
+    count = UPPER_BODY_25.num_keypoints
+    assert count == 25
+    assert UPPER_BODY_25.keypoint_names == BLAZEPOSE_33.keypoint_names[:count]
+    assert set(UPPER_BODY_25.edges) == {e for e in BLAZEPOSE_33.edges if max(e) < count}
+    assert UPPER_BODY_25.keypoint_names[-1] == "RIGHT_HIP"
+
+
+# --- mirror rule ------------------------------------------------------------------------------
+
+
+@by_topology
+def test_flip_permutation_is_an_involution(topology):
+    permutation = topology.flip_permutation
+    assert sorted(permutation) == list(range(topology.num_keypoints))
+    assert all(permutation[j] == i for i, j in enumerate(permutation))
+
+
+@by_topology
+def test_flip_permutation_maps_names_to_mirrored_names(topology):
+    names = topology.keypoint_names
+    for i, j in enumerate(topology.flip_permutation):
+        assert _words(names[j]) == _mirrored_words(names[i]), (names[i], names[j])
+
+
+@by_topology
+def test_every_sided_name_has_a_partner(topology):
+    for i, name in enumerate(topology.keypoint_names):
+        has_side = any(word in _SWAP for word in _words(name))
+        assert (topology.flip_permutation[i] != i) == has_side, name
+
+
+@by_topology
+def test_flip_pairs_are_the_permutation_cycles(topology):
+    pairs = topology.flip_pairs
+    assert all(i < j for i, j in pairs)
+    permutation = topology.flip_permutation
+    assert {(i, j) for i, j in pairs} == {
+        (min(i, j), max(i, j)) for i, j in enumerate(permutation) if i != j
+    }
+
+
+@pytest.mark.parametrize(
+    ("topology", "name", "mirror"),
+    [
+        (BLAZEPOSE_33, "MOUTH_LEFT", "MOUTH_RIGHT"),
+        (BLAZEPOSE_33, "LEFT_EYE_INNER", "RIGHT_EYE_INNER"),
+        (BLAZEPOSE_33, "NOSE", "NOSE"),
+        (BLAZEPOSE_39, "AUX_ROI_CENTER", "AUX_ROI_CENTER"),
+        (LSP_14, "right_ankle", "left_ankle"),
+        (LSP_14, "head_top", "head_top"),
+        (MPII_16, "r_ankle", "l_ankle"),
+        (MPII_16, "pelvis", "pelvis"),
+        (COCO_17, "left_ear", "right_ear"),
+        (PUSHUP_7, "r_wrist", "l_wrist"),
+        (PUSHUP_7, "head_top", "head_top"),
+    ],
+)
+def test_named_mirror_examples(topology, name, mirror):
+    assert topology.flip_permutation[topology.index(name)] == topology.index(mirror)
+
+
+def test_mirror_rule_naming_styles():
+    names = (
+        "lhip", "rhip", "l_ankle", "r_ankle", "LeftWrist", "RightWrist", "MOUTH_LEFT",
+        "MOUTH_RIGHT", "Left Ear", "Right Ear", "lip", "neck",
+    )  # fmt: skip
+    topology = Topology("styles", names, (), (None,) * len(names))
+    expected_partners = {
+        "lhip": "rhip", "l_ankle": "r_ankle", "LeftWrist": "RightWrist",
+        "MOUTH_LEFT": "MOUTH_RIGHT", "Left Ear": "Right Ear",
+    }  # fmt: skip
+    expected_partners |= {b: a for a, b in expected_partners.items()}
+    for i, name in enumerate(names):
+        partner = names[topology.flip_permutation[i]]
+        assert partner == expected_partners.get(name, name), name
+
+
+# --- edges ------------------------------------------------------------------------------------
+
+
+@by_topology
+def test_edges_join_distinct_keypoints_in_range(topology):
+    assert topology.edges
+    for a, b in topology.edges:
+        assert 0 <= a < topology.num_keypoints
+        assert 0 <= b < topology.num_keypoints
+        assert a != b
+    undirected = [frozenset(edge) for edge in topology.edges]
+    assert len(set(undirected)) == len(undirected)
+
+
+@by_topology
+def test_edges_are_symmetric_under_flip(topology):
+    permutation = topology.flip_permutation
+    edges = {frozenset(edge) for edge in topology.edges}
+    assert {frozenset((permutation[a], permutation[b])) for a, b in edges} == edges
+
+
+@by_topology
+def test_every_body_point_is_drawn(topology):
+    drawn = {i for edge in topology.edges for i in edge}
+    body = set(range(min(topology.num_keypoints, NUM_BLAZEPOSE_LANDMARKS)))
+    assert body <= drawn
+    assert drawn <= body  # the model's extra outputs are not drawn
+
+
+@pytest.mark.parametrize("topology", [LSP_14, MPII_16, COCO_17, PUSHUP_7], ids=lambda t: t.name)
+def test_dataset_skeleton_is_connected(topology):
+    neighbours = {i: set() for i in range(topology.num_keypoints)}
+    for a, b in topology.edges:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    reached, frontier = set(), [0]
+    while frontier:
+        node = frontier.pop()
+        if node not in reached:
+            reached.add(node)
+            frontier.extend(neighbours[node])
+    assert reached == set(neighbours)
+
+
+# --- BlazePose mapping ------------------------------------------------------------------------
+
+
+@by_topology
+def test_mapped_points_name_the_same_body_part(topology):
+    for name, target in zip(topology.keypoint_names, topology.to_blazepose):
+        if target is not None:
+            assert _words(name) == _words(BLAZEPOSE_33.keypoint_names[target]), name
+
+
+@by_topology
+def test_mapping_commutes_with_flip(topology):
+    own, blazepose = topology.flip_permutation, BLAZEPOSE_33.flip_permutation
+    for i, target in enumerate(topology.to_blazepose):
+        if target is not None:
+            assert topology.to_blazepose[own[i]] == blazepose[target]
+        else:
+            assert topology.to_blazepose[own[i]] is None
+
+
+@pytest.mark.parametrize(
+    ("topology", "name", "blazepose_name"),
+    [
+        (COCO_17, "left_shoulder", "LEFT_SHOULDER"),
+        (COCO_17, "left_eye", "LEFT_EYE"),
+        (COCO_17, "nose", "NOSE"),
+        (LSP_14, "right_ankle", "RIGHT_ANKLE"),
+        (MPII_16, "l_wrist", "LEFT_WRIST"),
+        (MPII_16, "r_hip", "RIGHT_HIP"),
+        (PUSHUP_7, "r_elbow", "RIGHT_ELBOW"),
+    ],
+)
+def test_named_mapping_examples(topology, name, blazepose_name):
+    assert topology.to_blazepose[topology.index(name)] == BLAZEPOSE_33.index(blazepose_name)
+
+
+@pytest.mark.parametrize(
+    ("topology", "unmapped_names"),
+    [
+        (BLAZEPOSE_33, set()),
+        (UPPER_BODY_25, set()),
+        (COCO_17, set()),
+        (LSP_14, {"neck", "head_top"}),
+        (MPII_16, {"pelvis", "thorax", "upper_neck", "head_top"}),
+        (PUSHUP_7, {"head_top"}),
+    ],
+    ids=lambda value: value.name if isinstance(value, Topology) else None,
+)
+def test_unmapped_points_are_reported(topology, unmapped_names):
+    indices = unmapped_indices(topology)
+    assert list(indices) == sorted(indices)
+    assert {topology.keypoint_names[i] for i in indices} == unmapped_names
+    assert all(topology.to_blazepose[i] is None for i in indices)
+
+
+# --- array helpers ----------------------------------------------------------------------------
+
+
+@by_topology
+@pytest.mark.parametrize("batch_shape", [(), (3,), (2, 4)])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_to_blazepose_layout_round_trip(topology, batch_shape, dims):
+    rng = np.random.default_rng(7)
+    count = topology.num_keypoints
+    keypoints = rng.uniform(1.0, 255.0, batch_shape + (count, dims)).astype(np.float32)
+    visibility = rng.integers(1, 3, batch_shape + (count,)).astype(np.int8)
+
+    points_33, visible_33, labelled_33 = to_blazepose_layout(keypoints, visibility, topology)
+
+    assert points_33.shape == batch_shape + (NUM_BLAZEPOSE_LANDMARKS, dims)
+    assert points_33.dtype == keypoints.dtype
+    assert visible_33.shape == labelled_33.shape == batch_shape + (NUM_BLAZEPOSE_LANDMARKS,)
+    assert visible_33.dtype == visibility.dtype
+    assert labelled_33.dtype == bool
+    for i, target in enumerate(topology.to_blazepose):
+        if target is not None:
+            np.testing.assert_array_equal(points_33[..., target, :], keypoints[..., i, :])
+            np.testing.assert_array_equal(visible_33[..., target], visibility[..., i])
+    targets = {t for t in topology.to_blazepose if t is not None}
+    for slot in range(NUM_BLAZEPOSE_LANDMARKS):
+        assert labelled_33[..., slot].all() == (slot in targets)
+        assert labelled_33[..., slot].any() == (slot in targets)
+        if slot not in targets:
+            assert not points_33[..., slot, :].any()
+            assert not visible_33[..., slot].any()
+
+    back, available = from_blazepose_layout(points_33, topology, fill_value=-1.0)
+    mapped = [t is not None for t in topology.to_blazepose]
+    np.testing.assert_array_equal(available, mapped)
+    np.testing.assert_array_equal(back[..., available, :], keypoints[..., available, :])
+    assert (back[..., ~available, :] == -1.0).all()
+
+
+def test_to_blazepose_layout_defaults_and_fill():
+    keypoints = np.arange(LSP_14.num_keypoints * 2, dtype=float).reshape(-1, 2) + 1.0
+    points_33, visible_33, labelled_33 = to_blazepose_layout(
+        keypoints, None, LSP_14, fill_value=np.nan
+    )
+    assert (visible_33[labelled_33] == 1).all()
+    assert np.isnan(points_33[~labelled_33]).all()
+    assert not np.isnan(points_33[labelled_33]).any()
+
+
+def test_from_blazepose_layout_accepts_model_outputs():
+    outputs = np.random.default_rng(0).normal(size=(2, NUM_MODEL_OUTPUT_LANDMARKS, 5))
+    points, available = from_blazepose_layout(outputs, BLAZEPOSE_33)
+    assert available.all()
+    np.testing.assert_array_equal(points, outputs[:, :NUM_BLAZEPOSE_LANDMARKS])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: to_blazepose_layout(np.zeros((13, 2)), None, LSP_14),
+        lambda: to_blazepose_layout(np.zeros(14), None, LSP_14),
+        lambda: to_blazepose_layout(np.zeros((14, 2)), np.zeros(13), LSP_14),
+        lambda: from_blazepose_layout(np.zeros((25, 2)), LSP_14),
+        lambda: flip_keypoints(np.zeros((3, 16, 2)), 10.0, LSP_14),
+    ],
+)
+def test_array_helpers_reject_wrong_shapes(call):
+    with pytest.raises(ValueError, match="shape"):
+        call()
+
+
+@by_topology
+def test_flip_twice_is_identity(topology):
+    rng = np.random.default_rng(1)
+    keypoints = rng.uniform(0.0, 640.0, (5, topology.num_keypoints, 3))
+    once = flip_keypoints(keypoints, 640.0, topology)
+    twice = flip_keypoints(once, 640.0, topology)
+    np.testing.assert_allclose(twice, keypoints)
+    assert not np.allclose(once, keypoints)
+
+
+@by_topology
+def test_flip_mirrors_x_and_swaps_partners(topology):
+    rng = np.random.default_rng(2)
+    width = 100.0
+    keypoints = rng.uniform(0.0, width, (topology.num_keypoints, 3))
+    flipped = flip_keypoints(keypoints, width, topology)
+    for i, j in enumerate(topology.flip_permutation):
+        assert flipped[i, 0] == pytest.approx(width - keypoints[j, 0])
+        np.testing.assert_array_equal(flipped[i, 1:], keypoints[j, 1:])
+
+
+def test_flip_uses_pixel_convention():
+    # A point at the centre of pixel column 0 of a 4-pixel-wide image lands at the centre of
+    # column 3; the image's left border goes to its right border.
+    keypoints = np.zeros((COCO_17.num_keypoints, 2))
+    nose = COCO_17.index("nose")
+    keypoints[nose] = (0.5, 7.0)
+    assert flip_keypoints(keypoints, 4, COCO_17)[nose, 0] == 3.5
+    keypoints[nose] = (0.0, 7.0)
+    assert flip_keypoints(keypoints, 4, COCO_17)[nose, 0] == 4.0
+
+
+@by_topology
+def test_flip_commutes_with_blazepose_layout(topology):
+    rng = np.random.default_rng(3)
+    keypoints = rng.uniform(0.0, 1.0, (2, topology.num_keypoints, 2))
+    flip_then_map, _, labelled = to_blazepose_layout(
+        flip_keypoints(keypoints, 1.0, topology), None, topology
+    )
+    mapped, _, _ = to_blazepose_layout(keypoints, None, topology)
+    map_then_flip = flip_keypoints(mapped, 1.0, BLAZEPOSE_33)
+    np.testing.assert_allclose(flip_then_map[labelled], map_then_flip[labelled])
+
+
+def test_flip_keeps_input_untouched_and_promotes_integers():
+    keypoints = np.arange(PUSHUP_7.num_keypoints * 2).reshape(-1, 2)
+    original = keypoints.copy()
+    flipped = flip_keypoints(keypoints, 9.5, PUSHUP_7)
+    np.testing.assert_array_equal(keypoints, original)
+    assert np.issubdtype(flipped.dtype, np.floating)
+    float32_points = keypoints.astype(np.float32)
+    assert flip_keypoints(float32_points, 9.5, PUSHUP_7).dtype == np.float32
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _define(**changes):
+    definition = {
+        "name": "toy",
+        "keypoint_names": ("nose", "left_eye", "right_eye"),
+        "edges": ((0, 1), (0, 2)),
+        "to_blazepose": (0, 2, 5),
+    }
+    return Topology(**(definition | changes))
+
+
+def test_valid_toy_definition():
+    toy = _define(keypoint_names=["nose", "left_eye", "right_eye"], edges=[[0, 1], [0, 2]])
+    assert toy.keypoint_names == ("nose", "left_eye", "right_eye")
+    assert toy.edges == ((0, 1), (0, 2))
+    assert toy.flip_pairs == ((1, 2),)
+    assert hash(toy) == hash(_define())
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": ""}, "name"),
+        ({"keypoint_names": (), "to_blazepose": ()}, "no keypoints"),
+        ({"keypoint_names": ("nose", "left_eye", "nose")}, "duplicate"),
+        ({"keypoint_names": ("nose", "left_eye", "eye")}, "mirror partner"),
+        ({"keypoint_names": ("nose", "l_eye", "eye_right")}, "mirror partner"),
+        ({"keypoint_names": ("left_to_right", "left_eye", "right_eye")}, "several side"),
+        ({"edges": ((0, 3),)}, "edge"),
+        ({"edges": ((-1, 0),)}, "edge"),
+        ({"edges": ((1, 1),)}, "edge"),
+        ({"edges": ((0, 1, 2),)}, "edge"),
+        ({"edges": ((0, 1.0),)}, "edge"),
+        ({"to_blazepose": (0, 2)}, "entries"),
+        ({"to_blazepose": (0, 2, NUM_BLAZEPOSE_LANDMARKS)}, "BlazePose index"),
+        ({"to_blazepose": (0, 2, -1)}, "BlazePose index"),
+        ({"to_blazepose": (0, 2, 2)}, "both map"),
+    ],
+)
+def test_bad_definitions_raise(changes, message):
+    with pytest.raises(ValueError, match=message):
+        _define(**changes)
+
+
+def test_index_of_unknown_name_raises():
+    with pytest.raises(ValueError, match="no keypoint 'LEFT_EYE'"):
+        COCO_17.index("LEFT_EYE")
+
+
+def test_topologies_are_frozen():
+    with pytest.raises(AttributeError):
+        COCO_17.name = "other"  # type: ignore[misc]
+
+
+def test_module_imports_without_tensorflow():
+    # Load the module file directly so that the package's __init__ (which builds models) is not
+    # imported, and check that the topology module alone pulls in no TensorFlow or Keras.
+    path = Path(__file__).resolve().parents[1] / "blazepose" / "topology.py"
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('topology_alone', {str(path)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['topology_alone'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
