@@ -1,8 +1,6 @@
 """The landmark network: structure against Google's graph, variants, options, saving."""
 
 import collections
-import pathlib
-import re
 
 import keras
 import numpy as np
@@ -16,14 +14,6 @@ from blazepose.model import architecture, landmark
 # from the reference graph below when it is present.
 GOOGLE_FULL_PARAMETERS = 3_169_489
 REFERENCE_GRAPH = "pose_landmark_full.graph.compact.txt"
-
-
-def _reference_dir() -> pathlib.Path | None:
-    root = pathlib.Path(__file__).resolve().parents[2]
-    for candidate in (root.parent / "shared" / "reference", root / "shared" / "reference"):
-        if (candidate / REFERENCE_GRAPH).exists():
-            return candidate
-    return None
 
 
 def _random_image(batch=1, seed=0):
@@ -48,47 +38,9 @@ def test_full_output_shapes_and_parameter_count(full_model):
     assert full_model.count_params() == GOOGLE_FULL_PARAMETERS
 
 
-def _parse_reference_ops(path):
-    """(kind, stride, padding, activation, weight shapes) of each weighted op in the graph dump."""
-    ops = []
-    for line in path.read_text().splitlines():
-        match = re.match(r"op\d+ (CONV_2D|DEPTHWISE_CONV_2D)\s+s(\d) (SAME|VALID)\s*(RELU6)?", line)
-        if not match:
-            continue
-        kind, stride, padding, activation = match.groups()
-        weights = re.findall(r"W:([0-9x]+)", line)
-        shapes = tuple(tuple(int(v) for v in w.split("x")) for w in weights)
-        kernel = shapes[0]
-        if kernel[1] == kernel[2] == 1:
-            padding = "ANY"  # SAME and VALID are the same thing for a 1x1 kernel
-        ops.append((kind, int(stride), padding, activation or "NONE", shapes))
-    return ops
-
-
-def _our_ops(model):
-    """The same description of our model, with kernels in TFLite's [out, kh, kw, in] layout."""
-    ops = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kind = "DEPTHWISE_CONV_2D"  # Keras kernel [kh, kw, C, 1] -> TFLite [1, kh, kw, C]
-        elif isinstance(layer, keras.layers.Conv2D):
-            kind = "CONV_2D"  # Keras kernel [kh, kw, in, out] -> TFLite [out, kh, kw, in]
-        else:
-            continue
-        kernel = tuple(np.transpose(layer.kernel.numpy(), (3, 0, 1, 2)).shape)
-        padding = "ANY" if kernel[1] == kernel[2] == 1 else layer.padding.upper()
-        activation = {"relu6": "RELU6"}.get(layer.activation.__name__, "NONE")
-        # Google's file applies the flag's sigmoid as a separate LOGISTIC op.
-        ops.append((kind, layer.strides[0], padding, activation, (kernel, tuple(layer.bias.shape))))
-    return ops
-
-
-def test_full_is_layer_for_layer_googles_graph(full_model):
-    reference = _reference_dir()
-    if reference is None:
-        pytest.skip("shared/reference (Google's graph dump) is not beside this checkout")
-    expected = _parse_reference_ops(reference / REFERENCE_GRAPH)
-    ours = _our_ops(full_model)
+def test_full_is_layer_for_layer_googles_graph(full_model, reference_graph, model_conv_ops):
+    expected = reference_graph(REFERENCE_GRAPH)
+    ours = model_conv_ops(full_model)
     assert len(ours) == len(expected)
     missing = collections.Counter(expected) - collections.Counter(ours)
     extra = collections.Counter(ours) - collections.Counter(expected)

@@ -1,0 +1,89 @@
+"""Shared test fixtures: Google's op-by-op graph dumps and matching descriptions of our models."""
+
+import os
+import pathlib
+import re
+
+import keras
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _reference_dir() -> pathlib.Path | None:
+    """``shared/reference`` beside the checkout (CI, developers) or $BLAZEPOSE_REFERENCE_DIR."""
+    candidates = [_ROOT.parent / "shared" / "reference", _ROOT / "shared" / "reference"]
+    if os.environ.get("BLAZEPOSE_REFERENCE_DIR"):
+        candidates.insert(0, pathlib.Path(os.environ["BLAZEPOSE_REFERENCE_DIR"]))
+    for candidate in candidates:
+        if (candidate / "MEDIAPIPE_BLAZEPOSE.md").exists():
+            return candidate
+    return None
+
+
+def parse_reference_conv_ops(path: pathlib.Path) -> list[tuple]:
+    """(kind, stride, padding, activation, weight shapes) of each convolution in a graph dump.
+
+    Weight shapes are TFLite's: conv ``[out, kh, kw, in]``, depthwise ``[1, kh, kw, C]``, bias.
+    Padding is ``ANY`` for 1x1 kernels, where SAME and VALID are the same computation.
+    """
+    ops = []
+    for line in path.read_text().splitlines():
+        match = re.match(r"op\d+ (CONV_2D|DEPTHWISE_CONV_2D)\s+s(\d) (SAME|VALID)\s*(RELU6)?", line)
+        if not match:
+            continue
+        kind, stride, padding, activation = match.groups()
+        weights = re.findall(r"W:([0-9x]+)", line)
+        shapes = tuple(tuple(int(v) for v in w.split("x")) for w in weights)
+        if shapes[0][1] == shapes[0][2] == 1:
+            padding = "ANY"
+        ops.append((kind, int(stride), padding, activation or "NONE", shapes))
+    return ops
+
+
+def keras_conv_ops(model: keras.Model) -> list[tuple]:
+    """The same description for a Keras model, kernels transposed to TFLite's layout.
+
+    A sigmoid fused into a convolution counts as no activation: Google's files apply it as a
+    separate LOGISTIC op.
+    """
+    ops = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kind = "DEPTHWISE_CONV_2D"  # Keras kernel [kh, kw, C, 1] -> TFLite [1, kh, kw, C]
+        elif isinstance(layer, keras.layers.Conv2D):
+            kind = "CONV_2D"  # Keras kernel [kh, kw, in, out] -> TFLite [out, kh, kw, in]
+        else:
+            continue
+        kernel = tuple(np.transpose(layer.kernel.numpy(), (3, 0, 1, 2)).shape)
+        padding = "ANY" if kernel[1] == kernel[2] == 1 else layer.padding.upper()
+        activation = {"relu6": "RELU6"}.get(layer.activation.__name__, "NONE")
+        ops.append((kind, layer.strides[0], padding, activation, (kernel, tuple(layer.bias.shape))))
+    return ops
+
+
+@pytest.fixture(scope="session")
+def reference_graph():
+    """Returns a function: graph dump name -> its parsed convolutions (skips if absent).
+
+    The dumps live in the project's shared reference folder, which CI places beside the
+    checkout; a bare clone without it cannot run these structural comparisons.
+    """
+    directory = _reference_dir()
+
+    def load(name: str) -> list[tuple]:
+        if directory is None:
+            pytest.skip("shared/reference (Google's graph dumps) is not beside this checkout; "
+                        "set BLAZEPOSE_REFERENCE_DIR")
+        return parse_reference_conv_ops(directory / name)
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def model_conv_ops():
+    """:func:`keras_conv_ops`, for tests comparing a model with :func:`reference_graph`."""
+    return keras_conv_ops
