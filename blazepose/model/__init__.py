@@ -10,11 +10,27 @@ from blazepose.model.architecture import (
                                           get_architecture,
                                           scale_architecture,
 )
+from blazepose.model.detection import (
+                                       POSE_DETECTOR_ANCHORS,
+                                       SsdAnchorOptions,
+                                       anchor_grids,
+                                       decode_detections,
+                                       detection_to_roi,
+                                       generate_anchors,
+                                       letterbox,
+                                       remove_letterbox,
+                                       weighted_non_max_suppression,
+)
+from blazepose.model.detector import build_detector_model
 from blazepose.model.landmark import OUTPUT_KEYS, LandmarkModelConfig, build_landmark_model
-from blazepose.model.layers import StopGradient
+from blazepose.model.layers import DepthToSpace, StopGradient
 
 __all__ = [
     "FULL", "HEAVY", "LITE", "VARIANTS", "InvertedResidual", "LandmarkArchitecture",
     "LandmarkModelConfig", "OUTPUT_KEYS", "StopGradient", "build_landmark_model",
     "get_architecture", "scale_architecture",
+    # Person detector and its pre/post-processing.
+    "DepthToSpace", "POSE_DETECTOR_ANCHORS", "SsdAnchorOptions", "anchor_grids",
+    "build_detector_model", "decode_detections", "detection_to_roi", "generate_anchors",
+    "letterbox", "remove_letterbox", "weighted_non_max_suppression",
 ]

@@ -23,6 +23,7 @@ from keras import layers
 
 from blazepose import topology
 from blazepose.model import architecture as arch_lib
+from blazepose.model.blocks import conv1x1, depthwise, inverted_residual, residual_block, tap
 from blazepose.model.layers import StopGradient
 
 INPUT_SIZE = 256
@@ -81,51 +82,10 @@ class LandmarkModelConfig:
         return self.num_keypoints + self.extra_landmarks
 
 
-def _conv1x1(x, filters, name, activation=None):
-    return layers.Conv2D(filters, 1, padding="valid", activation=activation, name=name)(x)
-
-
-def _depthwise(x, kernel, name, stride=1, activation="relu6", explicit_pad=False):
-    """Depthwise conv; ``explicit_pad`` pads kernel//2 on every side then convolves VALID."""
-    if explicit_pad:
-        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-        padding = "valid"
-    else:
-        padding = "same"
-    return layers.DepthwiseConv2D(kernel, strides=stride, padding=padding, activation=activation,
-                                  name=name)(x)
-
-
-def _inverted_residual(x, block: arch_lib.InvertedResidual, name: str):
-    shortcut = x
-    in_channels = x.shape[-1]
-    x = _conv1x1(x, block.expand, f"{name}_expand", "relu6")
-    x = _depthwise(x, block.kernel, f"{name}_dw", stride=block.stride,
-                   explicit_pad=block.stride == 2)
-    x = _conv1x1(x, block.out, f"{name}_project")
-    if block.stride == 1 and in_channels == block.out:
-        x = layers.Add(name=f"{name}_add")([x, shortcut])
-    return x
-
-
-def _tap(x, channels, name, activation="relu6"):
-    """Lateral tap: depthwise 3x3 + ReLU6, then 1x1 conv + ReLU6."""
-    x = _depthwise(x, 3, f"{name}_dw")
-    return _conv1x1(x, channels, f"{name}_conv", activation)
-
-
-def _residual_block(x, name):
-    """depthwise 3x3 + ReLU6, linear 1x1, add the block input, ReLU6 (the ``RB`` of the paper)."""
-    y = _depthwise(x, 3, f"{name}_dw")
-    y = _conv1x1(y, x.shape[-1], f"{name}_conv")
-    y = layers.Add(name=f"{name}_add")([x, y])
-    return layers.Activation("relu6", name=f"{name}_relu6")(y)
-
-
 def _downsample_block(x, name):
     """Regression branch 2x downsampling: [dw3x3 s2 'same' + 1x1] + maxpool(x), add, ReLU6."""
-    y = _depthwise(x, 3, f"{name}_dw", stride=2)
-    y = _conv1x1(y, x.shape[-1], f"{name}_conv")
+    y = depthwise(x, 3, f"{name}_dw", stride=2, explicit_pad=False)
+    y = conv1x1(y, x.shape[-1], f"{name}_conv")
     pooled = layers.MaxPooling2D(2, strides=2, padding="valid", name=f"{name}_pool")(x)
     y = layers.Add(name=f"{name}_add")([pooled, y])
     return layers.Activation("relu6", name=f"{name}_relu6")(y)
@@ -160,20 +120,20 @@ def build_landmark_model(config: LandmarkModelConfig | None = None, name: str | 
     x = layers.ZeroPadding2D(1, name="stem_pad")(image)
     x = layers.Conv2D(spec.stem_channels, 3, strides=2, padding="valid", activation="relu6",
                       name="stem_conv")(x)
-    x = _depthwise(x, 3, "stem_dw")
-    feature_128 = _conv1x1(x, spec.stem_output_channels, "stem_project")
-    laterals = {128: _tap(feature_128, spec.segmentation_channels, "tap128")}
+    x = depthwise(x, 3, "stem_dw")
+    feature_128 = conv1x1(x, spec.stem_output_channels, "stem_project")
+    laterals = {128: tap(feature_128, spec.segmentation_channels, "tap128")}
     x = feature_128
     for stage, resolution in zip(spec.stages, (64, 32, 16, 8)):
         for index, block in enumerate(stage):
-            x = _inverted_residual(x, block, f"enc{resolution}_b{index}")
+            x = inverted_residual(x, block, f"enc{resolution}_b{index}")
         if resolution > 8:
-            laterals[resolution] = _tap(x, spec.decoder_channels, f"tap{resolution}")
-    x = _conv1x1(x, spec.trunk_channels, "trunk_expand", "relu6")
-    trunk = _depthwise(x, 3, "trunk_dw")
+            laterals[resolution] = tap(x, spec.decoder_channels, f"tap{resolution}")
+    x = conv1x1(x, spec.trunk_channels, "trunk_expand", "relu6")
+    trunk = depthwise(x, 3, "trunk_dw")
 
     # Decoder: 8 -> 64 with lateral taps; plain adds, no activation after them.
-    x = _tap(trunk, spec.decoder_channels, "dec8")
+    x = tap(trunk, spec.decoder_channels, "dec8")
     for resolution in (16, 32, 64):
         x = _upsample_add(x, laterals[resolution], f"dec{resolution}")
     features_64 = x
@@ -185,24 +145,24 @@ def build_landmark_model(config: LandmarkModelConfig | None = None, name: str | 
                                            name="offsets")(features_64)
 
     # Segmentation head: 64 -> 256.
-    x = _tap(features_64, spec.segmentation_channels, "seg64")
+    x = tap(features_64, spec.segmentation_channels, "seg64")
     x = _upsample_add(x, laterals[128], "seg128")
     for index in range(2):
-        x = _residual_block(x, f"seg128_rb{index}")
+        x = residual_block(x, f"seg128_rb{index}")
     x = layers.UpSampling2D(2, interpolation="bilinear", name="seg256_up")(x)
     for index in range(2):
-        x = _residual_block(x, f"seg256_rb{index}")
+        x = residual_block(x, f"seg256_rb{index}")
     outputs["segmentation"] = layers.Conv2D(1, 3, padding="same", name="segmentation")(x)
 
     # Regression branch: reads the trunk only.
     x = StopGradient(name="reg_stop_gradient")(trunk) if config.stop_regression_gradient else trunk
-    x = _tap(x, spec.regression_channels, f"{REGRESSION_PREFIX}in")
+    x = tap(x, spec.regression_channels, f"{REGRESSION_PREFIX}in")
     x = _downsample_block(x, "reg_down4")
     for index in range(spec.regression_blocks[0]):
-        x = _residual_block(x, f"reg4_rb{index}")
+        x = residual_block(x, f"reg4_rb{index}")
     x = _downsample_block(x, "reg_down2")
     for index in range(spec.regression_blocks[1]):
-        x = _residual_block(x, f"reg2_rb{index}")
+        x = residual_block(x, f"reg2_rb{index}")
     landmarks = layers.Conv2D(LANDMARK_DIMS * num_out, 2, padding="valid",
                               name="reg_landmarks")(x)
     world = layers.Conv2D(WORLD_DIMS * num_out, 2, padding="valid", name="reg_world")(x)
