@@ -1,0 +1,1 @@
+"""Google's pretrained BlazePose files: fetching, reading and importing into our networks."""
