@@ -87,3 +87,17 @@ def test_converted_landmarks_find_the_face(photo):
     assert 150 / 512 < nose[0] < 300 / 512 and 50 / 512 < nose[1] < 170 / 512
     shoulders = point("LEFT_SHOULDER")[1], point("RIGHT_SHOULDER")[1]
     assert min(shoulders) > mouth[1]
+
+
+def test_initialize_a_16_keypoint_model_from_googles_weights(caplog):
+    import blazepose
+
+    google = importer.load_mediapipe_model("full")
+    model = blazepose.build_model("full", num_keypoints=16)
+    with caplog.at_level("INFO", logger="blazepose.pretrained.importer"):
+        report = importer.initialize_from(model, "mediapipe_full")
+    assert set(report.fresh) == {"heatmap", "reg_landmarks", "reg_world"}
+    for name in ("stem_conv", "trunk_dw", "tap64_conv", "reg_flag"):
+        for ours, theirs in zip(model.get_layer(name).weights, google.get_layer(name).weights):
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+    assert any("3 fresh" in record.getMessage() for record in caplog.records)
