@@ -1,0 +1,95 @@
+"""The feature layout every pose builder shares, and the topology metadata it carries.
+
+One example is one person in one image:
+
+``image``       uint8 ``[H, W, 3]``, stored as JPEG.
+``image_id``    string, unique within the data set (e.g. the image's relative path, plus the
+                person's index when an image holds several people).
+``keypoints``   float32 ``[K, 2]``: x, y in image pixels, continuous (pixel column ``i`` spans
+                ``[i, i + 1)``). Unlabelled points hold 0.
+``visibility``  float32 ``[K]``: 1 visible, 0 occluded or outside the image (only meaningful
+                where labelled).
+``labelled``    bool ``[K]``: whether the annotator placed the point at all.
+``person_box``  float32 ``[4]``: x_min, y_min, x_max, y_max in image pixels; from the data set's
+                own box when it has one, else the labelled keypoints' extent.
+``topology``    string: the name of the keypoint topology (``blazepose.topology.get_topology``).
+
+K and the topology are fixed per builder config; the DatasetInfo metadata repeats the topology's
+keypoint names, flip permutation and skeleton, so a data set is self-describing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from blazepose.topology import Topology
+
+
+def pose_features(num_keypoints: int) -> tfds.features.FeaturesDict:
+    """The shared ``FeaturesDict`` for K keypoints."""
+    return tfds.features.FeaturesDict({
+        "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
+        "image_id": tfds.features.Text(),
+        "keypoints": tfds.features.Tensor(shape=(num_keypoints, 2), dtype=np.float32),
+        "visibility": tfds.features.Tensor(shape=(num_keypoints,), dtype=np.float32),
+        "labelled": tfds.features.Tensor(shape=(num_keypoints,), dtype=np.bool_),
+        "person_box": tfds.features.Tensor(shape=(4,), dtype=np.float32),
+        "topology": tfds.features.Text(),
+    })
+
+
+def topology_metadata(topology: Topology) -> tfds.core.MetadataDict:
+    """DatasetInfo metadata describing the keypoints of a data set."""
+    return tfds.core.MetadataDict(
+        topology=topology.name,
+        keypoint_names=list(topology.keypoint_names),
+        flip_permutation=[int(i) for i in topology.flip_permutation],
+        edges=[[int(a), int(b)] for a, b in topology.edges],
+        to_blazepose=[-1 if i is None else int(i) for i in topology.to_blazepose],
+    )
+
+
+def box_from_keypoints(keypoints: np.ndarray, labelled: np.ndarray, width: int, height: int
+                       ) -> np.ndarray:
+    """x_min, y_min, x_max, y_max around the labelled keypoints, clipped to the image.
+
+    Falls back to the whole image when nothing is labelled.
+    """
+    points = np.asarray(keypoints, np.float32)[np.asarray(labelled, bool)]
+    if len(points) == 0:
+        return np.array([0, 0, width, height], np.float32)
+    low = np.clip(points.min(axis=0), 0, [width, height])
+    high = np.clip(points.max(axis=0), 0, [width, height])
+    return np.array([low[0], low[1], high[0], high[1]], np.float32)
+
+
+def pose_example(image, image_id: str, keypoints, visibility, labelled, person_box,
+                 topology: Topology) -> dict:
+    """An example dict in the shared layout, with dtypes and shapes checked.
+
+    ``image`` may be a path, encoded bytes or a uint8 array, as ``tfds.features.Image`` accepts.
+    """
+    keypoints = np.asarray(keypoints, np.float32).reshape(topology.num_keypoints, 2)
+    visibility = np.asarray(visibility, np.float32).reshape(topology.num_keypoints)
+    labelled = np.asarray(labelled, bool).reshape(topology.num_keypoints)
+    keypoints = np.where(labelled[:, None], keypoints, 0.0).astype(np.float32)
+    visibility = np.where(labelled, visibility, 0.0).astype(np.float32)
+    return {
+        "image": image,
+        "image_id": image_id,
+        "keypoints": keypoints,
+        "visibility": visibility,
+        "labelled": labelled,
+        "person_box": np.asarray(person_box, np.float32).reshape(4),
+        "topology": topology.name,
+    }
+
+
+def read_topology(info: tfds.core.DatasetInfo) -> str:
+    """The topology name a prepared data set declares."""
+    return str(info.metadata["topology"])
+
+
+__all__ = ["box_from_keypoints", "pose_example", "pose_features", "read_topology",
+           "topology_metadata"]
