@@ -1,0 +1,104 @@
+"""Typed configuration of the input pipeline: crop, augmentation and targets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class CropConfig:
+    """How the square person crop is placed.
+
+    Attributes:
+      size: side of the output crop in pixels (the network's input, 256).
+      scale: side of the crop over the longer side of the person box (MediaPipe uses 1.25).
+      upright: rotate the crop so the body is upright (hips below shoulders), as MediaPipe's
+        tracking crop does; needs labelled hips and shoulders, else the crop is not rotated.
+      fill_value: value of pixels outside the source image (0-255).
+    """
+
+    size: int = 256
+    scale: float = 1.25
+    upright: bool = False
+    fill_value: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Random augmentation; each kind happens with its probability, within its range.
+
+    Geometry (one affine matrix for image and keypoints): rotation in degrees, scale factor of the
+    crop side, shift as a fraction of the crop side, horizontal flip (with the topology's flip
+    permutation). Colour: brightness (added, in [0, 1] units), contrast, saturation (factors) and
+    hue (rotation in degrees), all folded into one 3x3 colour matrix per image. Then Gaussian blur
+    (sigma in pixels), Gaussian noise (std in [0, 1] units), JPEG re-encoding (quality range), and
+    BlazePose's random occlusion (rectangles of random colour or noise; keypoints under them get
+    visibility 0).
+    """
+
+    rotation_probability: float = 0.6
+    max_rotation_degrees: float = 45.0
+    scale_probability: float = 0.6
+    scale_range: tuple[float, float] = (0.8, 1.25)
+    shift_probability: float = 0.5
+    max_shift: float = 0.1
+    flip_probability: float = 0.5
+    colour_probability: float = 0.8
+    max_brightness: float = 0.15
+    contrast_range: tuple[float, float] = (0.7, 1.3)
+    saturation_range: tuple[float, float] = (0.6, 1.4)
+    max_hue_degrees: float = 12.0
+    blur_probability: float = 0.15
+    blur_sigma_range: tuple[float, float] = (0.5, 1.5)
+    noise_probability: float = 0.15
+    max_noise_std: float = 0.04
+    jpeg_probability: float = 0.0
+    jpeg_quality_range: tuple[int, int] = (40, 90)
+    occlusion_probability: float = 0.3
+    max_occluders: int = 2
+    occluder_size_range: tuple[float, float] = (0.1, 0.35)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name.endswith("probability") and not 0.0 <= value <= 1.0:
+                raise ValueError(f"AugmentConfig.{field.name} must be in [0, 1], got {value}")
+            if field.name.endswith("_range") and not value[0] <= value[1]:
+                raise ValueError(f"AugmentConfig.{field.name} must be (low, high), got {value}")
+
+
+NO_AUGMENTATION = AugmentConfig(
+    rotation_probability=0.0, scale_probability=0.0, shift_probability=0.0, flip_probability=0.0,
+    colour_probability=0.0, blur_probability=0.0, noise_probability=0.0, jpeg_probability=0.0,
+    occlusion_probability=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetConfig:
+    """Training targets.
+
+    Attributes:
+      heatmap_size: side of the heatmaps (the network's 64).
+      heatmap_sigma: Gaussian sigma in heatmap cells.
+      offsets: also produce offset-map targets (for models built with ``offset_head``).
+      offset_radius: offsets are supervised in cells within this distance (in cells) of the
+        keypoint.
+    """
+
+    heatmap_size: int = 64
+    heatmap_sigma: float = 1.5
+    offsets: bool = False
+    offset_radius: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the input pipeline needs besides the data set itself."""
+
+    crop: CropConfig = CropConfig()
+    augment: AugmentConfig = AugmentConfig()
+    targets: TargetConfig = TargetConfig()
+    topology: str = "blazepose_33"
+    shuffle_buffer: int = 1024
+    seed: int = 0
+    deterministic: bool = False

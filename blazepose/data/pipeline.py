@@ -1,0 +1,151 @@
+"""The tf.data input pipeline: TFDS records -> crops, augmentation, targets -> batches.
+
+``decode -> person crop -> augmentation -> targets -> batch -> prefetch``, each step a pure
+function of :mod:`blazepose.data.ops` composed with ``Dataset.map``. Works under
+``tf.distribute`` (:func:`distributed_dataset_fn` for ``distribute_datasets_from_function``:
+sharding by input context, per-replica batches), mixes data sets with weights after mapping them
+to one topology, and is deterministic when asked (stateless per-example seeds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from blazepose import topology as topology_lib
+from blazepose.data import ops
+from blazepose.data.config import PipelineConfig
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """One TFDS data set to read: ``name`` (e.g. ``synthetic_pose/small``), split, weight."""
+
+    name: str
+    split: str = "train"
+    weight: float = 1.0
+    data_dir: str | None = None
+
+
+def record_to_features(record: dict, seed) -> dict:
+    """A TFDS record (image left encoded) -> the pipeline's features (see :mod:`ops`)."""
+    return {
+        "jpeg": record["image"],
+        "keypoints": tf.cast(record["keypoints"], tf.float32),
+        "visibility": tf.cast(record["visibility"], tf.float32),
+        "labelled": tf.cast(record["labelled"], tf.bool),
+        "person_box": tf.cast(record["person_box"], tf.float32),
+        "seed": seed,
+    }
+
+
+def example_transform(config: PipelineConfig, source: topology_lib.Topology, training: bool):
+    """The per-example function: features with ``jpeg`` -> training features (see ops)."""
+    target = topology_lib.get_topology(config.topology)
+    augment = config.augment if training else None
+    flip_permutation = tuple(target.flip_permutation) if training else None
+
+    def transform(features: dict) -> dict:
+        features = ops.map_topology(features, source, target)
+        features = ops.sample_crop(features, config.crop, augment)
+        features = ops.decode_crop_and_warp(features, config.crop, flip_permutation)
+        features = ops.to_float(features)
+        if augment is not None:
+            features = ops.adjust_colour(features, augment)
+            if augment.blur_probability > 0:
+                features = ops.blur(features, augment)
+            if augment.noise_probability > 0:
+                features = ops.add_noise(features, augment)
+            if augment.jpeg_probability > 0:
+                features = ops.degrade_jpeg(features, augment)
+            if augment.occlusion_probability > 0:
+                features = ops.occlude(features, augment)
+        features = ops.make_targets(features, config.targets, config.crop.size)
+        return ops.select(features)
+
+    return transform
+
+
+def _read(source: DataSource, input_context: tf.distribute.InputContext | None, training: bool,
+          config: PipelineConfig) -> tuple[tf.data.Dataset, topology_lib.Topology]:
+    builder = tfds.builder(source.name, data_dir=source.data_dir)
+    read_config = tfds.ReadConfig(
+        input_context=input_context, interleave_cycle_length=AUTOTUNE,
+        shuffle_seed=config.seed if config.deterministic else None,
+        try_autocache=False)
+    dataset = builder.as_dataset(split=source.split, shuffle_files=training,
+                                 read_config=read_config,
+                                 decoders={"image": tfds.decode.SkipDecoding()})
+    topology = topology_lib.get_topology(str(builder.info.metadata["topology"]))
+    return dataset, topology
+
+
+def _seeded(dataset: tf.data.Dataset, seed: int, stream: int) -> tf.data.Dataset:
+    """Pairs each record with a distinct int64 [2] seed (stream, index)."""
+    base = tf.constant(seed, tf.int64) * 1_000_003 + stream
+    return dataset.enumerate().map(lambda index, record: (record, tf.stack([base, index])))
+
+
+def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_size: int,
+                  training: bool = True,
+                  input_context: tf.distribute.InputContext | None = None,
+                  repeat: bool | None = None) -> tf.data.Dataset:
+    """Batches of training features (``ops.TRAINING_KEYS``), ``batch_size`` per replica.
+
+    Several sources are mapped to ``config.topology`` and mixed with their weights. Training
+    shuffles, repeats and drops remainders; evaluation reads each example once in order.
+    """
+    if not sources:
+        raise ValueError("build_dataset needs at least one DataSource")
+    repeat = training if repeat is None else repeat
+    options = tf.data.Options()
+    options.deterministic = config.deterministic
+    options.experimental_optimization.map_parallelization = True
+    per_source = []
+    for stream, source in enumerate(sources):
+        dataset, topology = _read(source, input_context, training, config)
+        if repeat:
+            dataset = dataset.repeat()
+        # Per-worker seeds differ so workers do not draw identical augmentations.
+        worker = input_context.input_pipeline_id if input_context else 0
+        dataset = _seeded(dataset, config.seed + 7919 * worker, stream)
+        if training and config.shuffle_buffer > 1:
+            dataset = dataset.shuffle(config.shuffle_buffer,
+                                      seed=config.seed if config.deterministic else None)
+        transform = example_transform(config, topology, training)
+        dataset = dataset.map(lambda record, seed, t=transform: t(record_to_features(record, seed)),
+                              num_parallel_calls=AUTOTUNE, deterministic=config.deterministic)
+        per_source.append(dataset)
+    if len(per_source) == 1:
+        dataset = per_source[0]
+    else:
+        weights = [float(s.weight) for s in sources]
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"data set weights must be >= 0 with a positive sum, got {weights}")
+        dataset = tf.data.Dataset.sample_from_datasets(
+            per_source, weights=[w / sum(weights) for w in weights],
+            seed=config.seed if config.deterministic else None,
+            stop_on_empty_dataset=not repeat)
+    dataset = dataset.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE,
+                            deterministic=config.deterministic)
+    return dataset.prefetch(AUTOTUNE).with_options(options)
+
+
+def distributed_dataset_fn(sources: Sequence[DataSource], config: PipelineConfig,
+                           global_batch_size: int, training: bool = True):
+    """A function for ``strategy.distribute_datasets_from_function``."""
+
+    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
+        per_replica = input_context.get_per_replica_batch_size(global_batch_size)
+        return build_dataset(sources, config, per_replica, training, input_context)
+
+    return dataset_fn
+
+
+__all__ = ["DataSource", "build_dataset", "distributed_dataset_fn", "example_transform",
+           "record_to_features"]

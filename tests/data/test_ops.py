@@ -1,0 +1,318 @@
+"""Input-pipeline ops: each eagerly and inside Dataset.map, on images made here."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from blazepose import topology
+from blazepose.data import ops, pipeline
+from blazepose.data.config import NO_AUGMENTATION, AugmentConfig, CropConfig, PipelineConfig
+
+K = topology.NUM_BLAZEPOSE_LANDMARKS
+
+
+def _distinct_colours(count, min_distance=80):
+    """Bright colours pairwise at least ``min_distance`` apart (L1), so discs are not confused."""
+    rng = np.random.default_rng(42)
+    colours = []
+    for candidate in rng.integers(40, 256, (5000, 3)):
+        if all(np.abs(candidate - c).sum() >= min_distance for c in colours):
+            colours.append(candidate)
+    assert len(colours) >= count
+    return np.array(colours[:count], np.uint8)
+
+
+COLOURS = _distinct_colours(K)
+
+
+def _dotted_image(points, height=300, width=400, radius=4, encode="png"):
+    """A black image with a distinct coloured disc at each (x, y) point (continuous pixels)."""
+    image = np.zeros((height, width, 3), np.uint8)
+    rows, cols = np.mgrid[0:height, 0:width] + 0.5
+    for index, (x, y) in enumerate(points):
+        image[(cols - x) ** 2 + (rows - y) ** 2 <= radius ** 2] = COLOURS[index]
+    data = tf.io.encode_png(image) if encode == "png" else tf.io.encode_jpeg(image, quality=98)
+    return image, data
+
+
+def _features(points, encoded, box=None, seed=0):
+    points = np.asarray(points, np.float32)
+    if box is None:
+        box = [points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()]
+    return {"jpeg": encoded, "keypoints": tf.constant(points), "visibility": tf.ones(K),
+            "labelled": tf.ones(K, tf.bool), "person_box": tf.constant(box, tf.float32),
+            "seed": tf.constant([7, seed], tf.int64)}
+
+
+def _random_points(seed, low=(120, 80), high=(280, 220)):
+    # Keep the discs apart so each one's colour can be read back unambiguously.
+    rng = np.random.default_rng(seed)
+    points = []
+    while len(points) < K:
+        candidate = rng.uniform(low, high)
+        if all(np.hypot(*(candidate - p)) > 14 for p in points):
+            points.append(candidate)
+    return np.array(points, np.float32)
+
+
+def _disc_centre(image, colour, near, tolerance=45, search=16):
+    """Centroid (continuous pixels) of the pixels close to ``colour`` within ``search`` pixels of
+    ``near``; None if absent. A warp off by more than ``search`` pixels finds nothing."""
+    distance = np.abs(image.astype(int) - colour.astype(int)).sum(-1)
+    rows, cols = np.nonzero(distance < tolerance)
+    close = (np.abs(cols + 0.5 - near[0]) < search) & (np.abs(rows + 0.5 - near[1]) < search)
+    rows, cols = rows[close], cols[close]
+    if len(rows) < 3:
+        return None
+    return np.array([cols.mean() + 0.5, rows.mean() + 0.5])
+
+
+def _crop(features, augment, crop=None, flip_permutation=None):
+    crop = crop or CropConfig()
+    features = ops.sample_crop(features, crop, augment)
+    return ops.decode_crop_and_warp(features, crop, flip_permutation)
+
+
+@pytest.mark.parametrize("case", ["identity-ish", "rotated", "scaled-shifted", "flipped"])
+@pytest.mark.parametrize("mode", ["eager", "map"])
+def test_keypoints_follow_the_warp(case, mode):
+    """Discs drawn at the keypoints end up where the transformed keypoints say."""
+    points = _random_points(seed=1)
+    _, encoded = _dotted_image(points)
+    augment = {
+        "identity-ish": NO_AUGMENTATION,
+        "rotated": dataclasses.replace(NO_AUGMENTATION, rotation_probability=1.0),
+        "scaled-shifted": dataclasses.replace(NO_AUGMENTATION, scale_probability=1.0,
+                                              shift_probability=1.0),
+        "flipped": dataclasses.replace(NO_AUGMENTATION, flip_probability=1.0),
+    }[case]
+    features = _features(points, encoded)
+    if mode == "eager":
+        out = _crop(features, augment)
+    else:
+        dataset = tf.data.Dataset.from_tensors(features).map(lambda f: _crop(f, augment))
+        out = next(iter(dataset))
+    image = out["image"].numpy()
+    keypoints = out["keypoints"].numpy()
+    found = 0
+    for index in range(K):
+        x, y = keypoints[index]
+        if not (8 <= x < 248 and 8 <= y < 248):
+            continue
+        centre = _disc_centre(image, COLOURS[index], (x, y))
+        assert centre is not None, f"disc {index} missing at {x:.1f}, {y:.1f}"
+        np.testing.assert_allclose(centre, [x, y], atol=0.75, err_msg=f"keypoint {index}")
+        found += 1
+    assert found >= K // 2
+    if case == "flipped":
+        assert bool(out["flip"]) and out["crop_matrix"].numpy()[0, 0] < 0
+    if case == "rotated":
+        assert bool(out["crop_rotated"])
+
+
+def test_flip_permutes_left_and_right():
+    """After a mirror flip the LEFT_WRIST label sits on the disc drawn at the RIGHT_WRIST."""
+    points = _random_points(seed=2)
+    _, encoded = _dotted_image(points)
+    flip = dataclasses.replace(NO_AUGMENTATION, flip_probability=1.0)
+    out = _crop(_features(points, encoded), flip,
+                flip_permutation=tuple(topology.BLAZEPOSE_33.flip_permutation))
+    left, right = topology.BLAZEPOSE_33.index("LEFT_WRIST"), topology.BLAZEPOSE_33.index(
+        "RIGHT_WRIST")
+    expected = out["keypoints"].numpy()[left]
+    centre = _disc_centre(out["image"].numpy(), COLOURS[right], expected)
+    np.testing.assert_allclose(centre, expected, atol=0.75)
+
+
+def test_flipping_twice_is_the_identity():
+    points = _random_points(seed=3)
+    _, encoded = _dotted_image(points, encode="jpeg")
+    permutation = tuple(topology.BLAZEPOSE_33.flip_permutation)
+    features = _features(points, encoded)
+    plain = _crop(features, NO_AUGMENTATION, flip_permutation=permutation)
+    flipped = _crop(features, dataclasses.replace(NO_AUGMENTATION, flip_probability=1.0),
+                    flip_permutation=permutation)
+    # Mirror the flipped crop back by hand: x -> 256 - x, permute, flip the image.
+    back = flipped["keypoints"].numpy()[list(permutation)]
+    back[:, 0] = 256 - back[:, 0]
+    np.testing.assert_allclose(back, plain["keypoints"].numpy(), atol=1e-3)
+    np.testing.assert_array_equal(flipped["image"].numpy()[:, ::-1], plain["image"].numpy())
+
+
+def test_points_leaving_the_crop_lose_visibility():
+    points = _random_points(seed=4)
+    points[0] = [395.0, 295.0]  # far outside the box-based crop
+    _, encoded = _dotted_image(points)
+    box = [150, 100, 250, 200]
+    out = _crop(_features(points, encoded, box=box), NO_AUGMENTATION)
+    keypoints = out["keypoints"].numpy()
+    outside = ~np.all((keypoints >= 0) & (keypoints < 256), axis=1)
+    assert outside[0]
+    np.testing.assert_array_equal(out["visibility"].numpy(), np.where(outside, 0.0, 1.0))
+    assert bool(out["labelled"].numpy()[0]), "still labelled: supervised as absent"
+
+
+def test_crop_reaching_outside_the_image_is_filled():
+    points = _random_points(seed=5, low=(5, 5), high=(120, 100))
+    _, encoded = _dotted_image(points)
+    crop = CropConfig(fill_value=77)
+    out = _crop(_features(points, encoded, box=[0, 0, 120, 100]), NO_AUGMENTATION, crop=crop)
+    image = out["image"].numpy()
+    origin = np.linalg.inv(out["crop_matrix"].numpy()) @ [0.0, 0.0, 1.0]  # image corner in crop
+    assert origin[0] > 2 and origin[1] > 2
+    assert np.all(image[: int(origin[1]) - 1, :] == 77)
+    assert np.all(image[:, : int(origin[0]) - 1] == 77)
+
+
+def test_upright_crop_puts_shoulders_above_hips():
+    points = _random_points(seed=6)
+    # A person lying down: shoulders to the right of the hips.
+    for name, xy in [("LEFT_HIP", (150, 160)), ("RIGHT_HIP", (150, 140)),
+                     ("LEFT_SHOULDER", (250, 160)), ("RIGHT_SHOULDER", (250, 140))]:
+        points[topology.BLAZEPOSE_33.index(name)] = xy
+    _, encoded = _dotted_image(points)
+    out = _crop(_features(points, encoded), None, crop=CropConfig(upright=True))
+    k = out["keypoints"].numpy()
+    index = topology.BLAZEPOSE_33.index
+    shoulders = (k[index("LEFT_SHOULDER")] + k[index("RIGHT_SHOULDER")]) / 2
+    hips = (k[index("LEFT_HIP")] + k[index("RIGHT_HIP")]) / 2
+    np.testing.assert_allclose(shoulders[0], hips[0], atol=1e-3)
+    assert shoulders[1] < hips[1]
+
+
+def _float_features(seed=0):
+    rng = np.random.default_rng(seed)
+    return {"image": tf.constant(rng.random((64, 64, 3), dtype=np.float32)),
+            "keypoints": tf.constant(rng.uniform(0, 64, (K, 2)).astype(np.float32)),
+            "visibility": tf.ones(K), "labelled": tf.ones(K, tf.bool),
+            "seed": tf.constant([1, seed], tf.int64)}
+
+
+@pytest.mark.parametrize("mode", ["eager", "map"])
+def test_occlusion_hides_the_keypoints_it_covers(mode):
+    always = AugmentConfig(occlusion_probability=1.0, max_occluders=2,
+                           occluder_size_range=(0.3, 0.5))
+    hidden_some = False
+    for seed in range(6):
+        features = _float_features(seed)
+        if mode == "eager":
+            out = ops.occlude(features, always)
+        else:
+            out = next(iter(tf.data.Dataset.from_tensors(features).map(
+                lambda f: ops.occlude(f, always))))
+        changed = np.pad(np.any(out["image"].numpy() != features["image"].numpy(), axis=-1),
+                         1, mode="edge")
+        for (x, y), visible in zip(features["keypoints"].numpy(), out["visibility"].numpy()):
+            around = changed[int(y): int(y) + 3, int(x): int(x) + 3]  # 3x3 around the point
+            if around.all():
+                assert visible == 0.0, (x, y)
+            elif not around.any():
+                assert visible == 1.0, (x, y)
+            hidden_some |= visible == 0.0
+    assert hidden_some
+
+
+def test_probability_zero_changes_nothing():
+    features = _float_features(1)
+    off = AugmentConfig(colour_probability=0, blur_probability=0, noise_probability=0,
+                        occlusion_probability=0, jpeg_probability=0)
+    for op in (ops.adjust_colour, ops.blur, ops.add_noise, ops.occlude, ops.degrade_jpeg):
+        out = op(features, off)
+        np.testing.assert_array_equal(out["image"], features["image"], err_msg=op.__name__)
+
+
+@pytest.mark.parametrize("op", [ops.adjust_colour, ops.blur, ops.add_noise, ops.degrade_jpeg])
+def test_pixel_ops_change_pixels_keep_range_and_are_seeded(op):
+    always = AugmentConfig(colour_probability=1, blur_probability=1, noise_probability=1,
+                           jpeg_probability=1)
+    features = _float_features(2)
+    first = op(features, always)["image"].numpy()
+    again = next(iter(tf.data.Dataset.from_tensors(features).map(lambda f: op(f, always))))
+    np.testing.assert_allclose(again["image"].numpy(), first, atol=1e-6)
+    assert np.abs(first - features["image"].numpy()).mean() > 1e-3
+    assert first.min() >= 0.0 and first.max() <= 1.0
+    other = op({**features, "seed": tf.constant([1, 99], tf.int64)}, always)["image"].numpy()
+    assert not np.array_equal(other, first)
+
+
+def test_colour_matrix_identity_and_greys():
+    np.testing.assert_allclose(ops.colour_matrix(1.0, 0.0), np.eye(3), atol=1e-5)
+    grey = np.array([0.4, 0.4, 0.4], np.float32)
+    for saturation, hue in [(0.5, 0.3), (1.4, -0.2)]:
+        np.testing.assert_allclose(ops.colour_matrix(saturation, hue).numpy() @ grey, grey,
+                                   atol=1e-5)
+    assert np.allclose(ops.colour_matrix(0.0, 0.0).numpy() @ [1.0, 0.0, 0.0], 0.299, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["eager", "map"])
+def test_heatmap_peaks_at_the_keypoint(mode):
+    from blazepose.data.config import TargetConfig
+
+    keypoints = np.array([[101.0, 61.0], [10.5, 250.0], [300.0, 20.0]], np.float32)
+    features = {"keypoints": tf.constant(keypoints), "labelled": tf.constant([True, True, True]),
+                "visibility": tf.ones(3)}
+    config = TargetConfig(offsets=True)
+    if mode == "eager":
+        out = ops.make_targets(features, config, 256)
+    else:
+        out = next(iter(tf.data.Dataset.from_tensors(features).map(
+            lambda f: ops.make_targets(f, config, 256))))
+    heatmap = out["heatmap"].numpy()
+    assert heatmap.shape == (64, 64, 3)
+    row, col = np.unravel_index(np.argmax(heatmap[..., 0]), (64, 64))
+    assert (col, row) == (25, 15)  # 101 / 4 = 25.25 cells: nearest cell centre 25.5
+    # Sub-cell accuracy: the Gaussian's weighted centre is the keypoint.
+    rows, cols = np.mgrid[0:64, 0:64] + 0.5
+    weights = heatmap[..., 0]
+    centre = [(cols * weights).sum() / weights.sum(), (rows * weights).sum() / weights.sum()]
+    np.testing.assert_allclose(centre, keypoints[0] / 4, atol=1e-3)
+    assert heatmap[..., 0].max() == pytest.approx(np.exp(-(0.25 ** 2 + 0.25 ** 2)
+                                                         / (2 * 1.5 ** 2)), rel=1e-5)
+    assert np.all(heatmap[..., 2] == 0), "outside the crop: no peak"
+    assert out["heatmap_weight"].numpy().tolist() == [1, 1, 1]
+    # Offsets point from a cell centre to the keypoint; decoding argmax + offset recovers it.
+    from blazepose.model import decoding
+
+    xy, _ = decoding.decode_heatmap_argmax(out["heatmap"][tf.newaxis], out["offsets"][tf.newaxis])
+    np.testing.assert_allclose(xy.numpy()[0, :2] * 256, keypoints[:2], atol=1e-3)
+    assert out["offset_mask"].numpy()[..., 2].sum() == 0
+
+
+def test_map_topology_to_blazepose():
+    lsp = topology.LSP_14
+    rng = np.random.default_rng(0)
+    features = {"keypoints": tf.constant(rng.uniform(0, 100, (14, 2)).astype(np.float32)),
+                "visibility": tf.constant(rng.integers(0, 2, 14).astype(np.float32)),
+                "labelled": tf.constant(rng.random(14) > 0.2)}
+    out = ops.map_topology(features, lsp, topology.BLAZEPOSE_33)
+    for index, target in enumerate(lsp.to_blazepose):
+        if target is None:
+            continue
+        np.testing.assert_array_equal(out["keypoints"].numpy()[target],
+                                      features["keypoints"].numpy()[index])
+        assert out["labelled"].numpy()[target] == features["labelled"].numpy()[index]
+    unmapped = set(range(K)) - {t for t in lsp.to_blazepose if t is not None}
+    assert not any(out["labelled"].numpy()[i] for i in unmapped)
+    with pytest.raises(ValueError, match="cannot map"):
+        ops.map_topology(features, topology.BLAZEPOSE_33, lsp)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_example_transform_in_map_is_deterministic(training):
+    points = _random_points(seed=8)
+    _, encoded = _dotted_image(points, encode="jpeg")
+    config = PipelineConfig(augment=AugmentConfig(jpeg_probability=0.5))
+    transform = pipeline.example_transform(config, topology.BLAZEPOSE_33, training)
+    dataset = tf.data.Dataset.range(4).map(
+        lambda i: transform({**_features(points, encoded), "seed": tf.stack(
+            [tf.constant(7, tf.int64), i])}), num_parallel_calls=4, deterministic=True)
+    first = [b["image"].numpy() for b in dataset]
+    second = [b["image"].numpy() for b in dataset]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert set(next(iter(dataset))) == {"image", "heatmap", "heatmap_weight", "landmarks",
+                                        "visibility", "labelled"}
+    differs = any(not np.array_equal(first[0], other) for other in first[1:])
+    assert differs == training, "augmentation varies per example only in training"
