@@ -10,6 +10,18 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+def _split_cpu_into_logical_devices(count: int = 2) -> None:
+    """tf.distribute tests need several devices; split the CPU before TF initialises it."""
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+
+
+_split_cpu_into_logical_devices()
+
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

@@ -422,7 +422,7 @@ def make_targets(features: dict, targets: TargetConfig, crop_size: int) -> dict:
     ``heatmap`` float32 ``[H, H, K]``: a Gaussian (peak 1, ``heatmap_sigma`` cells) at each
     labelled keypoint inside the crop, zero elsewhere. ``heatmap_weight`` float32 ``[K]``: 1 for
     labelled keypoints (an out-of-crop point is supervised as "no peak"). ``landmarks`` float32
-    ``[K, 2]``: keypoints in crop pixels (the regression head's units). With
+    ``[K, 2]``: keypoints in crop pixels (the regression head's units; 0 where unlabelled). With
     ``targets.offsets``: ``offsets`` float32 ``[H, H, 2K]``, per cell and keypoint the (x, y)
     vector from the cell centre to the keypoint in cells, interleaved as the model's offset head,
     and ``offset_mask`` float32 ``[H, H, K]``, 1 within ``offset_radius`` cells of a labelled,
@@ -442,7 +442,8 @@ def make_targets(features: dict, targets: TargetConfig, crop_size: int) -> dict:
     gy = tf.exp(-dy ** 2 / two_sigma2)
     out = dict(features)
     out.update(heatmap=gy[:, tf.newaxis, :] * gx[tf.newaxis, :, :],
-               heatmap_weight=tf.cast(labelled, tf.float32), landmarks=keypoints)
+               heatmap_weight=tf.cast(labelled, tf.float32),
+               landmarks=tf.where(labelled[:, tf.newaxis], keypoints, 0.0))
     if targets.offsets:
         offset_x = -dx[tf.newaxis, :, :] + tf.zeros([size, 1, 1])  # [H, W, K]
         offset_y = -dy[:, tf.newaxis, :] + tf.zeros([1, size, 1])

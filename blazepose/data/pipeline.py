@@ -81,8 +81,29 @@ def _read(source: DataSource, input_context: tf.distribute.InputContext | None, 
     dataset = builder.as_dataset(split=source.split, shuffle_files=training,
                                  read_config=read_config,
                                  decoders={"image": tfds.decode.SkipDecoding()})
-    topology = topology_lib.get_topology(str(builder.info.metadata["topology"]))
-    return dataset, topology
+    return dataset, topology_of(builder.info)
+
+
+def topology_of(info: tfds.core.DatasetInfo) -> topology_lib.Topology:
+    """The keypoint topology a prepared data set declares in its metadata.
+
+    A registered name gives the registered topology; a user's own topology (custom_pose with a
+    topology file) is rebuilt from the names, edges and BlazePose mapping stored beside it.
+    """
+    metadata = info.metadata or {}
+    if "topology" not in metadata:
+        raise ValueError(f"data set {info.full_name} declares no keypoint topology in its "
+                         "metadata; was it built by one of this project's builders?")
+    name = str(metadata["topology"])
+    names = tuple(metadata.get("keypoint_names", ()))
+    if name in topology_lib.TOPOLOGIES and (
+            not names or names == topology_lib.TOPOLOGIES[name].keypoint_names):
+        return topology_lib.TOPOLOGIES[name]
+    return topology_lib.Topology(
+        name=name, keypoint_names=names,
+        edges=tuple(tuple(int(i) for i in edge) for edge in metadata.get("edges", ())),
+        to_blazepose=tuple(None if int(i) < 0 else int(i)
+                           for i in metadata.get("to_blazepose", [-1] * len(names))))
 
 
 def _seeded(dataset: tf.data.Dataset, seed: int, stream: int) -> tf.data.Dataset:
@@ -103,8 +124,10 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
     if not sources:
         raise ValueError("build_dataset needs at least one DataSource")
     repeat = training if repeat is None else repeat
+    # Evaluation always reads in order, so results line up with the records.
+    deterministic = config.deterministic or not training
     options = tf.data.Options()
-    options.deterministic = config.deterministic
+    options.deterministic = deterministic
     options.experimental_optimization.map_parallelization = True
     per_source = []
     for stream, source in enumerate(sources):
@@ -119,7 +142,7 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
                                       seed=config.seed if config.deterministic else None)
         transform = example_transform(config, topology, training)
         dataset = dataset.map(lambda record, seed, t=transform: t(record_to_features(record, seed)),
-                              num_parallel_calls=AUTOTUNE, deterministic=config.deterministic)
+                              num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         per_source.append(dataset)
     if len(per_source) == 1:
         dataset = per_source[0]
@@ -132,7 +155,7 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
             seed=config.seed if config.deterministic else None,
             stop_on_empty_dataset=not repeat)
     dataset = dataset.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE,
-                            deterministic=config.deterministic)
+                            deterministic=deterministic)
     return dataset.prefetch(AUTOTUNE).with_options(options)
 
 
