@@ -278,10 +278,28 @@ def _warp_axis_aligned(encoded, matrix, height_width, crop: CropConfig):
 
 
 def to_float(features: dict) -> dict:
-    """uint8 image -> float32 in [0, 1]."""
+    """uint8 image(s) -> float32 in [0, 1]."""
     out = dict(features)
     out["image"] = tf.image.convert_image_dtype(features["image"], tf.float32)
     return out
+
+
+def _batch_draws(features: dict, op: str, count: int):
+    """Seeds for ``count`` random draws and the shape to draw: ``[]`` for one example, ``[B]``
+    for a batch (then one seed, from the first example's, serves the whole batch)."""
+    seed = features["seed"]
+    if seed.shape.rank == 2:
+        batch_shape = tf.shape(seed)[:1]
+        seed = seed[0]
+    else:
+        batch_shape = tf.constant([], tf.int32)
+    return tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(seed, _SALT[op]), count), batch_shape
+
+
+def _per_image(values):
+    """[...] parameters -> [..., 1, 1, 1] to broadcast over images."""
+    return values[..., tf.newaxis, tf.newaxis, tf.newaxis]
 
 
 _GREY = tf.constant([0.299, 0.587, 0.114])
@@ -290,42 +308,50 @@ _RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, 
 
 
 def colour_matrix(saturation, hue_radians) -> tf.Tensor:
-    """3x3 matrix applying a saturation factor and a hue rotation (in YIQ space) to RGB rows."""
+    """``[..., 3, 3]`` matrices applying a saturation factor and a hue rotation (in YIQ space) to
+    RGB column vectors; ``saturation`` and ``hue_radians`` are scalars or ``[...]``."""
+    saturation = tf.convert_to_tensor(saturation, tf.float32)[..., tf.newaxis, tf.newaxis]
+    hue_radians = tf.convert_to_tensor(hue_radians, tf.float32)
     grey = tf.tile(_GREY[tf.newaxis], [3, 1])
     saturate = saturation * tf.eye(3) + (1.0 - saturation) * grey
     cos, sin = tf.cos(hue_radians), tf.sin(hue_radians)
-    rotate_iq = tf.stack([tf.constant([1.0, 0.0, 0.0]), tf.stack([0.0, cos, -sin]),
-                          tf.stack([0.0, sin, cos])])
+    one, zero = tf.ones_like(cos), tf.zeros_like(cos)
+    rotate_iq = tf.stack([tf.stack([one, zero, zero], -1), tf.stack([zero, cos, -sin], -1),
+                          tf.stack([zero, sin, cos], -1)], -2)
     hue = tf.constant(np.linalg.inv(_RGB_TO_YIQ)) @ rotate_iq @ tf.constant(_RGB_TO_YIQ)
     return hue @ saturate
 
 
 def adjust_colour(features: dict, augment: AugmentConfig) -> dict:
-    """Brightness, contrast, saturation and hue in one 3x3 matrix + scalar ops (float image)."""
-    seeds = tf.random.experimental.stateless_split(_seed(features, "colour"), 5)
+    """Brightness, contrast, saturation and hue as one 3x3 matrix and two scalars per image.
+
+    Float images ``[H, W, 3]`` or a batch ``[B, H, W, 3]`` (one matmul for the whole batch).
+    """
+    seeds, shape = _batch_draws(features, "colour", 5)
     image = features["image"]
-
-    def jitter():
-        matrix = colour_matrix(_uniform(seeds[1], *augment.saturation_range),
-                               _uniform(seeds[2], -1.0, 1.0) * math.radians(
-                                   augment.max_hue_degrees))
-        coloured = tf.tensordot(image, tf.transpose(matrix), axes=1)
-        mean = tf.reduce_mean(tf.tensordot(coloured, _GREY, axes=1))
-        contrast = _uniform(seeds[3], *augment.contrast_range)
-        brightness = _uniform(seeds[4], -augment.max_brightness, augment.max_brightness)
-        return tf.clip_by_value((coloured - mean) * contrast + mean + brightness, 0.0, 1.0)
-
+    applied = _uniform(seeds[0], shape=shape) < augment.colour_probability
+    matrix = colour_matrix(_uniform(seeds[1], *augment.saturation_range, shape=shape),
+                           _uniform(seeds[2], -1.0, 1.0, shape=shape)
+                           * math.radians(augment.max_hue_degrees))
+    coloured = tf.einsum("...hwc,...dc->...hwd", image, matrix)
+    mean = tf.reduce_mean(tf.tensordot(coloured, _GREY, axes=1), axis=[-2, -1],
+                          keepdims=True)[..., tf.newaxis]
+    contrast = _per_image(_uniform(seeds[3], *augment.contrast_range, shape=shape))
+    brightness = _per_image(_uniform(seeds[4], -augment.max_brightness, augment.max_brightness,
+                                     shape=shape))
+    jittered = tf.clip_by_value((coloured - mean) * contrast + mean + brightness, 0.0, 1.0)
     out = dict(features)
-    out["image"] = tf.cond(_happens(seeds[0], augment.colour_probability), jitter, lambda: image)
+    out["image"] = tf.where(_per_image(applied), jittered, image)
     return out
 
 
 def blur(features: dict, augment: AugmentConfig) -> dict:
-    """Separable Gaussian blur with a random sigma (float image)."""
+    """Separable Gaussian blur with a random sigma, on one image (uint8 or float, kept)."""
     seeds = tf.random.experimental.stateless_split(_seed(features, "blur"), 2)
     image = features["image"]
 
     def apply():
+        pixels = tf.image.convert_image_dtype(image, tf.float32)
         sigma = _uniform(seeds[1], *augment.blur_sigma_range)
         radius = int(math.ceil(2 * augment.blur_sigma_range[1]))
         taps = tf.range(-radius, radius + 1, dtype=tf.float32)
@@ -333,10 +359,11 @@ def blur(features: dict, augment: AugmentConfig) -> dict:
         kernel /= tf.reduce_sum(kernel)
         horizontal = tf.tile(kernel[tf.newaxis, :, tf.newaxis, tf.newaxis], [1, 1, 3, 1])
         vertical = tf.tile(kernel[:, tf.newaxis, tf.newaxis, tf.newaxis], [1, 1, 3, 1])
-        padded = tf.pad(image[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
+        padded = tf.pad(pixels[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
                         mode="REFLECT")
         blurred = tf.nn.depthwise_conv2d(padded, horizontal, [1, 1, 1, 1], "VALID")
-        return tf.nn.depthwise_conv2d(blurred, vertical, [1, 1, 1, 1], "VALID")[0]
+        blurred = tf.nn.depthwise_conv2d(blurred, vertical, [1, 1, 1, 1], "VALID")[0]
+        return tf.image.convert_image_dtype(blurred, image.dtype, saturate=True)
 
     out = dict(features)
     out["image"] = tf.cond(_happens(seeds[0], augment.blur_probability), apply, lambda: image)
@@ -344,23 +371,31 @@ def blur(features: dict, augment: AugmentConfig) -> dict:
 
 
 def add_noise(features: dict, augment: AugmentConfig) -> dict:
-    """Additive zero-mean noise with a random std (float image)."""
-    seeds = tf.random.experimental.stateless_split(_seed(features, "noise"), 3)
+    """Additive zero-mean noise with a random std, on float images ``[H, W, 3]`` or a batch
+    (noise is drawn only for the images that get it)."""
+    seeds, shape = _batch_draws(features, "noise", 3)
     image = features["image"]
+    applied = _uniform(seeds[0], shape=shape) < augment.noise_probability
+    std = _uniform(seeds[1], 0.0, augment.max_noise_std, shape=shape)
 
-    def apply():
-        std = _uniform(seeds[1], 0.0, augment.max_noise_std)
+    def noisy(images, stds):
         # Uniform noise of that std: a third of the cost of normal samples, same effect here.
-        noise = tf.random.stateless_uniform(tf.shape(image), seeds[2], -1.0, 1.0) * (std * 3 ** 0.5)
-        return tf.clip_by_value(image + noise, 0.0, 1.0)
+        noise = tf.random.stateless_uniform(tf.shape(images), seeds[2], -1.0, 1.0)
+        return tf.clip_by_value(images + noise * _per_image(stds) * 3 ** 0.5, 0.0, 1.0)
 
+    if image.shape.rank == 3:
+        result = tf.cond(applied, lambda: noisy(image, std), lambda: image)
+    else:
+        chosen = tf.where(applied)
+        result = tf.tensor_scatter_nd_update(
+            image, chosen, noisy(tf.gather_nd(image, chosen), tf.gather_nd(std, chosen)))
     out = dict(features)
-    out["image"] = tf.cond(_happens(seeds[0], augment.noise_probability), apply, lambda: image)
+    out["image"] = result
     return out
 
 
 def degrade_jpeg(features: dict, augment: AugmentConfig) -> dict:
-    """Re-encodes the crop as a JPEG of random quality (float image)."""
+    """Re-encodes one crop as a JPEG of random quality (uint8 or float, kept)."""
     seeds = tf.random.experimental.stateless_split(_seed(features, "jpeg"), 2)
     image = features["image"]
     low, high = augment.jpeg_quality_range
@@ -375,39 +410,57 @@ def degrade_jpeg(features: dict, augment: AugmentConfig) -> dict:
     return out
 
 
+def _paste(image, patch, top, left):
+    """``image`` with ``patch`` written at (top, left): one copy, no full-size masks."""
+    height, width = tf.shape(patch)[0], tf.shape(patch)[1]
+    band = image[top:top + height]
+    band = tf.concat([band[:, :left], patch, band[:, left + width:]], axis=1)
+    return tf.concat([image[:top], band, image[top + height:]], axis=0)
+
+
 def occlude(features: dict, augment: AugmentConfig) -> dict:
     """BlazePose's occlusion augmentation: up to ``max_occluders`` rectangles of a random colour
-    with a random linear shading; keypoints under a rectangle get visibility 0 (float image)."""
+    with a random linear shading; keypoints under a rectangle get visibility 0 (one image,
+    uint8 or float)."""
     seeds = tf.random.experimental.stateless_split(_seed(features, "occlusion"),
                                                    1 + 5 * augment.max_occluders)
     image, keypoints = features["image"], features["keypoints"]
+    size = tf.shape(image)[:2]  # [H, W]
+    size_xy = tf.cast(size[::-1], tf.float32)
+
+    def add_occluder(image, hidden, s):
+        extent = tf.maximum(tf.cast(_uniform(s[1], *augment.occluder_size_range, shape=[2])
+                                    * size_xy, tf.int32), 1)  # w, h in whole pixels
+        corner = tf.cast(_uniform(s[2], shape=[2]) * tf.cast(size[::-1] - extent + 1,
+                                                              tf.float32), tf.int32)
+        corner = tf.minimum(corner, size[::-1] - extent)
+        ramp_x = tf.linspace(0.0, 1.0, extent[0])[tf.newaxis, :, tf.newaxis]
+        ramp_y = tf.linspace(0.0, 1.0, extent[1])[:, tf.newaxis, tf.newaxis]
+        shade = _uniform(s[4], -0.3, 0.3, shape=[2])
+        patch = tf.clip_by_value(_uniform(s[3], shape=[3]) + shade[0] * ramp_x
+                                 + shade[1] * ramp_y, 0.0, 1.0)
+        patch = tf.image.convert_image_dtype(patch, image.dtype, saturate=True)
+        image = _paste(image, patch, corner[1], corner[0])
+        low, high = tf.cast(corner, tf.float32), tf.cast(corner + extent, tf.float32)
+        under = tf.reduce_all((keypoints >= low) & (keypoints < high), axis=-1)
+        return image, hidden | under
 
     def apply():
-        size = tf.cast(tf.shape(image)[:2], tf.float32)  # [H, W]
-        rows = (tf.range(size[0]) + 0.5)[:, tf.newaxis, tf.newaxis] / size[0]
-        cols = (tf.range(size[1]) + 0.5)[tf.newaxis, :, tf.newaxis] / size[1]
         occluded, hidden = image, tf.zeros_like(features["visibility"], tf.bool)
         for index in range(augment.max_occluders):
             s = seeds[1 + 5 * index: 6 + 5 * index]
-            # The first rectangle always comes; each further one half the time.
-            present = _happens(s[0], 0.5) if index else tf.constant(True)
-            extent = _uniform(s[1], *augment.occluder_size_range, shape=[2]) * size[::-1]
-            corner = _uniform(s[2], shape=[2]) * (size[::-1] - extent)  # x0, y0 in pixels
-            low, high = corner / size[::-1], (corner + extent) / size[::-1]
-            inside = ((cols >= low[0]) & (cols < high[0]) & (rows >= low[1])
-                      & (rows < high[1]))
-            shade = _uniform(s[4], -0.3, 0.3, shape=[2])
-            fill = tf.clip_by_value(_uniform(s[3], shape=[3]) + shade[0] * cols + shade[1] * rows,
-                                    0.0, 1.0)
-            occluded = tf.where(present & inside, fill, occluded)
-            under = tf.reduce_all((keypoints >= corner) & (keypoints < corner + extent), axis=-1)
-            hidden |= present & under
+            if index == 0:  # the first rectangle always comes; each further one half the time
+                occluded, hidden = add_occluder(occluded, hidden, s)
+            else:
+                occluded, hidden = tf.cond(
+                    _happens(s[0], 0.5), lambda o=occluded, h=hidden, s=s: add_occluder(o, h, s),
+                    lambda o=occluded, h=hidden: (o, h))
         return occluded, tf.where(hidden, 0.0, features["visibility"])
 
     image_out, visibility = tf.cond(_happens(seeds[0], augment.occlusion_probability), apply,
                                     lambda: (image, features["visibility"]))
     out = dict(features)
-    out["image"] = image_out
+    out["image"] = tf.ensure_shape(image_out, image.shape)
     out["visibility"] = visibility
     return out
 
@@ -417,7 +470,8 @@ def occlude(features: dict, augment: AugmentConfig) -> dict:
 
 
 def make_targets(features: dict, targets: TargetConfig, crop_size: int) -> dict:
-    """Adds the training targets, vectorised over keypoints.
+    """Adds the training targets, vectorised over keypoints (and over a leading batch
+    dimension, when ``keypoints`` is ``[B, K, 2]``; shapes below are per example).
 
     ``heatmap`` float32 ``[H, H, K]``: a Gaussian (peak 1, ``heatmap_sigma`` cells) at each
     labelled keypoint inside the crop, zero elsewhere. ``heatmap_weight`` float32 ``[K]``: 1 for
@@ -434,23 +488,24 @@ def make_targets(features: dict, targets: TargetConfig, crop_size: int) -> dict:
     inside = tf.reduce_all((keypoints >= 0.0) & (keypoints < float(crop_size)), axis=-1)
     present = tf.cast(labelled & inside, tf.float32)  # [K]
     cells = keypoints * (size / crop_size)  # [K, 2] in heatmap cells
-    centres = tf.range(size, dtype=tf.float32) + 0.5  # [H]
-    dx = centres[:, tf.newaxis] - cells[tf.newaxis, :, 0]  # [W, K]: cell centre - keypoint
-    dy = centres[:, tf.newaxis] - cells[tf.newaxis, :, 1]  # [H, K]
+    centres = (tf.range(size, dtype=tf.float32) + 0.5)[:, tf.newaxis]  # [H, 1]
+    dx = centres - cells[..., tf.newaxis, :, 0]  # [W, K]: cell centre - keypoint
+    dy = centres - cells[..., tf.newaxis, :, 1]  # [H, K]
     two_sigma2 = 2.0 * targets.heatmap_sigma ** 2
-    gx = tf.exp(-dx ** 2 / two_sigma2) * present  # absent keypoints: an all-zero map
+    gx = tf.exp(-dx ** 2 / two_sigma2) * present[..., tf.newaxis, :]  # absent: all-zero map
     gy = tf.exp(-dy ** 2 / two_sigma2)
     out = dict(features)
-    out.update(heatmap=gy[:, tf.newaxis, :] * gx[tf.newaxis, :, :],
+    out.update(heatmap=gy[..., :, tf.newaxis, :] * gx[..., tf.newaxis, :, :],
                heatmap_weight=tf.cast(labelled, tf.float32),
-               landmarks=tf.where(labelled[:, tf.newaxis], keypoints, 0.0))
+               landmarks=tf.where(labelled[..., tf.newaxis], keypoints, 0.0))
     if targets.offsets:
-        offset_x = -dx[tf.newaxis, :, :] + tf.zeros([size, 1, 1])  # [H, W, K]
-        offset_y = -dy[:, tf.newaxis, :] + tf.zeros([1, size, 1])
+        offset_x = -dx[..., tf.newaxis, :, :] + tf.zeros([size, 1, 1])  # [H, W, K]
+        offset_y = -dy[..., :, tf.newaxis, :] + tf.zeros([1, size, 1])
         near = tf.cast(offset_x ** 2 + offset_y ** 2 <= targets.offset_radius ** 2, tf.float32)
-        out["offsets"] = tf.reshape(tf.stack([offset_x, offset_y], axis=-1),
-                                    [size, size, 2 * keypoints.shape[0]])
-        out["offset_mask"] = near * present
+        offsets = tf.stack([offset_x, offset_y], axis=-1)  # [H, W, K, 2]
+        out["offsets"] = tf.reshape(offsets, tf.concat(
+            [tf.shape(offsets)[:-2], [2 * keypoints.shape[-2]]], axis=0))
+        out["offset_mask"] = near * present[..., tf.newaxis, tf.newaxis, :]
     return out
 
 

@@ -44,8 +44,16 @@ def record_to_features(record: dict, seed) -> dict:
     }
 
 
+_CROP_KEYS = ("image", "keypoints", "visibility", "labelled", "seed")
+
+
 def example_transform(config: PipelineConfig, source: topology_lib.Topology, training: bool):
-    """The per-example function: features with ``jpeg`` -> training features (see ops)."""
+    """Per example: features with ``jpeg`` -> a uint8 crop with its keypoints (see ops).
+
+    Geometry, occlusion, blur and JPEG re-encoding happen here, on uint8 pixels: they differ in
+    shape or cost per example. Colour, noise, float conversion and targets are cheaper per batch:
+    :func:`batch_transform`.
+    """
     target = topology_lib.get_topology(config.topology)
     augment = config.augment if training else None
     flip_permutation = tuple(target.flip_permutation) if training else None
@@ -54,19 +62,45 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
         features = ops.map_topology(features, source, target)
         features = ops.sample_crop(features, config.crop, augment)
         features = ops.decode_crop_and_warp(features, config.crop, flip_permutation)
-        features = ops.to_float(features)
         if augment is not None:
-            features = ops.adjust_colour(features, augment)
-            if augment.blur_probability > 0:
-                features = ops.blur(features, augment)
-            if augment.noise_probability > 0:
-                features = ops.add_noise(features, augment)
-            if augment.jpeg_probability > 0:
-                features = ops.degrade_jpeg(features, augment)
             if augment.occlusion_probability > 0:
                 features = ops.occlude(features, augment)
-        features = ops.make_targets(features, config.targets, config.crop.size)
-        return ops.select(features)
+            if augment.blur_probability > 0:
+                features = ops.blur(features, augment)
+            if augment.jpeg_probability > 0:
+                features = ops.degrade_jpeg(features, augment)
+        return ops.select(features, _CROP_KEYS)
+
+    return transform
+
+
+def batch_transform(config: PipelineConfig, training: bool):
+    """Per batch: float images in [0, 1], colour and noise augmentation, training targets."""
+    augment = config.augment if training else None
+
+    def transform(batch: dict) -> dict:
+        batch = ops.to_float(batch)
+        if augment is not None:
+            if augment.colour_probability > 0:
+                batch = ops.adjust_colour(batch, augment)
+            if augment.noise_probability > 0:
+                batch = ops.add_noise(batch, augment)
+        batch = ops.make_targets(batch, config.targets, config.crop.size)
+        return ops.select(batch)
+
+    return transform
+
+
+def full_transform(config: PipelineConfig, source: topology_lib.Topology, training: bool):
+    """Both stages on one example (for tests and single-image use): :func:`example_transform`
+    then :func:`batch_transform` on a batch of one."""
+    per_example = example_transform(config, source, training)
+    per_batch = batch_transform(config, training)
+
+    def transform(features: dict) -> dict:
+        crop = per_example(features)
+        batch = per_batch(tf.nest.map_structure(lambda t: t[tf.newaxis], crop))
+        return tf.nest.map_structure(lambda t: t[0], batch)
 
     return transform
 
@@ -156,6 +190,8 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
             stop_on_empty_dataset=not repeat)
     dataset = dataset.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE,
                             deterministic=deterministic)
+    dataset = dataset.map(batch_transform(config, training), num_parallel_calls=AUTOTUNE,
+                          deterministic=deterministic)
     return dataset.prefetch(AUTOTUNE).with_options(options)
 
 
@@ -170,5 +206,5 @@ def distributed_dataset_fn(sources: Sequence[DataSource], config: PipelineConfig
     return dataset_fn
 
 
-__all__ = ["DataSource", "build_dataset", "distributed_dataset_fn", "example_transform",
-           "record_to_features"]
+__all__ = ["DataSource", "batch_transform", "build_dataset", "distributed_dataset_fn",
+           "example_transform", "full_transform", "record_to_features", "topology_of"]

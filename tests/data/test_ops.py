@@ -304,7 +304,7 @@ def test_example_transform_in_map_is_deterministic(training):
     points = _random_points(seed=8)
     _, encoded = _dotted_image(points, encode="jpeg")
     config = PipelineConfig(augment=AugmentConfig(jpeg_probability=0.5))
-    transform = pipeline.example_transform(config, topology.BLAZEPOSE_33, training)
+    transform = pipeline.full_transform(config, topology.BLAZEPOSE_33, training)
     dataset = tf.data.Dataset.range(4).map(
         lambda i: transform({**_features(points, encoded), "seed": tf.stack(
             [tf.constant(7, tf.int64), i])}), num_parallel_calls=4, deterministic=True)
@@ -316,3 +316,37 @@ def test_example_transform_in_map_is_deterministic(training):
                                         "visibility", "labelled"}
     differs = any(not np.array_equal(first[0], other) for other in first[1:])
     assert differs == training, "augmentation varies per example only in training"
+
+
+@pytest.mark.parametrize("mode", ["eager", "map"])
+def test_batched_colour_and_noise_draw_per_image(mode):
+    """On a batch, each image gets its own parameters and only the chosen ones change."""
+    rng = np.random.default_rng(0)
+    batch = {"image": tf.constant(np.repeat(rng.random((1, 32, 32, 3), dtype=np.float32), 8, 0)),
+             "seed": tf.constant([[3, i] for i in range(8)], tf.int64)}
+    half = AugmentConfig(colour_probability=0.5, noise_probability=0.5)
+    for op in (ops.adjust_colour, ops.add_noise):
+        if mode == "eager":
+            out = op(batch, half)["image"].numpy()
+        else:
+            out = next(iter(tf.data.Dataset.from_tensors(batch).map(lambda b, op=op: op(b, half))))[
+                "image"].numpy()
+        changed = [not np.array_equal(image, batch["image"].numpy()[0]) for image in out]
+        assert 0 < sum(changed) < 8, (op.__name__, changed)
+        altered = [image for image, c in zip(out, changed) if c]
+        assert len(altered) < 2 or not np.array_equal(altered[0], altered[1])
+
+
+def test_make_targets_batched_equals_per_example():
+    from blazepose.data.config import TargetConfig
+
+    rng = np.random.default_rng(1)
+    keypoints = rng.uniform(-20, 280, (3, 5, 2)).astype(np.float32)
+    labelled = rng.random((3, 5)) > 0.3
+    config = TargetConfig(offsets=True)
+    batched = ops.make_targets({"keypoints": keypoints, "labelled": labelled}, config, 256)
+    for index in range(3):
+        single = ops.make_targets({"keypoints": keypoints[index], "labelled": labelled[index]},
+                                  config, 256)
+        for key in ("heatmap", "offsets", "offset_mask", "landmarks", "heatmap_weight"):
+            np.testing.assert_allclose(batched[key][index], single[key], atol=1e-6, err_msg=key)
