@@ -36,8 +36,9 @@ class AugmentConfig:
     visibility 0).
     """
 
-    rotation_probability: float = 0.6
-    max_rotation_degrees: float = 45.0
+    # Crops at inference are made upright by the detector / tracker, so rotations are modest.
+    rotation_probability: float = 0.5
+    max_rotation_degrees: float = 30.0
     scale_probability: float = 0.6
     scale_range: tuple[float, float] = (0.8, 1.25)
     shift_probability: float = 0.5
