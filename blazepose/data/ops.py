@@ -323,9 +323,12 @@ def colour_matrix(saturation, hue_radians) -> tf.Tensor:
 
 
 def adjust_colour(features: dict, augment: AugmentConfig) -> dict:
-    """Brightness, contrast, saturation and hue as one 3x3 matrix and two scalars per image.
+    """Brightness, contrast, saturation and hue folded into one affine colour map per image.
 
-    Float images ``[H, W, 3]`` or a batch ``[B, H, W, 3]`` (one matmul for the whole batch).
+    ``out = clip(A x + b)`` with ``A = contrast * hue @ saturation`` and ``b`` holding brightness
+    and the contrast pivot (the mean grey level of the colour-mapped image, computed from the
+    per-image mean colour since the map is linear): one matmul pass over the pixels. Float
+    images ``[H, W, 3]`` or a batch ``[B, H, W, 3]``; images not chosen get the identity.
     """
     seeds, shape = _batch_draws(features, "colour", 5)
     image = features["image"]
@@ -333,15 +336,17 @@ def adjust_colour(features: dict, augment: AugmentConfig) -> dict:
     matrix = colour_matrix(_uniform(seeds[1], *augment.saturation_range, shape=shape),
                            _uniform(seeds[2], -1.0, 1.0, shape=shape)
                            * math.radians(augment.max_hue_degrees))
-    coloured = tf.einsum("...hwc,...dc->...hwd", image, matrix)
-    mean = tf.reduce_mean(tf.tensordot(coloured, _GREY, axes=1), axis=[-2, -1],
-                          keepdims=True)[..., tf.newaxis]
-    contrast = _per_image(_uniform(seeds[3], *augment.contrast_range, shape=shape))
-    brightness = _per_image(_uniform(seeds[4], -augment.max_brightness, augment.max_brightness,
-                                     shape=shape))
-    jittered = tf.clip_by_value((coloured - mean) * contrast + mean + brightness, 0.0, 1.0)
+    contrast = _uniform(seeds[3], *augment.contrast_range, shape=shape)
+    brightness = _uniform(seeds[4], -augment.max_brightness, augment.max_brightness, shape=shape)
+    mean_colour = tf.reduce_mean(image, axis=[-3, -2])  # [..., 3]
+    pivot = tf.tensordot(tf.linalg.matvec(matrix, mean_colour), _GREY, axes=1)  # [...]
+    linear = contrast[..., tf.newaxis, tf.newaxis] * matrix
+    offset = ((1.0 - contrast) * pivot + brightness)[..., tf.newaxis] * tf.ones(3)
+    linear = tf.where(applied[..., tf.newaxis, tf.newaxis], linear, tf.eye(3))
+    offset = tf.where(applied[..., tf.newaxis], offset, 0.0)
+    coloured = tf.einsum("...hwc,...dc->...hwd", image, linear)
     out = dict(features)
-    out["image"] = tf.where(_per_image(applied), jittered, image)
+    out["image"] = tf.clip_by_value(coloured + offset[..., tf.newaxis, tf.newaxis, :], 0.0, 1.0)
     return out
 
 
