@@ -1,1 +1,14 @@
 """TFDS dataset builders, one folder per data set (TFDS layout)."""
+
+import importlib
+
+BUILDER_MODULES = (
+    "datasets_tfds.synthetic_pose.synthetic_pose_dataset_builder",
+    "datasets_tfds.custom_pose.custom_pose_dataset_builder",
+)
+
+
+def register_builders() -> None:
+    """Imports every builder so ``tfds.builder("name/config")`` finds it."""
+    for module in BUILDER_MODULES:
+        importlib.import_module(module)

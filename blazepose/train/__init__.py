@@ -1,0 +1,1 @@
+"""Training: typed configs, the pose task, losses and the distributed training loop."""

@@ -1,0 +1,102 @@
+"""Typed training configuration with named presets; flags only select a preset and override."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from blazepose.data.config import PipelineConfig
+
+PHASES = ("heatmap", "regression", "joint")
+STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSection:
+    variant: str = "full"
+    num_keypoints: int = 33
+    offset_head: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSection:
+    """TFDS data sets (``name/config``), mixed with ``weights`` (default: equal)."""
+
+    datasets: tuple[str, ...] = ("synthetic_pose/small",)
+    weights: tuple[float, ...] = ()
+    train_split: str = "train"
+    eval_split: str = "validation"
+    data_dir: str | None = None
+    pipeline: PipelineConfig = PipelineConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSection:
+    name: str = "adam"  # adam | adamw | sgd
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4  # adamw only
+    momentum: float = 0.9  # sgd only
+    schedule: str = "cosine"  # cosine | step | constant
+    warmup_steps: int = 50
+    step_boundaries: tuple[int, ...] = ()
+    step_factor: float = 0.1
+    clip_norm: float = 5.0  # 0 disables
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs."""
+
+    model: ModelSection = ModelSection()
+    data: DataSection = DataSection()
+    optimizer: OptimizerSection = OptimizerSection()
+    phase: str = "joint"
+    train_steps: int = 300
+    batch_size: int = 16  # global
+    eval_every: int = 100
+    eval_batches: int = 8
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 3
+    log_every: int = 20
+    summary_every: int = 20
+    image_summary_every: int = 100
+    mixed_precision: bool = False
+    xla: bool = False
+    run_eagerly: bool = False
+    deterministic: bool = False
+    seed: int = 0
+    init_from: str | None = None
+    strategy: str = "default"
+    num_cpu_devices: int = 0  # >0: split the CPU into logical devices (mirrored without GPUs)
+
+    def __post_init__(self):
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.train_steps < 1 or self.batch_size < 1:
+            raise ValueError("train_steps and batch_size must be positive")
+        if self.data.weights and len(self.data.weights) != len(self.data.datasets):
+            raise ValueError(f"{len(self.data.weights)} weights for {len(self.data.datasets)} "
+                             "data sets")
+        if self.optimizer.name not in ("adam", "adamw", "sgd"):
+            raise ValueError(f"optimizer must be adam, adamw or sgd, got {self.optimizer.name!r}")
+        if self.optimizer.schedule not in ("cosine", "step", "constant"):
+            raise ValueError(f"schedule must be cosine, step or constant, got "
+                             f"{self.optimizer.schedule!r}")
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The README's main job: a short schedule on the embedded synthetic data, on a laptop CPU,
+    # fine-tuning Google's BlazePose Full weights (fetched once from PyPI's mediapipe wheel).
+    "default": TrainConfig(init_from="mediapipe_full",
+                           optimizer=OptimizerSection(learning_rate=1e-4, warmup_steps=20)),
+    # The same network and data from random initialisation (needs far more steps).
+    "scratch": TrainConfig(train_steps=20000, eval_every=1000, checkpoint_every=1000),
+}
+
+
+def get_preset(name: str) -> TrainConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None

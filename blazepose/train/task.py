@@ -1,0 +1,120 @@
+"""The pose task: owns the model, input pipelines, losses and metrics of a training run.
+
+The trainer (:mod:`blazepose.train.trainer`) owns the strategy, the loop, checkpoints and
+summaries; this object owns everything about *what* is learnt, so the trainer stays generic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import blazepose
+from blazepose import topology as topology_lib
+from blazepose.data import pipeline
+from blazepose.model import decoding
+from blazepose.train import losses as losses_lib
+from blazepose.train.config import TrainConfig
+
+_LOG = logging.getLogger(__name__)
+
+# Parts without labels in 2-D keypoint data (segmentation and its 128 px tap, world landmarks,
+# the pose flag: every training crop shows a person): never trained, they keep their weights.
+UNSUPERVISED_PREFIXES = ("seg", "tap128", "reg_world", "reg_flag")
+
+
+class PoseTask:
+    """Model, data, losses and metrics for one :class:`TrainConfig`."""
+
+    def __init__(self, config: TrainConfig, loss_config: losses_lib.LossConfig | None = None):
+        self.config = config
+        self.loss_config = loss_config or losses_lib.LossConfig()
+        self.topology = topology_lib.get_topology(config.data.pipeline.topology)
+        if self.topology.num_keypoints != config.model.num_keypoints:
+            raise ValueError(
+                f"model.num_keypoints={config.model.num_keypoints} but the pipeline's topology "
+                f"{self.topology.name} has {self.topology.num_keypoints} keypoints")
+
+    # -- model ----------------------------------------------------------------------------
+
+    def build_model(self) -> keras.Model:
+        """The network, with the phase's frozen parts set non-trainable.
+
+        ``heatmap``: the regression branch is frozen. ``regression``: everything but the
+        regression branch is frozen and the branch reads the trunk through a stop-gradient.
+        ``joint``: all supervised parts train. Segmentation and world-landmark heads never train.
+        """
+        model_config = self.config.model
+        phase = self.config.phase
+        model = blazepose.build_model(model_config.variant, model_config.num_keypoints,
+                                      offset_head=model_config.offset_head,
+                                      stop_regression_gradient=phase == "regression")
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            regression = layer.name.startswith("reg")
+            layer.trainable = not (
+                layer.name.startswith(UNSUPERVISED_PREFIXES)
+                or (phase == "heatmap" and regression)
+                or (phase == "regression" and not regression))
+        return model
+
+    # -- data -----------------------------------------------------------------------------
+
+    def sources(self, training: bool) -> list[pipeline.DataSource]:
+        data = self.config.data
+        weights = data.weights or (1.0,) * len(data.datasets)
+        split = data.train_split if training else data.eval_split
+        return [pipeline.DataSource(name, split, weight, data.data_dir)
+                for name, weight in zip(data.datasets, weights)]
+
+    def pipeline_config(self):
+        import dataclasses
+
+        return dataclasses.replace(self.config.data.pipeline, seed=self.config.seed,
+                                   deterministic=self.config.deterministic)
+
+    def prepare_data(self) -> None:
+        """Builds the data sets that are not prepared yet (generated ones like synthetic_pose
+        build here; manual ones raise TFDS's error naming the files to place)."""
+        import tensorflow_datasets as tfds
+
+        import datasets_tfds
+
+        datasets_tfds.register_builders()
+        for source in self.sources(True):
+            tfds.builder(source.name, data_dir=source.data_dir).download_and_prepare()
+
+    def dataset_fn(self, training: bool):
+        """For ``strategy.distribute_datasets_from_function``."""
+        return pipeline.distributed_dataset_fn(self.sources(training), self.pipeline_config(),
+                                               self.config.batch_size, training)
+
+    # -- losses and predictions -----------------------------------------------------------
+
+    def per_example_losses(self, batch: dict, outputs: dict) -> dict:
+        """Per-example losses ``[B]`` per head and ``total`` (see ``losses.compute_losses``)."""
+        return losses_lib.compute_losses(batch, outputs, self.loss_config,
+                                         crop_size=float(self.config.data.pipeline.crop.size),
+                                         phase=self.config.phase)
+
+    def predict_keypoints(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted keypoints ``[B, K, 2]`` in crop pixels and visibility ``[B, K]``.
+
+        The heatmap phase has no trained regression: keypoints come from the heatmap argmax
+        (plus offsets); the other phases use the regressed landmarks.
+        """
+        k = self.config.model.num_keypoints
+        size = float(self.config.data.pipeline.crop.size)
+        landmarks = tf.cast(outputs["landmarks"], tf.float32)[:, :k]
+        visibility = tf.sigmoid(landmarks[..., 3]).numpy()
+        if self.config.phase == "heatmap":
+            offsets = outputs.get("offsets")
+            xy, _ = decoding.decode_heatmap_argmax(
+                tf.cast(outputs["heatmap"], tf.float32)[..., :k],
+                None if offsets is None else tf.cast(offsets, tf.float32)[..., :2 * k])
+            return xy.numpy() * size, visibility
+        return landmarks[..., :2].numpy(), visibility

@@ -1,0 +1,308 @@
+"""The training loop, split the Orbit way: a traced step under ``strategy.run`` and an eager
+outer loop that owns checkpoints, summaries, evaluation and the console.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import pathlib
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from blazepose import drawing, metrics
+from blazepose.train.config import TrainConfig
+from blazepose.train.task import PoseTask
+
+_LOG = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint in the model directory belongs to another architecture."""
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``default``, ``mirrored`` (local GPUs, else logical CPU devices), ``multi_worker_mirrored``
+    (cluster from ``TF_CONFIG``) or ``tpu``."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown strategy {name!r}")
+
+
+@keras.saving.register_keras_serializable(package="blazepose")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak``, then cosine decay to 0, step decay, or constant."""
+
+    def __init__(self, peak: float, total_steps: int, warmup_steps: int = 0,
+                 kind: str = "cosine", boundaries=(), factor: float = 0.1):
+        self.peak, self.total_steps, self.warmup_steps = peak, total_steps, warmup_steps
+        self.kind, self.boundaries, self.factor = kind, tuple(boundaries), factor
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warmup = tf.cast(max(self.warmup_steps, 1), tf.float32)
+        warm = self.peak * tf.minimum(1.0, (step + 1.0) / warmup)
+        if self.kind == "cosine":
+            span = tf.cast(max(self.total_steps - self.warmup_steps, 1), tf.float32)
+            progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
+            decayed = self.peak * 0.5 * (1.0 + tf.cos(math.pi * progress))
+        elif self.kind == "step":
+            passed = tf.add_n([tf.cast(step >= b, tf.float32) for b in self.boundaries]
+                              or [tf.constant(0.0)])
+            decayed = self.peak * tf.pow(self.factor, passed)
+        else:
+            decayed = tf.constant(self.peak, tf.float32)
+        return tf.where(step < self.warmup_steps, warm, decayed)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps,
+                "warmup_steps": self.warmup_steps, "kind": self.kind,
+                "boundaries": list(self.boundaries), "factor": self.factor}
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    section = config.optimizer
+    schedule = WarmupSchedule(section.learning_rate, config.train_steps, section.warmup_steps,
+                              section.schedule, section.step_boundaries, section.step_factor)
+    clip = {"global_clipnorm": section.clip_norm} if section.clip_norm > 0 else {}
+    if section.name == "adam":
+        optimizer = keras.optimizers.Adam(schedule, **clip)
+    elif section.name == "adamw":
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=section.weight_decay, **clip)
+    else:
+        optimizer = keras.optimizers.SGD(schedule, momentum=section.momentum, nesterov=True,
+                                         **clip)
+    if config.mixed_precision:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _architecture(config: TrainConfig) -> dict:
+    return {"model": dataclasses.asdict(config.model), "topology": config.data.pipeline.topology}
+
+
+class Trainer:
+    """Runs a :class:`TrainConfig` in ``model_dir`` (resuming from its checkpoints)."""
+
+    def __init__(self, config: TrainConfig, model_dir: os.PathLike,
+                 strategy: tf.distribute.Strategy | None = None,
+                 task: PoseTask | None = None, print_fn=print):
+        self.config = config
+        self.model_dir = pathlib.Path(model_dir)
+        self.strategy = strategy or make_strategy(config.strategy)
+        self.task = task or PoseTask(config)
+        self.print = print_fn
+        if config.deterministic:
+            keras.utils.set_random_seed(config.seed)
+            tf.config.experimental.enable_op_determinism()
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        self._check_architecture()
+        with self.strategy.scope():
+            self.model = self.task.build_model()
+            self.optimizer = make_optimizer(config)
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                              step=self.step)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.model_dir / "checkpoints",
+                                                  max_to_keep=config.keep_checkpoints)
+        self.best_manager = tf.train.CheckpointManager(self.checkpoint, self.model_dir / "best",
+                                                       max_to_keep=1)
+        self.writer = tf.summary.create_file_writer(str(self.model_dir / "train"))
+        self.eval_writer = tf.summary.create_file_writer(str(self.model_dir / "validation"))
+        self._train_step = None
+        self._eval_outputs = None
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def _check_architecture(self) -> None:
+        """Refuses a model_dir trained with another architecture or keypoint count."""
+        path = self.model_dir / "architecture.json"
+        ours = _architecture(self.config)
+        if path.exists():
+            theirs = json.loads(path.read_text())
+            differences = {key: (theirs.get(key), ours.get(key)) for key in ours
+                           if theirs.get(key) != ours.get(key)}
+            if differences:
+                raise CheckpointMismatchError(
+                    f"{self.model_dir} holds checkpoints of another architecture: " + "; ".join(
+                        f"{k}: checkpoint {a} vs config {b}" for k, (a, b) in differences.items()))
+        else:
+            path.write_text(json.dumps(ours, indent=2))
+
+    def restore(self) -> bool:
+        """Resumes from the latest checkpoint; returns whether one was found."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            if self.config.init_from:
+                from blazepose.pretrained.importer import initialize_from
+
+                report = initialize_from(self.model, self.config.init_from)
+                self.print(f"initialised from {self.config.init_from}: {len(report.loaded)} "
+                           f"layers loaded, fresh: {report.fresh}")
+            return False
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as error:
+            raise CheckpointMismatchError(f"cannot restore {latest}: {error}") from error
+        self.print(f"resumed from {latest} at step {int(self.step.numpy())}")
+        return True
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _make_train_step(self):
+        task, model, optimizer = self.task, self.model, self.optimizer
+        global_batch = self.config.batch_size
+        mixed = self.config.mixed_precision
+
+        def replica_step(batch):
+            with tf.GradientTape() as tape:
+                outputs = model(batch["image"], training=True)
+                per_example = task.per_example_losses(batch, outputs)
+                loss = tf.nn.compute_average_loss(per_example["total"],
+                                                  global_batch_size=global_batch)
+                scaled = optimizer.scale_loss(loss) if mixed else loss
+            variables = model.trainable_variables
+            gradients = tape.gradient(scaled, variables)
+            optimizer.apply_gradients(zip(gradients, variables))
+            return {name: tf.nn.compute_average_loss(value, global_batch_size=global_batch)
+                    for name, value in per_example.items()}
+
+        def step(iterator):
+            per_replica = self.strategy.run(replica_step, args=(next(iterator),))
+            return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                    for name, value in per_replica.items()}
+
+        if self.config.run_eagerly:
+            return step
+        return tf.function(step, jit_compile=self.config.xla or None)
+
+    # -- loop -----------------------------------------------------------------------------
+
+    def train(self) -> dict:
+        """Trains to ``train_steps``; returns the final validation metrics."""
+        resumed = self.restore()
+        config = self.config
+        if not resumed:
+            self.evaluate(0)  # the starting point, e.g. Google's weights before fine-tuning
+        dataset = self.strategy.distribute_datasets_from_function(self.task.dataset_fn(True))
+        iterator = iter(dataset)
+        self._train_step = self._train_step or self._make_train_step()
+        start_step = int(self.step.numpy())
+        last_time, last_step = time.perf_counter(), start_step
+        results: dict = {}
+        while int(self.step.numpy()) < config.train_steps:
+            logs = self._train_step(iterator)
+            self.step.assign_add(1)
+            step = int(self.step.numpy())
+            total = float(logs["total"])
+            if not math.isfinite(total):
+                raise NonFiniteLossError(
+                    f"loss became {total} at step {step}; stopped without saving, the last good "
+                    f"checkpoint is {self.manager.latest_checkpoint}. Lower the learning rate, "
+                    "check the data, or enable gradient clipping.")
+            if step % config.summary_every == 0 or step == config.train_steps:
+                with self.writer.as_default(step=step):
+                    for name, value in logs.items():
+                        tf.summary.scalar(f"loss/{name}", value)
+                    tf.summary.scalar("learning_rate", self.optimizer.learning_rate)
+            if step % config.log_every == 0 or step == config.train_steps:
+                now = time.perf_counter()
+                rate = (step - last_step) * config.batch_size / max(now - last_time, 1e-9)
+                eta = (config.train_steps - step) * config.batch_size / max(rate, 1e-9)
+                losses = " ".join(f"{k}={float(v):.4f}" for k, v in sorted(logs.items()))
+                self.print(f"step {step}/{config.train_steps} {losses} {rate:.1f} images/s "
+                           f"ETA {eta:.0f}s")
+                with self.writer.as_default(step=step):
+                    tf.summary.scalar("images_per_second", rate)
+                last_time, last_step = now, step
+            if step % config.checkpoint_every == 0 or step == config.train_steps:
+                self.manager.save(checkpoint_number=step)
+            if step % config.eval_every == 0 or step == config.train_steps:
+                results = self.evaluate(step)
+        self.writer.flush()
+        return results
+
+    def evaluate(self, step: int | None = None) -> dict:
+        """Validation metrics over ``eval_batches`` batches, written to TensorBoard and JSON."""
+        step = int(self.step.numpy()) if step is None else step
+        evaluator = metrics.PoseEvaluator(self.task.topology)
+        dataset = self.strategy.distribute_datasets_from_function(self.task.dataset_fn(False))
+        shown = None
+        for index, batch in enumerate(dataset):
+            if index >= self.config.eval_batches:
+                break
+            for local in self._local(batch):
+                outputs = self.model(local["image"], training=False)
+                predicted, visibility = self.task.predict_keypoints(outputs)
+                evaluator.update(predicted, local["landmarks"].numpy(),
+                                 local["labelled"].numpy(), pred_visibility=visibility,
+                                 gt_visibility=local["visibility"].numpy())
+                if shown is None:
+                    shown = (local["image"].numpy(), local["landmarks"].numpy(),
+                             local["labelled"].numpy(), predicted, visibility)
+        results = {k: v for k, v in evaluator.result().items() if np.isscalar(v)}
+        with self.eval_writer.as_default(step=step):
+            for name, value in results.items():
+                if isinstance(value, float) and math.isfinite(value):
+                    tf.summary.scalar(f"metrics/{name}", value)
+            if shown is not None:
+                tf.summary.image("predictions", self._draw(*shown)[:4] / 255.0, step=step,
+                                 max_outputs=4)
+        self.eval_writer.flush()
+        (self.model_dir / "validation.json").write_text(json.dumps(
+            {"step": step, **{k: v for k, v in results.items()
+                              if not isinstance(v, float) or math.isfinite(v)}}, indent=2))
+        pck = results.get(evaluator.pck_key, float("nan"))
+        self.print(f"validation at step {step}: {evaluator.pck_key}={pck:.3f} "
+                   f"mean_pixel_error={results.get('mean_pixel_error', float('nan')):.2f}")
+        if math.isfinite(pck) and pck > self._best_pck():
+            self.best_manager.save(checkpoint_number=step)
+            (self.model_dir / "best.json").write_text(json.dumps({"step": step, "pck": pck}))
+        if shown is not None:
+            picture = self._draw(*shown)[0].astype(np.uint8)
+            tf.io.write_file(str(self.model_dir / "predictions.png"), tf.io.encode_png(picture))
+        return results
+
+    def _best_pck(self) -> float:
+        path = self.model_dir / "best.json"
+        return json.loads(path.read_text())["pck"] if path.exists() else -1.0
+
+    def _local(self, batch):
+        """Per-replica parts of a distributed batch as plain tensors."""
+        parts = [self.strategy.experimental_local_results(value) for value in batch.values()]
+        return [dict(zip(batch.keys(), values)) for values in zip(*parts)]
+
+    def _draw(self, images, truth, labelled, predicted, visibility) -> np.ndarray:
+        """Ground truth (thin, white) and predictions (coloured by visibility) per image."""
+        pictures = []
+        for image, gt, mask, pred, vis in zip(images, truth, labelled, predicted, visibility):
+            picture = (np.clip(image, 0, 1) * 255).astype(np.uint8)
+            picture = drawing.draw_skeleton(picture, gt, self.task.topology,
+                                            visibility=mask.astype(np.float32), radius=1.5)
+            picture = drawing.draw_skeleton(picture, pred, self.task.topology, visibility=vis)
+            pictures.append(picture)
+        return np.stack(pictures).astype(np.float32)

@@ -1,0 +1,136 @@
+r"""Trains a BlazePose network. With no flags: the README's main job (synthetic data, CPU-sized).
+
+  python -m launch.train                                   # default preset, ./runs/default
+  python -m launch.train --flagfile=launch/configs/finetune_mediapipe.cfg --model_dir=runs/ft
+  python -m launch.train --strategy=mirrored --num_cpu_devices=2 --batch_size=32
+
+Flags select a preset (a typed config in blazepose.train.config) and override its fields; every
+flag is checked before any work starts. Resumes from --model_dir's checkpoints automatically.
+Leaves checkpoints, TensorBoard logs (train/, validation/), validation.json and predictions.png
+in --model_dir.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from absl import app, flags
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_PRESET = flags.DEFINE_string("preset", "default", "Named preset (blazepose.train.config).")
+_MODEL_DIR = flags.DEFINE_string("model_dir", "runs/default", "Checkpoints and logs.")
+_DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config), comma-separated.")
+_DATASET_WEIGHTS = flags.DEFINE_list("dataset_weights", None, "Mixing weights, one per data set.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_TRAIN_STEPS = flags.DEFINE_integer("train_steps", None, "Steps to train to.", lower_bound=1)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
+_STRATEGY = flags.DEFINE_enum("strategy", None,
+                              ["default", "mirrored", "multi_worker_mirrored", "tpu"],
+                              "tf.distribute strategy.")
+_NUM_CPU_DEVICES = flags.DEFINE_integer("num_cpu_devices", None,
+                                        "Split the CPU into this many logical devices (for "
+                                        "--strategy=mirrored without GPUs).", lower_bound=1)
+_PHASE = flags.DEFINE_enum("phase", None, ["heatmap", "regression", "joint"], "Training phase.")
+_INIT_FROM = flags.DEFINE_string("init_from", None,
+                                 "mediapipe_full (Google's weights) or a .keras file.")
+_VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"], "Network variant.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", None, "Peak learning rate.", lower_bound=0)
+_OPTIMIZER = flags.DEFINE_enum("optimizer", None, ["adam", "adamw", "sgd"], "Optimizer.")
+_SCHEDULE = flags.DEFINE_enum("schedule", None, ["cosine", "step", "constant"], "LR schedule.")
+_MIXED_PRECISION = flags.DEFINE_bool("mixed_precision", None, "float16 compute, loss scaling.")
+_XLA = flags.DEFINE_bool("xla", None, "jit_compile the train step (GPUs; slow on CPU).")
+_RUN_EAGERLY = flags.DEFINE_bool("run_eagerly", None, "No tf.function (debugging).")
+_DETERMINISTIC = flags.DEFINE_bool("deterministic", None, "Deterministic ops, seeds and data.")
+_SEED = flags.DEFINE_integer("seed", None, "Random seed.")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", None, "Steps between validations.", lower_bound=1)
+_CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.",
+                                         lower_bound=1)
+_LOG_EVERY = flags.DEFINE_integer("log_every", None, "Steps between console lines.", lower_bound=1)
+
+
+@flags.multi_flags_validator(["strategy", "num_cpu_devices"],
+                             message="--num_cpu_devices needs --strategy=mirrored")
+def _cpu_devices_need_mirrored(values):
+    return values["num_cpu_devices"] is None or values["strategy"] == "mirrored"
+
+
+@flags.multi_flags_validator(["dataset", "dataset_weights"],
+                             message="--dataset_weights needs one number per --dataset")
+def _weights_match(values):
+    weights = values["dataset_weights"]
+    if weights is None:
+        return True
+    try:
+        numbers = [float(w) for w in weights]
+    except ValueError:
+        return False
+    return values["dataset"] is not None and len(numbers) == len(values["dataset"]) and all(
+        w >= 0 for w in numbers)
+
+
+def config_from_flags():
+    """The preset with the flags that were given applied; raises ValueError when invalid."""
+    from blazepose.train import config as config_lib
+
+    config = config_lib.get_preset(_PRESET.value)
+    overrides = {name: flag.value for name, flag in {
+        "train_steps": _TRAIN_STEPS, "batch_size": _BATCH_SIZE, "strategy": _STRATEGY,
+        "num_cpu_devices": _NUM_CPU_DEVICES, "phase": _PHASE, "init_from": _INIT_FROM,
+        "mixed_precision": _MIXED_PRECISION, "xla": _XLA, "run_eagerly": _RUN_EAGERLY,
+        "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
+        "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY}.items()
+        if flag.value is not None}
+    data = config.data
+    if _DATASET.value is not None:
+        data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=())
+    if _DATASET_WEIGHTS.value is not None:
+        data = dataclasses.replace(data, weights=tuple(float(w) for w in _DATASET_WEIGHTS.value))
+    if _DATA_DIR.value is not None:
+        data = dataclasses.replace(data, data_dir=_DATA_DIR.value)
+    model = config.model
+    if _VARIANT.value is not None:
+        model = dataclasses.replace(model, variant=_VARIANT.value)
+    optimizer = config.optimizer
+    for name, flag in {"learning_rate": _LEARNING_RATE, "name": _OPTIMIZER,
+                       "schedule": _SCHEDULE}.items():
+        if flag.value is not None:
+            optimizer = dataclasses.replace(optimizer, **{name: flag.value})
+    return dataclasses.replace(config, data=data, model=model, optimizer=optimizer, **overrides)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        config = config_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if config.num_cpu_devices:
+        import tensorflow as tf  # before anything initialises the runtime
+
+        cpus = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * config.num_cpu_devices)
+    from blazepose.train.task import PoseTask
+    from blazepose.train.trainer import Trainer
+
+    try:
+        task = PoseTask(config)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    task.prepare_data()
+    trainer = Trainer(config, _MODEL_DIR.value, task=task)
+    results = trainer.train()
+    pck = results.get("pck@0.2", float("nan"))
+    print(f"done: {config.train_steps} steps in {_MODEL_DIR.value}; validation pck@0.2={pck:.3f}; "
+          f"tensorboard --logdir {_MODEL_DIR.value}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,167 @@
+"""The training loop on CPU: learning, distribution, checkpoints, NaN guard, TensorBoard."""
+
+import dataclasses
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import datasets_tfds
+from blazepose.data.config import NO_AUGMENTATION, PipelineConfig
+from blazepose.train import config as config_lib
+from blazepose.train.task import PoseTask
+from blazepose.train.trainer import CheckpointMismatchError, NonFiniteLossError, Trainer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    datasets_tfds.register_builders()
+    directory = tmp_path_factory.mktemp("tfds")
+    tfds.builder("synthetic_pose/tiny", data_dir=str(directory)).download_and_prepare()
+    return str(directory)
+
+
+def _config(data_dir, **overrides):
+    base = config_lib.TrainConfig(
+        model=config_lib.ModelSection(variant="lite"),
+        data=config_lib.DataSection(datasets=("synthetic_pose/tiny",), data_dir=data_dir,
+                                    pipeline=PipelineConfig(augment=NO_AUGMENTATION)),
+        optimizer=config_lib.OptimizerSection(learning_rate=2e-3, warmup_steps=1,
+                                              schedule="constant"),
+        train_steps=4, batch_size=4, eval_every=1000, eval_batches=1, checkpoint_every=2,
+        log_every=2, summary_every=1, deterministic=True)
+    return dataclasses.replace(base, **overrides)
+
+
+def _fixed_batch(task):
+    dataset = tf.distribute.get_strategy().distribute_datasets_from_function(
+        task.dataset_fn(False))
+    return next(iter(dataset))
+
+
+def _loss(trainer, batch):
+    outputs = trainer.model(batch["image"], training=False)
+    return float(tf.reduce_mean(trainer.task.per_example_losses(batch, outputs)["total"]))
+
+
+def test_loss_falls_and_artifacts_are_written(data_dir, tmp_path):
+    config = _config(data_dir, train_steps=12, phase="heatmap")
+    trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
+    batch = _fixed_batch(trainer.task)
+    before = _loss(trainer, batch)
+    results = trainer.train()
+    assert _loss(trainer, batch) < before * 0.95
+    assert "pck@0.2" in results and (tmp_path / "validation.json").exists()
+    assert (tmp_path / "predictions.png").stat().st_size > 1000
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-12")
+
+    tags = _event_tags(tmp_path / "train") | _event_tags(tmp_path / "validation")
+    for tag in ("loss/total", "loss/heatmap", "learning_rate", "images_per_second",
+                "metrics/pck@0.2", "metrics/mean_pixel_error", "predictions"):
+        assert tag in tags, (tag, sorted(tags))
+
+
+def _event_tags(folder):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    accumulator = event_accumulator.EventAccumulator(str(folder), size_guidance={
+        event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    return set(accumulator.Tags()["tensors"])
+
+
+def test_mirrored_on_two_cpus_matches_one_device(data_dir, tmp_path):
+    losses = {}
+    for name in ("default", "mirrored"):
+        config = _config(data_dir, train_steps=3, checkpoint_every=100)
+        strategy = (tf.distribute.get_strategy() if name == "default" else
+                    tf.distribute.MirroredStrategy(
+                        [d.name for d in tf.config.list_logical_devices("CPU")[:2]]))
+        trainer = Trainer(config, tmp_path / name, strategy=strategy, print_fn=lambda *_: None)
+        trainer.train()
+        losses[name] = _loss(trainer, _fixed_batch(trainer.task))
+    assert losses["mirrored"] == pytest.approx(losses["default"], rel=1e-4)
+
+
+def test_resume_continues_the_step_counter(data_dir, tmp_path):
+    printed = []
+    Trainer(_config(data_dir, train_steps=2), tmp_path, print_fn=printed.append).train()
+    second = Trainer(_config(data_dir, train_steps=4), tmp_path, print_fn=printed.append)
+    second.train()
+    assert any("resumed from" in line and "step 2" in line for line in printed), printed
+    assert int(second.step.numpy()) == 4
+    assert second.manager.latest_checkpoint.endswith("ckpt-4")
+
+
+def test_another_architecture_is_refused_with_what_differs(data_dir, tmp_path):
+    Trainer(_config(data_dir, train_steps=2), tmp_path, print_fn=lambda *_: None).train()
+    other = _config(data_dir, model=config_lib.ModelSection(variant="full"))
+    with pytest.raises(CheckpointMismatchError, match="variant.*lite.*full"):
+        Trainer(other, tmp_path, print_fn=lambda *_: None)
+
+
+class _PoisonedTask(PoseTask):
+    """Its training images turn to NaN from the third batch on."""
+
+    def dataset_fn(self, training):
+        inner = super().dataset_fn(training)
+
+        def poisoned(context):
+            dataset = inner(context).enumerate()
+            return dataset.map(lambda i, b: {**b, "image": tf.where(
+                i >= 2, b["image"] * float("nan"), b["image"])})
+
+        return poisoned
+
+
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+    config = _config(data_dir, train_steps=6, checkpoint_every=2)
+    trainer = Trainer(config, tmp_path, task=_PoisonedTask(config), print_fn=lambda *_: None)
+    with pytest.raises(NonFiniteLossError, match=r"at step (\d+).*ckpt-2") as raised:
+        trainer.train()
+    import re
+
+    assert int(re.search(r"at step (\d+)", str(raised.value)).group(1)) in (3, 4)
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-2")
+
+
+def test_phases_freeze_the_right_layers(data_dir):
+    for phase, trains_regression, trains_trunk in [("heatmap", False, True),
+                                                   ("regression", True, False),
+                                                   ("joint", True, True)]:
+        model = PoseTask(_config(data_dir, phase=phase)).build_model()
+        assert model.get_layer("reg_landmarks").trainable == trains_regression, phase
+        assert model.get_layer("trunk_expand").trainable == trains_trunk, phase
+        assert not model.get_layer("segmentation").trainable
+        assert not model.get_layer("reg_world").trainable
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--num_cpu_devices=2"], "--num_cpu_devices needs --strategy=mirrored"),
+    (["--dataset=a,b", "--dataset_weights=1"], "--dataset_weights needs one number"),
+    (["--no_such_flag=1"], "no_such_flag"),
+    (["--phase=pretrain"], "--phase"),
+])
+def test_bad_flags_fail_before_any_work(tmp_path, flags, message):
+    result = subprocess.run([sys.executable, "-m", "launch.train",
+                             f"--model_dir={tmp_path / 'run'}", *flags], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_rejects_contradictions():
+    with pytest.raises(ValueError, match="weights"):
+        config_lib.TrainConfig(data=config_lib.DataSection(datasets=("a",), weights=(1.0, 2.0)))
+    with pytest.raises(ValueError, match="phase"):
+        config_lib.TrainConfig(phase="warmup")
+    with pytest.raises(ValueError, match="num_keypoints"):
+        PoseTask(config_lib.TrainConfig(model=config_lib.ModelSection(num_keypoints=16)))
+    assert np.isfinite(config_lib.TrainConfig().optimizer.learning_rate)
