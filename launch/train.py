@@ -48,6 +48,9 @@ _EVAL_EVERY = flags.DEFINE_integer("eval_every", None, "Steps between validation
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.",
                                          lower_bound=1)
 _LOG_EVERY = flags.DEFINE_integer("log_every", None, "Steps between console lines.", lower_bound=1)
+_HEATMAP_LOSS = flags.DEFINE_enum("heatmap_loss", None, ["bce", "focal", "mse"], "Heatmap loss.")
+_REGRESSION_LOSS = flags.DEFINE_enum("regression_loss", None, ["huber", "wing", "l1"],
+                                     "Landmark regression loss.")
 
 
 @flags.multi_flags_validator(["strategy", "num_cpu_devices"],
@@ -97,7 +100,13 @@ def config_from_flags():
                        "schedule": _SCHEDULE}.items():
         if flag.value is not None:
             optimizer = dataclasses.replace(optimizer, **{name: flag.value})
-    return dataclasses.replace(config, data=data, model=model, optimizer=optimizer, **overrides)
+    losses = config.losses
+    if _HEATMAP_LOSS.value is not None:
+        losses = dataclasses.replace(losses, heatmap=_HEATMAP_LOSS.value)
+    if _REGRESSION_LOSS.value is not None:
+        losses = dataclasses.replace(losses, regression=_REGRESSION_LOSS.value)
+    return dataclasses.replace(config, data=data, model=model, optimizer=optimizer,
+                               losses=losses, **overrides)
 
 
 def main(argv):

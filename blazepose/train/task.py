@@ -31,7 +31,7 @@ class PoseTask:
 
     def __init__(self, config: TrainConfig, loss_config: losses_lib.LossConfig | None = None):
         self.config = config
-        self.loss_config = loss_config or losses_lib.LossConfig()
+        self.loss_config = loss_config or config.losses
         self.topology = topology_lib.get_topology(config.data.pipeline.topology)
         if self.topology.num_keypoints != config.model.num_keypoints:
             raise ValueError(
