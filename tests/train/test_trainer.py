@@ -165,3 +165,15 @@ def test_config_rejects_contradictions():
     with pytest.raises(ValueError, match="num_keypoints"):
         PoseTask(config_lib.TrainConfig(model=config_lib.ModelSection(num_keypoints=16)))
     assert np.isfinite(config_lib.TrainConfig().optimizer.learning_rate)
+
+
+def test_evaluate_program_reads_the_run(data_dir, tmp_path):
+    Trainer(_config(data_dir, train_steps=2, model=config_lib.ModelSection(variant="full")),
+            tmp_path, print_fn=lambda *_: None).train()
+    result = subprocess.run(
+        [sys.executable, "-m", "launch.evaluate", f"--model_dir={tmp_path}", "--preset=default",
+         "--dataset=synthetic_pose/tiny", f"--data_dir={data_dir}", "--batch_size=4"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pck@0.2" in result.stdout.splitlines()[-1]
+    assert (tmp_path / "evaluation" / "evaluation.json").exists()
