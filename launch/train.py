@@ -34,7 +34,9 @@ _NUM_CPU_DEVICES = flags.DEFINE_integer("num_cpu_devices", None,
                                         "--strategy=mirrored without GPUs).", lower_bound=1)
 _PHASE = flags.DEFINE_enum("phase", None, ["heatmap", "regression", "joint"], "Training phase.")
 _INIT_FROM = flags.DEFINE_string("init_from", None,
-                                 "mediapipe_full (Google's weights) or a .keras file.")
+                                 "mediapipe_full (Google's weights), a .keras file, or none.")
+_PROFILE_STEPS = flags.DEFINE_list("profile_steps", None,
+                                   "first,last: write a profiler trace of those steps.")
 _VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"], "Network variant.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None, "Peak learning rate.", lower_bound=0)
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, ["adam", "adamw", "sgd"], "Optimizer.")
@@ -57,6 +59,17 @@ _REGRESSION_LOSS = flags.DEFINE_enum("regression_loss", None, ["huber", "wing", 
                              message="--num_cpu_devices needs --strategy=mirrored")
 def _cpu_devices_need_mirrored(values):
     return values["num_cpu_devices"] is None or values["strategy"] == "mirrored"
+
+
+@flags.validator("profile_steps", message="--profile_steps takes two step numbers: first,last")
+def _profile_steps_valid(value):
+    if value is None:
+        return True
+    try:
+        first, last = (int(v) for v in value)
+    except ValueError:
+        return False
+    return 0 < first <= last
 
 
 @flags.multi_flags_validator(["dataset", "dataset_weights"],
@@ -85,6 +98,10 @@ def config_from_flags():
         "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
         "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY}.items()
         if flag.value is not None}
+    if overrides.get("init_from") == "none":
+        overrides["init_from"] = None
+    if _PROFILE_STEPS.value is not None:
+        overrides["profile_steps"] = tuple(int(s) for s in _PROFILE_STEPS.value)
     data = config.data
     if _DATASET.value is not None:
         data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=())

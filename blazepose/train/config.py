@@ -69,6 +69,7 @@ class TrainConfig:
     init_from: str | None = None
     strategy: str = "default"
     num_cpu_devices: int = 0  # >0: split the CPU into logical devices (mirrored without GPUs)
+    profile_steps: tuple[int, ...] = ()  # (first, last): a profiler trace of those steps
 
     def __post_init__(self):
         if self.phase not in PHASES:

@@ -202,19 +202,55 @@ class Trainer:
 
     # -- loop -----------------------------------------------------------------------------
 
+    def _training_dataset(self, consumed_steps: int):
+        """The distributed training data. A deterministic run that resumes skips the batches it
+        already trained on, so a killed and restarted run sees exactly the same data."""
+        dataset_fn = self.task.dataset_fn(True)
+        if not (self.config.deterministic and consumed_steps):
+            return self.strategy.distribute_datasets_from_function(dataset_fn)
+        replicas = self.strategy.num_replicas_in_sync
+
+        def resumed_fn(context: tf.distribute.InputContext):
+            return dataset_fn(context).skip(consumed_steps * replicas
+                                            // context.num_input_pipelines)
+
+        return self.strategy.distribute_datasets_from_function(resumed_fn)
+
+    def _write_hparams(self) -> None:
+        from tensorboard.plugins.hparams import api as hparams
+
+        config = self.config
+        with self.writer.as_default():
+            hparams.hparams({
+                "variant": config.model.variant, "num_keypoints": config.model.num_keypoints,
+                "phase": config.phase, "optimizer": config.optimizer.name,
+                "learning_rate": config.optimizer.learning_rate,
+                "schedule": config.optimizer.schedule, "batch_size": config.batch_size,
+                "heatmap_loss": config.losses.heatmap, "regression_loss": config.losses.regression,
+                "datasets": ",".join(config.data.datasets),
+                "init_from": config.init_from or "", "mixed_precision": config.mixed_precision})
+
+    def _profile(self, step: int) -> None:
+        steps = self.config.profile_steps
+        if len(steps) == 2 and step == steps[0]:
+            tf.profiler.experimental.start(str(self.model_dir / "train"))
+        elif len(steps) == 2 and step == steps[1] + 1:
+            tf.profiler.experimental.stop()
+
     def train(self) -> dict:
         """Trains to ``train_steps``; returns the final validation metrics."""
         resumed = self.restore()
         config = self.config
         if not resumed:
+            self._write_hparams()
             self.evaluate(0)  # the starting point, e.g. Google's weights before fine-tuning
-        dataset = self.strategy.distribute_datasets_from_function(self.task.dataset_fn(True))
-        iterator = iter(dataset)
-        self._train_step = self._train_step or self._make_train_step()
         start_step = int(self.step.numpy())
+        iterator = iter(self._training_dataset(start_step))
+        self._train_step = self._train_step or self._make_train_step()
         last_time, last_step = time.perf_counter(), start_step
         results: dict = {}
         while int(self.step.numpy()) < config.train_steps:
+            self._profile(int(self.step.numpy()) + 1)
             logs = self._train_step(iterator)
             self.step.assign_add(1)
             step = int(self.step.numpy())
@@ -243,6 +279,7 @@ class Trainer:
                 self.manager.save(checkpoint_number=step)
             if step % config.eval_every == 0 or step == config.train_steps:
                 results = self.evaluate(step)
+        self._profile(config.train_steps + 1)
         self.writer.flush()
         return results
 
@@ -264,6 +301,9 @@ class Trainer:
                 if shown is None:
                     shown = (local["image"].numpy(), local["landmarks"].numpy(),
                              local["labelled"].numpy(), predicted, visibility)
+                    k = self.config.model.num_keypoints
+                    heatmaps = (local["heatmap"], tf.sigmoid(tf.cast(outputs["heatmap"],
+                                                                     tf.float32))[..., :k])
         results = {k: v for k, v in evaluator.result().items() if np.isscalar(v)}
         with self.eval_writer.as_default(step=step):
             for name, value in results.items():
@@ -272,6 +312,11 @@ class Trainer:
             if shown is not None:
                 tf.summary.image("predictions", self._draw(*shown)[:4] / 255.0, step=step,
                                  max_outputs=4)
+                # All keypoints' heatmaps in one picture (max over keypoints): target | predicted.
+                target, predicted_heatmap = (tf.reduce_max(h, axis=-1, keepdims=True)
+                                             for h in heatmaps)
+                tf.summary.image("heatmaps", tf.concat([target, predicted_heatmap], axis=2)[:4],
+                                 step=step, max_outputs=4)
         self.eval_writer.flush()
         (self.model_dir / "validation.json").write_text(json.dumps(
             {"step": step, **{k: v for k, v in results.items()

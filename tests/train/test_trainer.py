@@ -63,7 +63,8 @@ def test_loss_falls_and_artifacts_are_written(data_dir, tmp_path):
 
     tags = _event_tags(tmp_path / "train") | _event_tags(tmp_path / "validation")
     for tag in ("loss/total", "loss/heatmap", "learning_rate", "images_per_second",
-                "metrics/pck@0.2", "metrics/mean_pixel_error", "predictions"):
+                "metrics/pck@0.2", "metrics/mean_pixel_error", "predictions", "heatmaps",
+                "_hparams_/session_start_info"):
         assert tag in tags, (tag, sorted(tags))
 
 
@@ -177,3 +178,51 @@ def test_evaluate_program_reads_the_run(data_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pck@0.2" in result.stdout.splitlines()[-1]
     assert (tmp_path / "evaluation" / "evaluation.json").exists()
+
+
+def _train_command(model_dir, data_dir, steps):
+    return [sys.executable, "-m", "launch.train", f"--model_dir={model_dir}",
+            "--dataset=synthetic_pose/tiny", f"--data_dir={data_dir}", "--variant=lite",
+            "--init_from=none", f"--train_steps={steps}", "--batch_size=4", "--checkpoint_every=3",
+            "--eval_every=1000", "--log_every=1", "--deterministic", "--learning_rate=1e-3"]
+
+
+def _final_weights(model_dir, data_dir):
+    trainer = Trainer(_config(data_dir, train_steps=10), model_dir, print_fn=lambda *_: None)
+    trainer.checkpoint.restore(trainer.manager.latest_checkpoint).expect_partial()
+    return int(trainer.step.numpy()), [w.numpy() for w in trainer.model.weights]
+
+
+def test_killed_run_resumes_to_the_same_weights(data_dir, tmp_path):
+    """SIGKILL mid-run, restart: the step counter continues from the last checkpoint and, in
+    deterministic mode, the final weights equal those of an uninterrupted run."""
+    import os
+    import signal
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run(_train_command(tmp_path / "straight", data_dir, 10), cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=600)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_train_command(killed, data_dir, 10), cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("step 5/"):
+                os.kill(process.pid, signal.SIGKILL)
+                break
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert (killed / "checkpoints" / "ckpt-3.index").exists()
+    assert not (killed / "checkpoints" / "ckpt-9.index").exists()
+    resumed = subprocess.run(_train_command(killed, data_dir, 10), cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stdout and "at step 3" in resumed.stdout
+    assert "step 4/10" in resumed.stdout
+    straight_step, straight = _final_weights(tmp_path / "straight", data_dir)
+    killed_step, after_kill = _final_weights(killed, data_dir)
+    assert straight_step == killed_step == 10
+    for a, b in zip(straight, after_kill):
+        np.testing.assert_array_equal(a, b)
