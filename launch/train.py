@@ -140,14 +140,16 @@ def main(argv):
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * config.num_cpu_devices)
     from blazepose.train.task import PoseTask
-    from blazepose.train.trainer import Trainer
+    from blazepose.train.trainer import Trainer, make_strategy
 
+    # Before any other TF work: multi-worker collectives must be configured at startup.
+    strategy = make_strategy(config.strategy)
     try:
         task = PoseTask(config)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     task.prepare_data()
-    trainer = Trainer(config, _MODEL_DIR.value, task=task)
+    trainer = Trainer(config, _MODEL_DIR.value, strategy=strategy, task=task)
     results = trainer.train()
     pck = results.get("pck@0.2", float("nan"))
     print(f"done: {config.train_steps} steps in {_MODEL_DIR.value}; validation pck@0.2={pck:.3f}; "

@@ -302,7 +302,8 @@ def _per_image(values):
     return values[..., tf.newaxis, tf.newaxis, tf.newaxis]
 
 
-_GREY = tf.constant([0.299, 0.587, 0.114])
+# numpy, not a tf.constant: module import must not start the TF runtime (multi-worker setup).
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
 _RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
                        np.float32)
 

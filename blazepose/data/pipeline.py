@@ -108,13 +108,18 @@ def full_transform(config: PipelineConfig, source: topology_lib.Topology, traini
 def _read(source: DataSource, input_context: tf.distribute.InputContext | None, training: bool,
           config: PipelineConfig) -> tuple[tf.data.Dataset, topology_lib.Topology]:
     builder = tfds.builder(source.name, data_dir=source.data_dir)
+    # Workers read disjoint files; a split with fewer files than workers is sharded by record.
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    by_file = pipelines <= builder.info.splits[source.split].num_shards
     read_config = tfds.ReadConfig(
-        input_context=input_context, interleave_cycle_length=AUTOTUNE,
+        input_context=input_context if by_file else None, interleave_cycle_length=AUTOTUNE,
         shuffle_seed=config.seed if config.deterministic else None,
         try_autocache=False)
     dataset = builder.as_dataset(split=source.split, shuffle_files=training,
                                  read_config=read_config,
                                  decoders={"image": tfds.decode.SkipDecoding()})
+    if not by_file:
+        dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
     return dataset, topology_of(builder.info)
 
 

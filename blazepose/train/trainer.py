@@ -98,6 +98,23 @@ def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     return optimizer
 
 
+def _task_id(strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return int(getattr(resolver, "task_id", 0) or 0)
+
+
+def _is_chief(strategy) -> bool:
+    """True outside multi-worker training, else for the chief (or worker 0 without a chief)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type = getattr(resolver, "task_type", None)
+    if task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and not has_chief and _task_id(strategy) == 0
+
+
 def _architecture(config: TrainConfig) -> dict:
     return {"model": dataclasses.asdict(config.model), "topology": config.data.pipeline.topology}
 
@@ -118,8 +135,14 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
+        self.is_chief = _is_chief(self.strategy)
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        self._check_architecture()
+        # Multi-worker: every worker saves (the save is part of the collective protocol), but
+        # only the chief into model_dir; the others into a scratch folder of their own.
+        self.save_dir = self.model_dir if self.is_chief else (
+            self.model_dir / f"worker_scratch_{_task_id(self.strategy)}")
+        if self.is_chief:
+            self._check_architecture()
         with self.strategy.scope():
             self.model = self.task.build_model()
             self.optimizer = make_optimizer(config)
@@ -127,12 +150,15 @@ class Trainer:
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.model_dir / "checkpoints",
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.save_dir / "checkpoints",
                                                   max_to_keep=config.keep_checkpoints)
-        self.best_manager = tf.train.CheckpointManager(self.checkpoint, self.model_dir / "best",
+        self.best_manager = tf.train.CheckpointManager(self.checkpoint, self.save_dir / "best",
                                                        max_to_keep=1)
-        self.writer = tf.summary.create_file_writer(str(self.model_dir / "train"))
-        self.eval_writer = tf.summary.create_file_writer(str(self.model_dir / "validation"))
+        if self.is_chief:
+            self.writer = tf.summary.create_file_writer(str(self.model_dir / "train"))
+            self.eval_writer = tf.summary.create_file_writer(str(self.model_dir / "validation"))
+        else:
+            self.writer = self.eval_writer = tf.summary.create_noop_writer()
         self._train_step = None
         self._eval_outputs = None
 
@@ -155,7 +181,8 @@ class Trainer:
 
     def restore(self) -> bool:
         """Resumes from the latest checkpoint; returns whether one was found."""
-        latest = self.manager.latest_checkpoint
+        # Every worker resumes from the chief's checkpoints.
+        latest = tf.train.latest_checkpoint(str(self.model_dir / "checkpoints"))
         if latest is None:
             if self.config.init_from:
                 from blazepose.pretrained.importer import initialize_from
@@ -281,6 +308,10 @@ class Trainer:
                 results = self.evaluate(step)
         self._profile(config.train_steps + 1)
         self.writer.flush()
+        if not self.is_chief:
+            import shutil
+
+            shutil.rmtree(self.save_dir, ignore_errors=True)
         return results
 
     def evaluate(self, step: int | None = None) -> dict:
@@ -318,6 +349,8 @@ class Trainer:
                 tf.summary.image("heatmaps", tf.concat([target, predicted_heatmap], axis=2)[:4],
                                  step=step, max_outputs=4)
         self.eval_writer.flush()
+        if not self.is_chief:
+            return results
         (self.model_dir / "validation.json").write_text(json.dumps(
             {"step": step, **{k: v for k, v in results.items()
                               if not isinstance(v, float) or math.isfinite(v)}}, indent=2))

@@ -226,3 +226,43 @@ def test_killed_run_resumes_to_the_same_weights(data_dir, tmp_path):
     assert straight_step == killed_step == 10
     for a, b in zip(straight, after_kill):
         np.testing.assert_array_equal(a, b)
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_two_processes_on_loopback(data_dir, tmp_path):
+    import json
+    import os
+
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    command = _train_command(tmp_path / "run", data_dir, 2) + [
+        "--strategy=multi_worker_mirrored", "--checkpoint_every=2"]
+    processes = []
+    try:
+        for index in range(2):
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_CONFIG=json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, text=True,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        outputs = [p.communicate(timeout=300) for p in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait(timeout=60)
+    for process, (stdout, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+        assert "step 2/2" in stdout
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert (checkpoints / "ckpt-2.index").exists()
+    assert not list((tmp_path / "run").glob("worker_scratch_*")), "scratch folders removed"
