@@ -35,6 +35,9 @@ _NUM_CPU_DEVICES = flags.DEFINE_integer("num_cpu_devices", None,
 _PHASE = flags.DEFINE_enum("phase", None, ["heatmap", "regression", "joint"], "Training phase.")
 _INIT_FROM = flags.DEFINE_string("init_from", None,
                                  "mediapipe_full (Google's weights), a .keras file, or none.")
+_DATA_SERVICE = flags.DEFINE_string("data_service", None,
+                                    "grpc://host:port of a tf.data service dispatcher "
+                                    "(python -m launch.data_service) for preprocessing.")
 _PROFILE_STEPS = flags.DEFINE_list("profile_steps", None,
                                    "first,last: write a profiler trace of those steps.")
 _VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"], "Network variant.")
@@ -96,7 +99,8 @@ def config_from_flags():
         "num_cpu_devices": _NUM_CPU_DEVICES, "phase": _PHASE, "init_from": _INIT_FROM,
         "mixed_precision": _MIXED_PRECISION, "xla": _XLA, "run_eagerly": _RUN_EAGERLY,
         "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
-        "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY}.items()
+        "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY,
+        "data_service": _DATA_SERVICE}.items()
         if flag.value is not None}
     if overrides.get("init_from") == "none":
         overrides["init_from"] = None

@@ -154,11 +154,14 @@ def _seeded(dataset: tf.data.Dataset, seed: int, stream: int) -> tf.data.Dataset
 def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_size: int,
                   training: bool = True,
                   input_context: tf.distribute.InputContext | None = None,
-                  repeat: bool | None = None) -> tf.data.Dataset:
+                  repeat: bool | None = None,
+                  data_service: str | None = None) -> tf.data.Dataset:
     """Batches of training features (``ops.TRAINING_KEYS``), ``batch_size`` per replica.
 
     Several sources are mapped to ``config.topology`` and mixed with their weights. Training
     shuffles, repeats and drops remainders; evaluation reads each example once in order.
+    ``data_service`` (``grpc://host:port`` of a tf.data service dispatcher) moves the whole
+    preprocessing onto the service's workers, which must see the same data directory.
     """
     if not sources:
         raise ValueError("build_dataset needs at least one DataSource")
@@ -197,16 +200,23 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
                             deterministic=deterministic)
     dataset = dataset.map(batch_transform(config, training), num_parallel_calls=AUTOTUNE,
                           deterministic=deterministic)
-    return dataset.prefetch(AUTOTUNE).with_options(options)
+    dataset = dataset.with_options(options)
+    if data_service:
+        dataset = dataset.apply(tf.data.experimental.service.distribute(
+            processing_mode=tf.data.experimental.service.ShardingPolicy.OFF,
+            service=data_service, job_name=f"blazepose_{'train' if training else 'eval'}"))
+    return dataset.prefetch(AUTOTUNE)
 
 
 def distributed_dataset_fn(sources: Sequence[DataSource], config: PipelineConfig,
-                           global_batch_size: int, training: bool = True):
+                           global_batch_size: int, training: bool = True,
+                           data_service: str | None = None):
     """A function for ``strategy.distribute_datasets_from_function``."""
 
     def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
         per_replica = input_context.get_per_replica_batch_size(global_batch_size)
-        return build_dataset(sources, config, per_replica, training, input_context)
+        return build_dataset(sources, config, per_replica, training, input_context,
+                             data_service=data_service)
 
     return dataset_fn
 

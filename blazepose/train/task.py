@@ -90,8 +90,9 @@ class PoseTask:
 
     def dataset_fn(self, training: bool):
         """For ``strategy.distribute_datasets_from_function``."""
-        return pipeline.distributed_dataset_fn(self.sources(training), self.pipeline_config(),
-                                               self.config.batch_size, training)
+        return pipeline.distributed_dataset_fn(
+            self.sources(training), self.pipeline_config(), self.config.batch_size, training,
+            data_service=self.config.data_service if training else None)
 
     # -- losses and predictions -----------------------------------------------------------
 

@@ -266,3 +266,22 @@ def test_multi_worker_two_processes_on_loopback(data_dir, tmp_path):
     checkpoints = tmp_path / "run" / "checkpoints"
     assert (checkpoints / "ckpt-2.index").exists()
     assert not list((tmp_path / "run").glob("worker_scratch_*")), "scratch folders removed"
+
+
+def test_data_service_on_loopback_feeds_the_loop(data_dir, tmp_path):
+    from launch import data_service
+
+    dispatcher_port, worker_port = _free_ports(2)
+    dispatcher = data_service.start("dispatcher", dispatcher_port)
+    worker = data_service.start("worker", worker_port, f"localhost:{dispatcher_port}")
+    try:
+        config = _config(data_dir, train_steps=3,
+                         data_service=f"grpc://localhost:{dispatcher_port}")
+        trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
+        trainer.train()
+        assert int(trainer.step.numpy()) == 3
+        assert dispatcher._num_workers() == 1
+        assert worker._num_tasks() >= 1, "the training data came through the service worker"
+    finally:
+        worker.stop()
+        dispatcher.stop()
