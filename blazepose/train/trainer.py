@@ -133,8 +133,6 @@ class Trainer:
         if config.deterministic:
             keras.utils.set_random_seed(config.seed)
             tf.config.experimental.enable_op_determinism()
-        if config.mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_float16")
         self.is_chief = _is_chief(self.strategy)
         self.model_dir.mkdir(parents=True, exist_ok=True)
         # Multi-worker: every worker saves (the save is part of the collective protocol), but
@@ -144,7 +142,13 @@ class Trainer:
         if self.is_chief:
             self._check_architecture()
         with self.strategy.scope():
-            self.model = self.task.build_model()
+            previous_policy = keras.mixed_precision.global_policy()
+            if config.mixed_precision:  # float16 compute, float32 variables, for this model only
+                keras.mixed_precision.set_global_policy("mixed_float16")
+            try:
+                self.model = self.task.build_model()
+            finally:
+                keras.mixed_precision.set_global_policy(previous_policy)
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

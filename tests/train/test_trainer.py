@@ -285,3 +285,19 @@ def test_data_service_on_loopback_feeds_the_loop(data_dir, tmp_path):
     finally:
         worker.stop()
         dispatcher.stop()
+
+
+def test_mixed_precision_trains_with_loss_scaling(data_dir, tmp_path):
+    import keras
+
+    config = _config(data_dir, train_steps=3, mixed_precision=True)
+    trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
+    assert trainer.model.get_layer("stem_conv").compute_dtype == "float16"
+    assert trainer.model.get_layer("stem_conv").kernel.dtype == "float32"
+    assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert keras.mixed_precision.global_policy().name == "float32", "policy restored"
+    batch = _fixed_batch(trainer.task)
+    before = _loss(trainer, batch)
+    trainer.train()
+    after = _loss(trainer, batch)
+    assert np.isfinite(after) and after != before
