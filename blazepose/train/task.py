@@ -62,6 +62,12 @@ class PoseTask:
                 or (phase == "regression" and not regression))
         return model
 
+    def training_view(self, model: keras.Model) -> keras.Model:
+        """``model`` restricted to the outputs losses and metrics read (shared layers)."""
+        needed = ("landmarks", "heatmap", "offsets")
+        outputs = {key: model.output[key] for key in needed if key in model.output}
+        return keras.Model(model.inputs, outputs, name=f"{model.name}_training")
+
     # -- data -----------------------------------------------------------------------------
 
     def sources(self, training: bool) -> list[pipeline.DataSource]:

@@ -151,6 +151,9 @@ class Trainer:
                 keras.mixed_precision.set_global_policy(previous_policy)
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
+            # The same layers without the outputs no loss reads (the 256x256 segmentation head,
+            # the world landmarks): the traced step then never computes them.
+            self.training_model = self.task.training_view(self.model)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
@@ -205,7 +208,7 @@ class Trainer:
     # -- steps ----------------------------------------------------------------------------
 
     def _make_train_step(self):
-        task, model, optimizer = self.task, self.model, self.optimizer
+        task, model, optimizer = self.task, self.training_model, self.optimizer
         global_batch = self.config.batch_size
         mixed = self.config.mixed_precision
 
@@ -328,7 +331,7 @@ class Trainer:
             if index >= self.config.eval_batches:
                 break
             for local in self._local(batch):
-                outputs = self.model(local["image"], training=False)
+                outputs = self.training_model(local["image"], training=False)
                 predicted, visibility = self.task.predict_keypoints(outputs)
                 evaluator.update(predicted, local["landmarks"].numpy(),
                                  local["labelled"].numpy(), pred_visibility=visibility,
