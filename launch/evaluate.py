@@ -72,7 +72,7 @@ def main(argv):
     for index, batch in enumerate(dataset):
         if index >= _BATCHES.value:
             break
-        for local in trainer._local(batch):
+        for local in trainer.local_parts(batch):
             outputs = trainer.model(local["image"], training=False)
             predicted, visibility = task.predict_keypoints(outputs)
             evaluator.update(predicted, local["landmarks"].numpy(), local["labelled"].numpy(),

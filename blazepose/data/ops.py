@@ -1,7 +1,7 @@
 """Input-pipeline operations: pure functions ``features -> features`` of TensorFlow ops only.
 
 Each op takes one example's feature dict and returns a new dict; compose them with
-``Dataset.map``. They run eagerly too. No Python callbacks (``py_function``): everything is a TF
+``Dataset.map``. They run eagerly too. No Python callbacks into the graph: everything is a TF
 op, so tf.data runs them in parallel in C++.
 
 Feature keys along the way (K keypoints):

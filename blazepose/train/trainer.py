@@ -330,7 +330,7 @@ class Trainer:
         for index, batch in enumerate(dataset):
             if index >= self.config.eval_batches:
                 break
-            for local in self._local(batch):
+            for local in self.local_parts(batch):
                 outputs = self.training_model(local["image"], training=False)
                 predicted, visibility = self.task.predict_keypoints(outputs)
                 evaluator.update(predicted, local["landmarks"].numpy(),
@@ -376,7 +376,7 @@ class Trainer:
         path = self.model_dir / "best.json"
         return json.loads(path.read_text())["pck"] if path.exists() else -1.0
 
-    def _local(self, batch):
+    def local_parts(self, batch):
         """Per-replica parts of a distributed batch as plain tensors."""
         parts = [self.strategy.experimental_local_results(value) for value in batch.values()]
         return [dict(zip(batch.keys(), values)) for values in zip(*parts)]

@@ -205,7 +205,8 @@ def test_killed_run_resumes_to_the_same_weights(data_dir, tmp_path):
     subprocess.run(_train_command(tmp_path / "straight", data_dir, 12), cwd=ROOT, env=env,
                    check=True, capture_output=True, timeout=600)
     killed = tmp_path / "killed"
-    first_checkpoint = killed / "checkpoints" / "ckpt-3.index"
+    # CheckpointManager writes the checkpoint files, then its state file: wait for the latter.
+    first_checkpoint = killed / "checkpoints" / "checkpoint"
     process = subprocess.Popen(_train_command(killed, data_dir, 12), cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
