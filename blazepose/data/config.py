@@ -103,3 +103,5 @@ class PipelineConfig:
     shuffle_buffer: int = 1024
     seed: int = 0
     deterministic: bool = False
+    # XLA-compile the per-batch stage (float conversion, colour, targets); see batch_transform.
+    compile_batch_ops: bool = True

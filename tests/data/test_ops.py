@@ -350,3 +350,45 @@ def test_make_targets_batched_equals_per_example():
                                   config, 256)
         for key in ("heatmap", "offsets", "offset_mask", "landmarks", "heatmap_weight"):
             np.testing.assert_allclose(batched[key][index], single[key], atol=1e-6, err_msg=key)
+
+
+def _to_index(matrix):
+    """Crop pixel index -> source pixel index, for ImageProjectiveTransformV3."""
+    half = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]], np.float32)
+    return np.linalg.inv(half) @ matrix @ half
+
+
+@pytest.mark.parametrize("angle, side, exact", [
+    (0.5, 60.0, True),     # window fits the canvas: one bilinear step, as the TF kernel
+    (-2.0, 60.0, True),    # partly outside the image: fill value
+    (0.3, 200.0, False),   # window larger than the canvas: resized first, then warped
+])
+def test_projective_warp_matches_tf_kernel(angle, side, exact):
+    """The XLA gather warp samples like ImageProjectiveTransformV3 (to rounding), fill included."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:120, 0:160].astype(np.float32)
+    smooth = np.stack([xx * 1.5, yy * 2.0, 128 + 60 * np.sin(xx / 9.0 + yy / 13.0)], -1)
+    image = np.clip(smooth + rng.normal(0, 2, smooth.shape), 0, 255).astype(np.uint8)
+    crop = CropConfig(size=48, fill_value=37)
+    cos, sin, scale = np.cos(angle), np.sin(angle), side / crop.size
+    centre = np.array([100.0, 50.0]) if side < 100 else np.array([80.0, 60.0])
+    linear = np.array([[cos, -sin], [sin, cos]]) * scale
+    translation = centre - linear @ [crop.size / 2, crop.size / 2]
+    matrix = np.eye(3, dtype=np.float32)
+    matrix[:2, :2], matrix[:2, 2] = linear, translation
+    encoded = tf.io.encode_png(image)
+    warped, applied = ops._warp_projective(encoded, tf.constant(matrix), tf.constant([120, 160]),
+                                           crop)
+    np.testing.assert_allclose(applied, matrix)
+    transform = _to_index(matrix).reshape(9)[:8].astype(np.float32)
+    expected = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[None].astype(np.float32), transforms=transform[None],
+        output_shape=[crop.size, crop.size], fill_value=37.0, interpolation="BILINEAR",
+        fill_mode="CONSTANT")[0].numpy()
+    difference = np.abs(warped.numpy().astype(np.float32) - expected)
+    if exact:  # the same samples, rounded to uint8
+        assert difference.max() <= 1.0, difference.max()
+    else:  # interpolating twice differs a little inside, more where the image meets the fill
+        assert np.median(difference) <= 1.0
+        assert np.mean(difference <= 3.0) > 0.97, np.mean(difference <= 3.0)
+    assert (warped.numpy() == 37).all(axis=-1).any() == (expected == 37).all(axis=-1).any()
