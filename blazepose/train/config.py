@@ -71,6 +71,8 @@ class TrainConfig:
     num_cpu_devices: int = 0  # >0: split the CPU into logical devices (mirrored without GPUs)
     profile_steps: tuple[int, ...] = ()  # (first, last): a profiler trace of those steps
     data_service: str | None = None  # grpc://host:port of a tf.data service dispatcher
+    # On SIGTERM: checkpoint at an agreed step and exit (PreemptionCheckpointHandler).
+    preemption_checkpoints: bool = True
 
     def __post_init__(self):
         if self.phase not in PHASES:

@@ -10,6 +10,9 @@ import logging
 import math
 import os
 import pathlib
+import signal
+import sys
+import threading
 import time
 
 import keras
@@ -25,6 +28,10 @@ _LOG = logging.getLogger(__name__)
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+PREEMPTED_EXIT_CODE = 42
+"""Exit status after a preemption checkpoint: the run is incomplete, restart it to resume."""
 
 
 class CheckpointMismatchError(ValueError):
@@ -271,9 +278,43 @@ class Trainer:
         elif len(steps) == 2 and step == steps[1] + 1:
             tf.profiler.experimental.stop()
 
+    def _preemption_handler(self):
+        """A ``PreemptionCheckpointHandler`` when ``config.preemption_checkpoints`` (else None).
+
+        On SIGTERM to any worker (how clusters and schedulers announce a preemption), all
+        workers agree on a step, save a checkpoint there through ``self.manager`` and exit with
+        :data:`PREEMPTED_EXIT_CODE`; restarted, the run resumes from that checkpoint. Signal
+        handlers can only be installed from the main thread: elsewhere it is None.
+        """
+        if not self.config.preemption_checkpoints or self.config.strategy == "tpu":
+            return None
+        if threading.current_thread() is not threading.main_thread():
+            self.print("preemption checkpoints off: training is not on the main thread")
+            return None
+
+        def exit_preempted():
+            self.writer.flush()
+            self.print(f"preempted: saved {self.manager.latest_checkpoint}; exiting with "
+                       f"status {PREEMPTED_EXIT_CODE}, restart to resume")
+            sys.exit(PREEMPTED_EXIT_CODE)
+
+        return tf.distribute.experimental.PreemptionCheckpointHandler(
+            getattr(self.strategy, "cluster_resolver", None), self.manager,
+            termination_config=tf.distribute.experimental.TerminationConfig(
+                exit_fn=exit_preempted))
+
     def train(self) -> dict:
         """Trains to ``train_steps``; returns the final validation metrics."""
         resumed = self.restore()
+        previous_sigterm = signal.getsignal(signal.SIGTERM)
+        preemption = self._preemption_handler()
+        try:
+            return self._train_loop(resumed, preemption)
+        finally:
+            if preemption is not None and previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, previous_sigterm)
+
+    def _train_loop(self, resumed: bool, preemption) -> dict:
         config = self.config
         if not resumed:
             self._write_hparams()
@@ -311,6 +352,8 @@ class Trainer:
                 last_time, last_step = now, step
             if step % config.checkpoint_every == 0 or step == config.train_steps:
                 self.manager.save(checkpoint_number=step)
+            if preemption is not None:  # every step, on every worker: it counts the calls
+                preemption.save_checkpoint_if_preempted(checkpoint_number=step)
             if step % config.eval_every == 0 or step == config.train_steps:
                 results = self.evaluate(step)
         self._profile(config.train_steps + 1)

@@ -193,43 +193,72 @@ def _final_weights(model_dir, data_dir):
     return int(trainer.step.numpy()), [w.numpy() for w in trainer.model.weights]
 
 
-def test_killed_run_resumes_to_the_same_weights(data_dir, tmp_path):
-    """SIGKILL mid-run, restart: the step counter continues from the last checkpoint and, in
-    deterministic mode, the final weights equal those of an uninterrupted run."""
+@pytest.fixture(scope="module")
+def straight_run(data_dir, tmp_path_factory):
+    """Final step and weights of an uninterrupted deterministic 12-step run."""
+    import os
+
+    model_dir = tmp_path_factory.mktemp("straight")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    subprocess.run(_train_command(model_dir, data_dir, 12), cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=600)
+    return _final_weights(model_dir, data_dir)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_interrupted_run_resumes_to_the_same_weights(data_dir, tmp_path, straight_run, how):
+    """Interrupt mid-run, restart: the step counter continues from the last checkpoint and, in
+    deterministic mode, the final weights equal those of an uninterrupted run.
+
+    SIGKILL: nothing is saved, the restart resumes from a regular checkpoint (every 3 steps).
+    SIGTERM (a preemption notice): the PreemptionCheckpointHandler saves at the next step and the
+    process exits with PREEMPTED_EXIT_CODE.
+    """
     import os
     import re
     import signal
     import time
 
+    from blazepose.train.trainer import PREEMPTED_EXIT_CODE
+
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    subprocess.run(_train_command(tmp_path / "straight", data_dir, 12), cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=600)
-    killed = tmp_path / "killed"
+    interrupted = tmp_path / "interrupted"
     # CheckpointManager writes the checkpoint files, then its state file: wait for the latter.
-    first_checkpoint = killed / "checkpoints" / "checkpoint"
-    process = subprocess.Popen(_train_command(killed, data_dir, 12), cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_checkpoint = interrupted / "checkpoints" / "checkpoint"
+    process = subprocess.Popen(_train_command(interrupted, data_dir, 12), cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         deadline = time.monotonic() + 300
         while process.poll() is None and not first_checkpoint.exists():
             assert time.monotonic() < deadline, "no checkpoint within 300 s"
             time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
+        os.kill(process.pid, getattr(signal, how))
+        output, _ = process.communicate(timeout=120)
     finally:
         process.kill()
         process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, "killed while still training"
-    assert not (killed / "checkpoints" / "ckpt-12.index").exists()
-    resumed = subprocess.run(_train_command(killed, data_dir, 12), cwd=ROOT, env=env,
+    if how == "SIGKILL":
+        assert process.returncode == -signal.SIGKILL, "killed while still training"
+        assert not (interrupted / "checkpoints" / "ckpt-12.index").exists()
+    else:
+        assert process.returncode == PREEMPTED_EXIT_CODE, output[-2000:]
+        saved = re.search(r"preempted: saved \S+ckpt-(\d+)", output)
+        assert saved and 3 <= int(saved.group(1)) < 12, output[-2000:]
+    resumed = subprocess.run(_train_command(interrupted, data_dir, 12), cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     match = re.search(r"resumed from \S+ at step (\d+)", resumed.stdout)
-    assert match and int(match.group(1)) in (3, 6, 9), resumed.stdout[-2000:]
-    assert f"step {int(match.group(1)) + 1}/12" in resumed.stdout
-    straight_step, straight = _final_weights(tmp_path / "straight", data_dir)
-    killed_step, after_kill = _final_weights(killed, data_dir)
-    assert straight_step == killed_step == 12
-    for a, b in zip(straight, after_kill):
+    assert match, resumed.stdout[-2000:]
+    resumed_at = int(match.group(1))
+    if how == "SIGKILL":
+        assert resumed_at in (3, 6, 9)
+    else:
+        assert resumed_at == int(saved.group(1))
+    assert f"step {resumed_at + 1}/12" in resumed.stdout
+    straight_step, straight = straight_run
+    final_step, after_interruption = _final_weights(interrupted, data_dir)
+    assert straight_step == final_step == 12
+    for a, b in zip(straight, after_interruption):
         np.testing.assert_array_equal(a, b)
 
 
