@@ -1,0 +1,178 @@
+"""coco_keypoints: COCO 2017 person keypoints, one example per annotated person.
+
+Build (the manual dir holds COCO 2017 as its zips extract; see README.md)::
+
+    tfds build datasets_tfds/coco_keypoints --manual_dir=/path/to/coco --data_dir=/path/to/out
+
+Examples follow ``datasets_tfds.common`` with K = 17 in COCO's order (topology ``coco_17``,
+all 17 mapped onto BlazePose's 33 landmarks by ``to_blazepose`` in the metadata): one per
+person annotation with at least one labelled keypoint; crowd regions and annotations without
+labelled keypoints are not examples (counted in the metadata). Keypoints are COCO's pixel
+indices + 0.5 (continuous pixels), ``person_box`` is COCO's ``bbox`` as x_min, y_min, x_max,
+y_max. Extra features, enough to write pycocotools results and evaluate against the original
+annotation file (``person_keypoints.keypoint_result`` undoes the +0.5):
+
+``annotation_id``   int64: the annotation's ``id``.
+``coco_image_id``   int64: the annotation's ``image_id``.
+``area``            float32: the annotation's ``area`` (segment area; OKS scale is its root).
+``num_keypoints``   int32: the annotation's ``num_keypoints`` (labelled points).
+``iscrowd``         int32: the annotation's ``iscrowd`` (0 for every example).
+``image_width``     int32: the image's ``width`` in the annotation file.
+``image_height``    int32: the image's ``height``.
+
+Splits: train2017 -> ``train``, val2017 -> ``validation``. Without the train annotation file
+only ``validation`` is built (logged, and noted in the metadata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from absl import logging
+from etils import epath
+
+from blazepose.topology import COCO_17
+from datasets_tfds.coco_keypoints.person_keypoints import (
+    KEYPOINT_OFFSET,
+    CocoSplit,
+    locate_splits,
+    read_split,
+)
+from datasets_tfds.common import pose_features, topology_metadata
+from datasets_tfds.custom_pose.annotation_files import InvalidRecordError, examples_by_image
+
+MAX_LISTED = 20
+
+_DESCRIPTION = """\
+COCO 2017 person keypoints (Lin et al., ECCV 2014): people in everyday photos with up to 17
+labelled keypoints. One example per non-crowd person annotation with at least one labelled
+keypoint, with the ids, area and image size that pycocotools' OKS evaluation needs. See
+datasets_tfds/coco_keypoints/README.md.
+"""
+
+_CITATION = """\
+@inproceedings{lin2014microsoft,
+  title = {Microsoft {COCO}: Common Objects in Context},
+  author = {Lin, Tsung-Yi and Maire, Michael and Belongie, Serge and Hays, James and
+            Perona, Pietro and Ramanan, Deva and Doll{\\'a}r, Piotr and Zitnick, C. Lawrence},
+  booktitle = {European Conference on Computer Vision (ECCV)},
+  year = {2014},
+}
+"""
+
+_MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+From https://cocodataset.org/#download (annotations: CC BY 4.0; images: Flickr terms of use,
+see https://cocodataset.org/#termsofuse) download and extract into the manual dir:
+
+  http://images.cocodataset.org/annotations/annotations_trainval2017.zip
+      -> MANUAL_DIR/annotations/person_keypoints_train2017.json
+         MANUAL_DIR/annotations/person_keypoints_val2017.json
+  http://images.cocodataset.org/zips/train2017.zip  -> MANUAL_DIR/train2017/*.jpg  (18 GB)
+  http://images.cocodataset.org/zips/val2017.zip    -> MANUAL_DIR/val2017/*.jpg    (1 GB)
+
+Without person_keypoints_train2017.json only the validation split is built.
+"""
+
+
+def coco_features() -> tfds.features.FeaturesDict:
+    """``pose_features(17)`` plus the COCO fields listed in the module docstring."""
+    return tfds.features.FeaturesDict({
+        **pose_features(COCO_17.num_keypoints),
+        "annotation_id": tfds.features.Tensor(shape=(), dtype=np.int64),
+        "coco_image_id": tfds.features.Tensor(shape=(), dtype=np.int64),
+        "area": tfds.features.Tensor(shape=(), dtype=np.float32),
+        "num_keypoints": tfds.features.Tensor(shape=(), dtype=np.int32),
+        "iscrowd": tfds.features.Tensor(shape=(), dtype=np.int32),
+        "image_width": tfds.features.Tensor(shape=(), dtype=np.int32),
+        "image_height": tfds.features.Tensor(shape=(), dtype=np.int32),
+    })
+
+
+def check_images_exist(image_dir: epath.Path, names: list[str]) -> None:
+    """Raises FileNotFoundError listing the images of ``names`` missing from ``image_dir``."""
+    present = {path.name for path in image_dir.iterdir()}
+    missing = sorted({name for name in names
+                      if name not in present and not (image_dir / name).is_file()})
+    if missing:
+        listed = "\n  ".join(str(image_dir / name) for name in missing[:MAX_LISTED])
+        more = f"\n  ... and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
+        raise FileNotFoundError(f"coco_keypoints: {len(missing)} image file(s) named in the "
+                                f"annotations are missing from {image_dir}:\n  {listed}{more}")
+
+
+def _stored_size(image: Any) -> tuple[int, int]:
+    """(width, height) of an example's image: JPEG bytes (header only) or a decoded array."""
+    if isinstance(image, bytes):
+        height, width = (int(v) for v in tf.image.extract_jpeg_shape(image)[:2])
+        return width, height
+    return int(image.shape[1]), int(image.shape[0])
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """DatasetBuilder for COCO 2017 person keypoints from the files in the manual dir."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "COCO 2017 person keypoints, one example per person."}
+    MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+
+    # As in custom_pose: TFDS 4.9.10 locates a packaged builder's file through
+    # `importlib_resources` unless the builder states it.
+    code_path = epath.Path(__file__)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        metadata = topology_metadata(COCO_17)
+        metadata["keypoint_offset_from_file"] = KEYPOINT_OFFSET
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=_DESCRIPTION,
+            features=coco_features(),
+            metadata=metadata,
+            homepage="https://cocodataset.org/#keypoints-2017",
+            citation=_CITATION,
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager
+                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
+        manual_dir = epath.Path(dl_manager.manual_dir)
+        sources, absent = locate_splits(manual_dir)
+        for split, reason in absent.items():
+            logging.warning("coco_keypoints: split %r is not built: %s", split, reason)
+        splits = [read_split(manual_dir, source) for source in sources]
+        for split in splits:
+            check_images_exist(manual_dir / split.source.image_dir,
+                               [record.image_name for record in split.records])
+        self.info.metadata["splits_not_built"] = absent
+        self.info.metadata["annotations"] = {s.source.split: s.summary() for s in splits}
+        for split in splits:
+            logging.info("coco_keypoints: %s: %s", split.source.split, split.summary())
+            if split.num_keypoints_mismatches:
+                logging.warning("coco_keypoints: %d annotation(s) of %s have a num_keypoints "
+                                "different from their labelled points; the file's value is kept",
+                                split.num_keypoints_mismatches, split.source.annotation_file)
+        empty = [split.source.annotation_file for split in splits if not split.records]
+        if empty:
+            raise ValueError(f"coco_keypoints: no usable person annotation in {', '.join(empty)}")
+        return {split.source.split: self._generate_examples(split) for split in splits}
+
+    def _generate_examples(self, split: CocoSplit) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yields (image_id, example); each image is read and decoded once.
+
+        Raises:
+          InvalidRecordError: an image cannot be read or decoded, or its size differs from the
+            annotation file's (names the file, the annotation and the image).
+        """
+        for record, example in examples_by_image(split.records, COCO_17):
+            if isinstance(example, InvalidRecordError):
+                raise example
+            fields = split.fields[record.image_id]
+            size = _stored_size(example["image"])
+            if size != (int(fields["image_width"]), int(fields["image_height"])):
+                raise record.error(f"image {record.image_path} is {size[0]}x{size[1]} pixels, "
+                                   f"the annotation file says {int(fields['image_width'])}x"
+                                   f"{int(fields['image_height'])}")
+            example.update(fields)
+            yield record.image_id, example
