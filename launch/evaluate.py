@@ -4,7 +4,8 @@ r"""Evaluates a trained model directory (or Google's weights) on a data set spli
   python -m launch.evaluate --model_dir=runs/default --checkpoint=best
   python -m launch.evaluate --init_from=mediapipe_full --model_dir=/tmp/eval_google
 
-Prints PCK@0.2 (torso), mean pixel error and visibility accuracy with a per-keypoint table, and
+Prints PCK@0.2 (torso), mean pixel error and visibility accuracy with a per-keypoint table (and
+COCO's OKS AP when the data set is in COCO's topology), with a progress line on stderr, and
 writes evaluation.json plus TensorBoard summaries under --model_dir/evaluation.
 """
 
@@ -38,7 +39,6 @@ def main(argv):
         raise app.UsageError("--checkpoint=none needs --init_from")
     import tensorflow as tf
 
-    from blazepose import metrics
     from blazepose.train import config as config_lib
     from blazepose.train.task import PoseTask
     from blazepose.train.trainer import Trainer
@@ -66,32 +66,25 @@ def main(argv):
             raise app.UsageError(f"{_MODEL_DIR.value} has no checkpoint")
     else:
         trainer.restore()
-    evaluator = metrics.PoseEvaluator(task.topology)
-    dataset = trainer.strategy.distribute_datasets_from_function(task.dataset_fn(False))
-    count = 0
-    for index, batch in enumerate(dataset):
-        if index >= _BATCHES.value:
-            break
-        for local in trainer.local_parts(batch):
-            outputs = trainer.model(local["image"], training=False)
-            predicted, visibility = task.predict_keypoints(outputs)
-            evaluator.update(predicted, local["landmarks"].numpy(), local["labelled"].numpy(),
-                             pred_visibility=visibility, gt_visibility=local["visibility"].numpy())
-            count += len(predicted)
-        print(f"\revaluated {count} examples", end="", flush=True)
-    print()
+    run = trainer.run_evaluation(max_batches=_BATCHES.value, progress=True)
+    evaluator = run.evaluator
     print(evaluator.table())
+    if run.oks:
+        print("COCO OKS (pycocotools): " + "  ".join(f"{k}={v:.3f}" for k, v in run.oks.items()))
     output = os.path.join(_MODEL_DIR.value, "evaluation")
     tf.io.gfile.makedirs(output)
+    report = json.loads(evaluator.to_json())
+    report.update(run.oks or {}, num_examples=run.num_examples)
     with tf.io.gfile.GFile(os.path.join(output, "evaluation.json"), "w") as stream:
-        stream.write(evaluator.to_json())
+        stream.write(json.dumps(report, indent=2))
     writer = tf.summary.create_file_writer(output)
     with writer.as_default(step=int(trainer.step.numpy())):
-        for name, value in evaluator.result().items():
+        for name, value in {**evaluator.result(), **(run.oks or {})}.items():
             if isinstance(value, float) and value == value:
                 tf.summary.scalar(f"evaluation/{name}", value)
     writer.flush()
     scalars = {k: v for k, v in evaluator.result().items() if not isinstance(v, dict)}
+    scalars.update(run.oks or {}, num_examples=run.num_examples)
     print(json.dumps(scalars))
 
 

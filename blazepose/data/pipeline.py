@@ -33,18 +33,36 @@ class DataSource:
 
 
 def record_to_features(record: dict, seed) -> dict:
-    """A TFDS record (image left encoded) -> the pipeline's features (see :mod:`ops`)."""
+    """A TFDS record (image left encoded) -> the pipeline's features (see :mod:`ops`).
+
+    ``area`` is the person's area in source pixels² where the data set has one (COCO's segment
+    area, for OKS), else -1.
+    """
     return {
         "jpeg": record["image"],
         "keypoints": tf.cast(record["keypoints"], tf.float32),
         "visibility": tf.cast(record["visibility"], tf.float32),
         "labelled": tf.cast(record["labelled"], tf.bool),
         "person_box": tf.cast(record["person_box"], tf.float32),
+        "area": tf.cast(record["area"], tf.float32) if "area" in record else tf.constant(-1.0),
         "seed": seed,
     }
 
 
 _CROP_KEYS = ("image", "keypoints", "visibility", "labelled", "seed")
+EVALUATION_KEYS = ("area",)
+"""Kept in evaluation batches besides ``ops.TRAINING_KEYS``: ``area`` float32 [B], the person's
+area in crop pixels² (-1 where the data set has none)."""
+
+
+def _area_in_crop(features: dict) -> dict:
+    """Scales ``area`` from source to crop pixels² by the crop's linear map."""
+    linear = features["crop_matrix"][:2, :2]
+    source_per_crop = tf.abs(tf.linalg.det(linear))  # source pixels² per crop pixel²
+    area = features.get("area", tf.constant(-1.0))
+    out = dict(features)
+    out["area"] = tf.where(area > 0, area / source_per_crop, -1.0)
+    return out
 
 
 def example_transform(config: PipelineConfig, source: topology_lib.Topology, training: bool):
@@ -71,7 +89,8 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
                 features = ops.degrade_jpeg(features, augment)
             if augment.noise_probability > 0:
                 features = ops.add_noise(features, augment)
-        return ops.select(features, _CROP_KEYS)
+            return ops.select(features, _CROP_KEYS)
+        return ops.select(_area_in_crop(features), _CROP_KEYS + EVALUATION_KEYS)
 
     return transform
 
@@ -92,7 +111,7 @@ def batch_transform(config: PipelineConfig, training: bool):
         if augment is not None and augment.colour_probability > 0:
             batch = ops.adjust_colour(batch, augment)
         batch = ops.make_targets(batch, config.targets, config.crop.size)
-        return ops.select(batch)
+        return ops.select(batch, ops.TRAINING_KEYS + (() if training else EVALUATION_KEYS))
 
     if config.compile_batch_ops:
         return tf.function(transform, jit_compile=True, autograph=False)
@@ -229,5 +248,6 @@ def distributed_dataset_fn(sources: Sequence[DataSource], config: PipelineConfig
     return dataset_fn
 
 
-__all__ = ["DataSource", "batch_transform", "build_dataset", "distributed_dataset_fn",
-           "example_transform", "full_transform", "record_to_features", "topology_of"]
+__all__ = ["EVALUATION_KEYS", "DataSource", "batch_transform", "build_dataset",
+           "distributed_dataset_fn", "example_transform", "full_transform",
+           "record_to_features", "topology_of"]

@@ -94,6 +94,23 @@ class PoseTask:
         for source in self.sources(True):
             tfds.builder(source.name, data_dir=source.data_dir).download_and_prepare()
 
+    def source_topologies(self, training: bool) -> list[topology_lib.Topology]:
+        """The keypoint topology each (prepared) data set declares, in ``sources`` order."""
+        import tensorflow_datasets as tfds
+
+        return [pipeline.topology_of(tfds.builder(s.name, data_dir=s.data_dir).info)
+                for s in self.sources(training)]
+
+    def num_examples(self, training: bool) -> int:
+        """Examples in the (prepared) split of all sources together."""
+        import tensorflow_datasets as tfds
+
+        total = 0
+        for source in self.sources(training):
+            splits = tfds.builder(source.name, data_dir=source.data_dir).info.splits
+            total += splits[source.split].num_examples
+        return total
+
     def dataset_fn(self, training: bool):
         """For ``strategy.distribute_datasets_from_function``."""
         return pipeline.distributed_dataset_fn(

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from blazepose import drawing, metrics
+from blazepose import topology as topology_lib
+from blazepose.progress import ProgressBar
 from blazepose.train.config import TrainConfig
 from blazepose.train.task import PoseTask
 
@@ -124,6 +126,25 @@ def _is_chief(strategy) -> bool:
 
 def _architecture(config: TrainConfig) -> dict:
     return {"model": dataclasses.asdict(config.model), "topology": config.data.pipeline.topology}
+
+
+@dataclasses.dataclass
+class EvaluationRun:
+    """What :meth:`Trainer.run_evaluation` gathered.
+
+    Attributes:
+      evaluator: the accumulated keypoint metrics.
+      num_examples: examples evaluated.
+      oks: COCO OKS AP / AR (``oks_AP``, ...) when the data is COCO-17, else None.
+      sample: the first batch (images, truth, labelled, predicted, visibility) for pictures.
+      heatmaps: (target, predicted) heatmaps of the first batch.
+    """
+
+    evaluator: metrics.PoseEvaluator
+    num_examples: int = 0
+    oks: dict | None = None
+    sample: tuple | None = None
+    heatmaps: tuple | None = None
 
 
 class Trainer:
@@ -364,38 +385,99 @@ class Trainer:
             shutil.rmtree(self.save_dir, ignore_errors=True)
         return results
 
-    def evaluate(self, step: int | None = None) -> dict:
-        """Validation metrics over ``eval_batches`` batches, written to TensorBoard and JSON."""
-        step = int(self.step.numpy()) if step is None else step
+    def run_evaluation(self, max_batches: int | None = None, progress: bool = False
+                       ) -> EvaluationRun:
+        """Predicts the evaluation split (at most ``max_batches``, default the config's
+        ``eval_batches``) and accumulates the metrics; shared by :meth:`evaluate` and
+        ``launch.evaluate``. ``progress`` shows a progress line on stderr.
+
+        When every evaluation data set is in COCO's 17-keypoint topology, COCO's OKS AP is
+        computed too (pycocotools), on the 17 points picked out of the model's landmarks, with
+        the data set's person areas (scaled into the crop) where it has them, else the boxes of
+        the labelled points. Each crop holds one person, with score 1.
+        """
+        max_batches = self.config.eval_batches if max_batches is None else max_batches
         evaluator = metrics.PoseEvaluator(self.task.topology)
+        coco = self._coco_evaluation()
+        oks_parts: dict[str, list] = {"pred": [], "gt": [], "labelled": [], "area": []}
         dataset = self.strategy.distribute_datasets_from_function(self.task.dataset_fn(False))
-        shown = None
+        run = EvaluationRun(evaluator=evaluator)
+        bar = None
+        if progress:
+            total = min(self.task.num_examples(False), max_batches * self.config.batch_size)
+            bar = ProgressBar(total, label="evaluating", stream=sys.stderr)
         for index, batch in enumerate(dataset):
-            if index >= self.config.eval_batches:
+            if index >= max_batches:
                 break
             for local in self.local_parts(batch):
                 outputs = self.training_model(local["image"], training=False)
                 predicted, visibility = self.task.predict_keypoints(outputs)
-                evaluator.update(predicted, local["landmarks"].numpy(),
-                                 local["labelled"].numpy(), pred_visibility=visibility,
+                truth, labelled = local["landmarks"].numpy(), local["labelled"].numpy()
+                evaluator.update(predicted, truth, labelled, pred_visibility=visibility,
                                  gt_visibility=local["visibility"].numpy())
-                if shown is None:
-                    shown = (local["image"].numpy(), local["landmarks"].numpy(),
-                             local["labelled"].numpy(), predicted, visibility)
+                if coco:
+                    for key, value in zip(("pred", "gt", "labelled"), (predicted, truth,
+                                                                      labelled)):
+                        oks_parts[key].append(value)
+                    oks_parts["area"].append(local["area"].numpy())
+                run.num_examples += len(predicted)
+                if bar is not None:
+                    bar.update(len(predicted))
+                if run.sample is None:
+                    run.sample = (local["image"].numpy(), truth, labelled, predicted, visibility)
                     k = self.config.model.num_keypoints
-                    heatmaps = (local["heatmap"], tf.sigmoid(tf.cast(outputs["heatmap"],
-                                                                     tf.float32))[..., :k])
+                    run.heatmaps = (local["heatmap"], tf.sigmoid(tf.cast(
+                        outputs["heatmap"], tf.float32))[..., :k])
+        if bar is not None:
+            bar.close()
+        if coco and run.num_examples:
+            run.oks = self._coco_oks(**{k: np.concatenate(v) for k, v in oks_parts.items()})
+        return run
+
+    def _coco_evaluation(self) -> bool:
+        """Whether the evaluation data is all COCO-17 (then OKS AP is computed)."""
+        try:
+            sources = self.task.source_topologies(False)
+        except Exception:  # not prepared / unknown: no OKS, the other metrics still run
+            return False
+        ours = self.task.topology.name
+        return bool(sources) and all(t.name == "coco_17" for t in sources) and ours in (
+            "coco_17", topology_lib.BLAZEPOSE_33.name)
+
+    def _coco_oks(self, pred, gt, labelled, area) -> dict:
+        coco = topology_lib.COCO_17
+        if self.task.topology.name != coco.name:  # BlazePose 33 -> COCO 17 (all 17 map)
+            pred, _ = topology_lib.from_blazepose_layout(pred, coco)
+            gt, _ = topology_lib.from_blazepose_layout(gt, coco)
+            labelled = topology_lib.from_blazepose_layout(labelled[..., None], coco)[0][..., 0]
+        ids = np.arange(len(pred))
+        # Without the data set's area: the box of the labelled points (more lenient than COCO).
+        low = np.where(labelled[..., None], gt, np.inf).min(axis=1)
+        high = np.where(labelled[..., None], gt, -np.inf).max(axis=1)
+        box_areas = np.nan_to_num(np.prod(np.maximum(high - low, 0.0), axis=-1))
+        areas = np.where(area > 0, area, box_areas)
+        results = metrics.coco_oks_ap(
+            metrics.CocoKeypointPredictions(ids, pred, np.ones(len(pred))),
+            metrics.CocoKeypointGroundTruth(ids, gt, labelled, areas=areas))
+        return {f"oks_{name}": value for name, value in results.items()}
+
+    def evaluate(self, step: int | None = None) -> dict:
+        """Validation metrics over ``eval_batches`` batches, written to TensorBoard and JSON."""
+        step = int(self.step.numpy()) if step is None else step
+        run = self.run_evaluation()
+        evaluator = run.evaluator
         results = {k: v for k, v in evaluator.result().items() if np.isscalar(v)}
+        results.update(run.oks or {})
         with self.eval_writer.as_default(step=step):
             for name, value in results.items():
                 if isinstance(value, float) and math.isfinite(value):
                     tf.summary.scalar(f"metrics/{name}", value)
-            if shown is not None:
-                tf.summary.image("predictions", self._draw(*shown)[:4] / 255.0, step=step,
+            if run.sample is not None:
+                tf.summary.image("predictions", self._draw(*run.sample)[:4] / 255.0, step=step,
                                  max_outputs=4)
                 # All keypoints' heatmaps in one picture (max over keypoints): target | predicted.
                 target, predicted_heatmap = (tf.reduce_max(h, axis=-1, keepdims=True)
-                                             for h in heatmaps)
+                                             for h in run.heatmaps)
                 tf.summary.image("heatmaps", tf.concat([target, predicted_heatmap], axis=2)[:4],
                                  step=step, max_outputs=4)
         self.eval_writer.flush()
@@ -410,8 +492,8 @@ class Trainer:
         if math.isfinite(pck) and pck > self._best_pck():
             self.best_manager.save(checkpoint_number=step)
             (self.model_dir / "best.json").write_text(json.dumps({"step": step, "pck": pck}))
-        if shown is not None:
-            picture = self._draw(*shown)[0].astype(np.uint8)
+        if run.sample is not None:
+            picture = self._draw(*run.sample)[0].astype(np.uint8)
             tf.io.write_file(str(self.model_dir / "predictions.png"), tf.io.encode_png(picture))
         return results
 

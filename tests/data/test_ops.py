@@ -312,8 +312,9 @@ def test_example_transform_in_map_is_deterministic(training):
     second = [b["image"].numpy() for b in dataset]
     for a, b in zip(first, second):  # float reductions may split work differently: 1 ulp
         np.testing.assert_allclose(a, b, atol=1e-6)
+    evaluation_only = set() if training else {"area"}
     assert set(next(iter(dataset))) == {"image", "heatmap", "heatmap_weight", "landmarks",
-                                        "visibility", "labelled"}
+                                        "visibility", "labelled"} | evaluation_only
     differs = any(not np.array_equal(first[0], other) for other in first[1:])
     assert differs == training, "augmentation varies per example only in training"
 
@@ -392,3 +393,19 @@ def test_projective_warp_matches_tf_kernel(angle, side, exact):
         assert np.median(difference) <= 1.0
         assert np.mean(difference <= 3.0) > 0.97, np.mean(difference <= 3.0)
     assert (warped.numpy() == 37).all(axis=-1).any() == (expected == 37).all(axis=-1).any()
+
+
+def test_evaluation_keeps_the_person_area_in_crop_pixels():
+    """A source area (COCO's, for OKS) is rescaled by the crop: crop side 256 over a person box
+    of 100 px x 1.25 makes every source pixel (256 / 125)² crop pixels²."""
+    points = _random_points(seed=2)
+    _, encoded = _dotted_image(points, encode="png")
+    features = _features(points, encoded)
+    features["person_box"] = tf.constant([50.0, 60.0, 150.0, 160.0])
+    transform = pipeline.example_transform(PipelineConfig(), topology.BLAZEPOSE_33, False)
+    seed = tf.constant([0, 1], tf.int64)
+    out = transform({**features, "area": tf.constant(900.0), "seed": seed})
+    # The unrotated crop reads whole source pixels: its applied scale is off by < 1 % per axis.
+    np.testing.assert_allclose(out["area"], 900.0 * (256 / 125.0) ** 2, rtol=0.03)
+    unknown = transform({**features, "seed": seed})
+    assert float(unknown["area"]) == -1.0

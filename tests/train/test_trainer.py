@@ -335,3 +335,32 @@ def test_mixed_precision_trains_with_loss_scaling(data_dir, tmp_path):
     trainer.train()
     after = _loss(trainer, batch)
     assert np.isfinite(after) and after != before
+
+
+def test_coco_data_gets_oks_ap(tmp_path):
+    """Evaluating COCO-17 data adds pycocotools' OKS AP; perfect predictions score 1."""
+    import datasets_tfds.custom_pose.custom_pose_dataset_builder  # noqa: F401
+    from blazepose.data import custom_format
+
+    folder = custom_format.write_random_people(tmp_path / "coco_like", {"validation": 6},
+                                               image_size=(120, 160), num_keypoints=17)
+    data_dir = str(tmp_path / "tfds")
+    tfds.builder("custom_pose/auto", data_dir=data_dir).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(folder)))
+    config = _config(data_dir, data=config_lib.DataSection(
+        datasets=("custom_pose/auto",), data_dir=data_dir, eval_split="validation",
+        pipeline=PipelineConfig(augment=NO_AUGMENTATION)))
+    trainer = Trainer(config, tmp_path / "run", print_fn=lambda *_: None)
+    run = trainer.run_evaluation(max_batches=2)
+    assert run.num_examples == 6
+    assert 0.0 <= run.oks["oks_AP"] <= 1.0
+    assert set(run.oks) >= {"oks_AP", "oks_AP50", "oks_AR"}
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(20, 200, (5, 33, 2)).astype(np.float32)
+    labelled = np.ones((5, 33), bool)
+    area = np.full(5, 4000.0, np.float32)
+    perfect = trainer._coco_oks(truth, truth, labelled, area)
+    assert perfect["oks_AP"] == pytest.approx(1.0)
+    wrong = trainer._coco_oks(truth + 25.0, truth, labelled, area)
+    assert wrong["oks_AP"] < 0.2
