@@ -23,7 +23,7 @@ _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training run to evaluate.",
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "latest", ["latest", "best", "none"],
                                 "Which checkpoint of --model_dir (none: --init_from only).")
 _PRESET = flags.DEFINE_string("preset", "default", "Preset the run was trained with.")
-_DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config).")
+_DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config[@split]).")
 _SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: the preset's).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _BATCHES = flags.DEFINE_integer("batches", 1000, "At most this many batches.", lower_bound=1)
@@ -46,7 +46,8 @@ def main(argv):
     config = config_lib.get_preset(_PRESET.value)
     data = config.data
     if _DATASET.value:
-        data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=())
+        data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=(),
+                                   eval_datasets=tuple(_DATASET.value))
     if _SPLIT.value:
         data = dataclasses.replace(data, eval_split=_SPLIT.value)
     if _DATA_DIR.value:

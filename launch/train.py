@@ -21,8 +21,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _PRESET = flags.DEFINE_string("preset", "default", "Named preset (blazepose.train.config).")
 _MODEL_DIR = flags.DEFINE_string("model_dir", "runs/default", "Checkpoints and logs.")
-_DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config), comma-separated.")
+_DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config[@split]), "
+                             "comma-separated; several are mixed in BlazePose's 33 landmarks.")
+flags.DEFINE_alias("datasets", "dataset")
 _DATASET_WEIGHTS = flags.DEFINE_list("dataset_weights", None, "Mixing weights, one per data set.")
+_EVAL_DATASET = flags.DEFINE_list("eval_dataset", None, "Data sets to validate on "
+                                  "(name/config[@split]; default: --dataset's eval split).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _TRAIN_STEPS = flags.DEFINE_integer("train_steps", None, "Steps to train to.", lower_bound=1)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
@@ -109,6 +113,10 @@ def config_from_flags():
     data = config.data
     if _DATASET.value is not None:
         data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=())
+    if _EVAL_DATASET.value is not None:
+        data = dataclasses.replace(data, eval_datasets=tuple(_EVAL_DATASET.value))
+    elif _DATASET.value is not None:
+        data = dataclasses.replace(data, eval_datasets=())
     if _DATASET_WEIGHTS.value is not None:
         data = dataclasses.replace(data, weights=tuple(float(w) for w in _DATASET_WEIGHTS.value))
     if _DATA_DIR.value is not None:

@@ -20,12 +20,18 @@ class ModelSection:
 
 @dataclasses.dataclass(frozen=True)
 class DataSection:
-    """TFDS data sets (``name/config``), mixed with ``weights`` (default: equal)."""
+    """TFDS data sets, mixed with ``weights`` (default: equal).
+
+    Each data set is ``name/config``, optionally ``@split`` to read another split than
+    ``train_split`` / ``eval_split`` (e.g. ``lsp/original@test``). Evaluation reads
+    ``eval_datasets`` when given, else ``datasets``.
+    """
 
     datasets: tuple[str, ...] = ("synthetic_pose/small",)
     weights: tuple[float, ...] = ()
     train_split: str = "train"
     eval_split: str = "validation"
+    eval_datasets: tuple[str, ...] = ()
     data_dir: str | None = None
     pipeline: PipelineConfig = PipelineConfig()
 

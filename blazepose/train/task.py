@@ -71,11 +71,19 @@ class PoseTask:
     # -- data -----------------------------------------------------------------------------
 
     def sources(self, training: bool) -> list[pipeline.DataSource]:
+        """The data sets of training or evaluation (``name/config[@split]``, see DataSection)."""
         data = self.config.data
-        weights = data.weights or (1.0,) * len(data.datasets)
-        split = data.train_split if training else data.eval_split
-        return [pipeline.DataSource(name, split, weight, data.data_dir)
-                for name, weight in zip(data.datasets, weights)]
+        if training or not data.eval_datasets:
+            names, weights = data.datasets, data.weights or (1.0,) * len(data.datasets)
+        else:
+            names, weights = data.eval_datasets, (1.0,) * len(data.eval_datasets)
+        default_split = data.train_split if training else data.eval_split
+        sources = []
+        for spec, weight in zip(names, weights):
+            name, _, split = spec.partition("@")
+            sources.append(pipeline.DataSource(name, split or default_split, weight,
+                                               data.data_dir))
+        return sources
 
     def pipeline_config(self):
         import dataclasses
@@ -91,7 +99,8 @@ class PoseTask:
         import datasets_tfds
 
         datasets_tfds.register_builders()
-        for source in self.sources(True):
+        names = {source.name: source for source in self.sources(True) + self.sources(False)}
+        for source in names.values():
             tfds.builder(source.name, data_dir=source.data_dir).download_and_prepare()
 
     def source_topologies(self, training: bool) -> list[topology_lib.Topology]:

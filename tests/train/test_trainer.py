@@ -364,3 +364,15 @@ def test_coco_data_gets_oks_ap(tmp_path):
     assert perfect["oks_AP"] == pytest.approx(1.0)
     wrong = trainer._coco_oks(truth + 25.0, truth, labelled, area)
     assert wrong["oks_AP"] < 0.2
+
+
+def test_sources_take_a_split_per_data_set_and_separate_evaluation_sets():
+    data = config_lib.DataSection(datasets=("lsp/original", "lspet/all@train"), weights=(1.0, 2.0),
+                                  eval_datasets=("lsp/original@test",))
+    task = PoseTask(config_lib.TrainConfig(data=data))
+    train = task.sources(True)
+    assert [(s.name, s.split, s.weight) for s in train] == [
+        ("lsp/original", "train", 1.0), ("lspet/all", "train", 2.0)]
+    assert [(s.name, s.split) for s in task.sources(False)] == [("lsp/original", "test")]
+    plain = PoseTask(config_lib.TrainConfig(data=config_lib.DataSection(datasets=("mpii",))))
+    assert [(s.name, s.split) for s in plain.sources(False)] == [("mpii", "validation")]
