@@ -5,6 +5,9 @@ import importlib
 BUILDER_MODULES = (
     "datasets_tfds.synthetic_pose.synthetic_pose_dataset_builder",
     "datasets_tfds.custom_pose.custom_pose_dataset_builder",
+    "datasets_tfds.lsp.lsp_dataset_builder",
+    "datasets_tfds.lspet.lspet_dataset_builder",
+    "datasets_tfds.pushups.pushups_dataset_builder",
     "datasets_tfds.mpii.mpii_dataset_builder",
     "datasets_tfds.coco_keypoints.coco_keypoints_dataset_builder",
 )

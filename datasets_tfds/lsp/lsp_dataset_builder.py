@@ -1,0 +1,119 @@
+"""lsp: Leeds Sports Pose (2,000 images, 14 joints) in the project's shared pose layout.
+
+Build (the archive extracted into the manual dir; see README.md)::
+
+    tfds build datasets_tfds/lsp --manual_dir=/path/to/folder --data_dir=/path/to/out
+    tfds build datasets_tfds/lsp --config=tf_blazepose_merged --manual_dir=... --data_dir=...
+
+Each example is one image and its one annotated person (``datasets_tfds.common``,
+``pose_features(14)``): keypoints float32 ``[14, 2]`` in ``LSP_14`` order, continuous pixel
+coordinates (the file's 1-based MATLAB values - 0.5); visibility float32 ``[14]`` (1 - the
+file's flag: LSP's flag 1 means occluded); labelled bool ``[14]`` (all joints are placed);
+person_box float32 ``[4]`` from the joints' extent clipped to the image. Reading and splitting
+live in ``datasets_tfds.lsp_common`` (shared with the lspet builder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import tensorflow_datasets as tfds
+from etils import epath
+
+from blazepose.topology import LSP_14
+from datasets_tfds import lsp_common
+from datasets_tfds.common import pose_features, topology_metadata
+
+_DESCRIPTION = """\
+Leeds Sports Pose (Johnson and Everingham, BMVC 2010): 2,000 sports images, each with one
+person annotated with 14 joints and an occlusion flag, read from the manual dir in the project's
+shared pose layout (topology lsp_14). Config `original`: LSP's own 1,000 train / 1,000 test
+split. Config `tf_blazepose_merged`: LSP and LSP Extended split as vietanhdev/tf-blazepose did.
+See datasets_tfds/lsp/README.md.
+"""
+
+_CITATION = """\
+@inproceedings{Johnson10,
+  title = {Clustered Pose and Nonlinear Appearance Models for Human Pose Estimation},
+  author = {Johnson, Sam and Everingham, Mark},
+  year = {2010},
+  booktitle = {Proceedings of the British Machine Vision Conference},
+}
+"""
+
+_MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+LSP cannot be downloaded automatically (see its terms on the page below). Download
+lsp_dataset.zip from http://sam.johnson.io/research/lsp.html and extract it into the manual dir,
+either directly or into a folder lsp_dataset/:
+
+    MANUAL_DIR/joints.mat            (or MANUAL_DIR/lsp_dataset/joints.mat)
+    MANUAL_DIR/images/im0001.jpg .. im2000.jpg   (beside joints.mat)
+
+joints.mat holds the MATLAB array `joints`, 3 x 14 x 2000 (x, y, flag; flag 1 = occluded).
+
+Config tf_blazepose_merged also needs LSP Extended: download lspet_dataset.zip from
+http://sam.johnson.io/research/lspet.html and extract both archives into their folders:
+
+    MANUAL_DIR/lsp_dataset/joints.mat     MANUAL_DIR/lsp_dataset/images/im0001.jpg ...
+    MANUAL_DIR/lspet_dataset/joints.mat   MANUAL_DIR/lspet_dataset/images/im00001.jpg ...
+"""
+
+ORIGINAL = tfds.core.BuilderConfig(
+    name="original",
+    description="LSP's own split: im0001-im1000 train, im1001-im2000 test.",
+)
+TF_BLAZEPOSE_MERGED = tfds.core.BuilderConfig(
+    name="tf_blazepose_merged",
+    description="LSP + LSP Extended as tf-blazepose's tools/split_lsp_lspet.py split them: "
+                "train 1800 + 3739, validation 100 + 100, test 100 + 100.",
+)
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """DatasetBuilder for Leeds Sports Pose in the manual dir."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "LSP's own split and tf-blazepose's merged LSP + LSPET split."}
+    # Only `original` is listed: `tfds build` without --config builds every listed config, and
+    # the merged one needs LSP Extended too. --config=tf_blazepose_merged and
+    # tfds.builder("lsp/tf_blazepose_merged") find it through get_builder_config.
+    BUILDER_CONFIGS = [ORIGINAL]
+    DEFAULT_BUILDER_CONFIG_NAME = ORIGINAL.name
+    MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+
+    # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
+    # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
+    code_path = epath.Path(__file__)
+
+    @classmethod
+    def get_builder_config(cls, name: str, version: Any = None) -> tfds.core.BuilderConfig | None:
+        """A listed config, else ``tf_blazepose_merged`` by name."""
+        listed = super().get_builder_config(name, version)
+        if listed is None and name == TF_BLAZEPOSE_MERGED.name:
+            return TF_BLAZEPOSE_MERGED
+        return listed
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=_DESCRIPTION,
+            features=pose_features(LSP_14.num_keypoints),
+            homepage=lsp_common.LSP.homepage,
+            citation=_CITATION,
+            metadata=topology_metadata(LSP_14),
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager
+                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
+        manual_dir = epath.Path(dl_manager.manual_dir)
+        if self.builder_config.name == TF_BLAZEPOSE_MERGED.name:
+            plan = lsp_common.plan_tf_blazepose_merged(manual_dir, self.name)
+        else:
+            plan = lsp_common.plan_original(manual_dir, lsp_common.LSP, self.name)
+        self.info.metadata["source"] = plan.summary
+        return {split: self._generate_examples(records) for split, records in plan.splits.items()}
+
+    def _generate_examples(self, records) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yields (image_id, example); ``records`` are ``PersonRecord`` of one split."""
+        yield from lsp_common.generate_examples(records)
