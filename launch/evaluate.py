@@ -54,6 +54,11 @@ def main(argv):
         data = dataclasses.replace(data, data_dir=_DATA_DIR.value)
     config = dataclasses.replace(config, data=data, batch_size=_BATCH_SIZE.value,
                                  eval_batches=_BATCHES.value, init_from=_INIT_FROM.value)
+    phase_file = os.path.join(_MODEL_DIR.value, "phase.json")
+    if _CHECKPOINT.value != "none" and tf.io.gfile.exists(phase_file):
+        # Decode as the run was trained (the heatmap phase reads keypoints off the heatmaps).
+        with tf.io.gfile.GFile(phase_file) as stream:
+            config = dataclasses.replace(config, phase=json.load(stream)["phase"])
     task = PoseTask(config)
     task.prepare_data()
     trainer = Trainer(config, _MODEL_DIR.value, task=task)

@@ -110,6 +110,15 @@ PRESETS: dict[str, TrainConfig] = {
                            losses=LossConfig(visibility_weight=0.1),
                            data=DataSection(pipeline=PipelineConfig(crop=CropConfig(
                                upright=True)))),
+    # Fine-tuning Google's weights on real data (GPU-sized; choose the data with --dataset and
+    # --eval_dataset, see launch/configs/*.cfg): upright crops as MediaPipe's tracker makes
+    # them, the default augmentation, cosine decay over 30k steps of 64 images.
+    "finetune": TrainConfig(init_from="mediapipe_full", train_steps=30000, batch_size=64,
+                            eval_every=1000, eval_batches=100, checkpoint_every=1000,
+                            log_every=100, summary_every=100,
+                            optimizer=OptimizerSection(learning_rate=1e-4, warmup_steps=500),
+                            data=DataSection(pipeline=PipelineConfig(crop=CropConfig(
+                                upright=True)))),
     # The same network and data from random initialisation (needs far more steps).
     "scratch": TrainConfig(train_steps=20000, eval_every=1000, checkpoint_every=1000),
 }

@@ -226,12 +226,51 @@ class Trainer:
                 self.print(f"initialised from {self.config.init_from}: {len(report.loaded)} "
                            f"layers loaded, fresh: {report.fresh}")
             return False
+        previous_phase = self._recorded_phase()
+        new_phase = previous_phase not in (None, self.config.phase)
         try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            if new_phase:
+                self._restore_other_phase(latest, previous_phase)
+            else:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.OpError) as error:
             raise CheckpointMismatchError(f"cannot restore {latest}: {error}") from error
-        self.print(f"resumed from {latest} at step {int(self.step.numpy())}")
+        if new_phase:
+            self.print(f"phase {self.config.phase} starts from phase {previous_phase}'s "
+                       f"{latest} at step {int(self.step.numpy())} (weights; fresh optimizer)")
+            self._phase_changed = True
+        else:
+            self.print(f"resumed from {latest} at step {int(self.step.numpy())}")
         return True
+
+    def _restore_other_phase(self, path: str, phase: str) -> None:
+        """Continues from a checkpoint of another phase of the recipe: its weights and step.
+
+        The phases train other variables (the optimizer state does not fit) and differ in
+        layers (the regression phase reads the trunk through a stop-gradient layer), so the
+        checkpoint is restored into a model built as in its own phase, then copied over layer by
+        layer by name.
+        """
+        from blazepose.pretrained.importer import transfer_weights
+
+        previous_task = PoseTask(dataclasses.replace(self.config, phase=phase))
+        with self.strategy.scope():
+            previous_model = previous_task.build_model()
+            tf.train.Checkpoint(model=previous_model, step=self.step).restore(
+                path).assert_existing_objects_matched()
+            report = transfer_weights(previous_model, self.model)
+        if report.fresh:
+            raise CheckpointMismatchError(f"{path}: layers without weights in the checkpoint: "
+                                          f"{report.fresh}")
+
+    def _recorded_phase(self) -> str | None:
+        """The phase the latest checkpoints were trained in (phase.json), if known."""
+        path = self.model_dir / "phase.json"
+        return json.loads(path.read_text())["phase"] if path.exists() else None
+
+    def _record_phase(self) -> None:
+        if self.is_chief:
+            (self.model_dir / "phase.json").write_text(json.dumps({"phase": self.config.phase}))
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -327,6 +366,11 @@ class Trainer:
     def train(self) -> dict:
         """Trains to ``train_steps``; returns the final validation metrics."""
         resumed = self.restore()
+        if getattr(self, "_phase_changed", False):
+            # From now on the latest checkpoint is this phase's (with its optimizer state).
+            self._record_phase()
+            self.manager.save(checkpoint_number=int(self.step.numpy()))
+            self._phase_changed = False
         previous_sigterm = signal.getsignal(signal.SIGTERM)
         preemption = self._preemption_handler()
         try:
@@ -337,6 +381,7 @@ class Trainer:
 
     def _train_loop(self, resumed: bool, preemption) -> dict:
         config = self.config
+        self._record_phase()
         if not resumed:
             self._write_hparams()
             self.evaluate(0)  # the starting point, e.g. Google's weights before fine-tuning

@@ -376,3 +376,18 @@ def test_sources_take_a_split_per_data_set_and_separate_evaluation_sets():
     assert [(s.name, s.split) for s in task.sources(False)] == [("lsp/original", "test")]
     plain = PoseTask(config_lib.TrainConfig(data=config_lib.DataSection(datasets=("mpii",))))
     assert [(s.name, s.split) for s in plain.sources(False)] == [("mpii", "validation")]
+
+
+def test_regression_phase_continues_the_heatmap_phase(data_dir, tmp_path):
+    """The recipe's second phase resumes the first one's checkpoint in the same model_dir: the
+    weights carry over, only the regression branch changes, the step counter continues."""
+    quiet = {"print_fn": lambda *_: None}
+    first = Trainer(_config(data_dir, phase="heatmap", train_steps=2), tmp_path, **quiet)
+    first.train()
+    trunk = first.model.get_layer("trunk_expand").get_weights()[0].copy()
+    second = Trainer(_config(data_dir, phase="regression", train_steps=4), tmp_path, **quiet)
+    second.train()
+    assert int(second.step.numpy()) == 4
+    np.testing.assert_array_equal(second.model.get_layer("trunk_expand").get_weights()[0], trunk)
+    regression = second.model.get_layer("reg_landmarks").get_weights()[0]
+    assert not np.array_equal(regression, first.model.get_layer("reg_landmarks").get_weights()[0])
