@@ -10,6 +10,7 @@ BUILDER_MODULES = (
     "datasets_tfds.pushups.pushups_dataset_builder",
     "datasets_tfds.mpii.mpii_dataset_builder",
     "datasets_tfds.coco_keypoints.coco_keypoints_dataset_builder",
+    "datasets_tfds.yoga82.yoga82_dataset_builder",
 )
 
 

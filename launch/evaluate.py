@@ -94,5 +94,9 @@ def main(argv):
     print(json.dumps(scalars))
 
 
-if __name__ == "__main__":
+def run():
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

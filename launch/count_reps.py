@@ -1,0 +1,149 @@
+r"""Counts exercise repetitions in a pose track (run_video's JSON) or a video.
+
+  python -m launch.count_reps --input=track.json --exercise=squat
+  python -m launch.count_reps --input=track.json --exercise=pushup --format=json
+  python -m launch.count_reps --input=set.mp4 --exercise=lunge          # runs the pose pipeline
+  python -m launch.count_reps --input=track.json --exercise=burpee --counter=knn \
+      --samples=burpee_samples/
+
+``--format=json`` prints ``{"exercise": E, "count": N, "reps": [{"start_s": a, "end_s": b}, ...]}``;
+``--format=text`` one readable line. The rule counter knows pushup, squat, situp, jumping_jack and
+lunge; the k-NN counter learns any exercise from a folder of labelled frames (``--samples``,
+layout in ``blazepose.counting.load_samples``: ``FOLDER/<class>/*.json`` or ``FOLDER/<class>.csv``)
+and counts entering and leaving ``--knn_class`` (default ``down``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RULE_EXERCISES = ("pushup", "squat", "situp", "jumping_jack", "lunge")
+"""Exercises the rule counter knows (``blazepose.counting.EXERCISES``; repeated here so that
+flags are checked before the library, and TensorFlow, is imported)."""
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+_INPUT = flags.DEFINE_string("input", None, "run_video JSON track, or a video file.",
+                             required=True)
+_EXERCISE = flags.DEFINE_string("exercise", None, "Exercise name: pushup, squat, situp, "
+                                "jumping_jack, lunge (rule), or any name with --counter=knn.",
+                                required=True)
+_FORMAT = flags.DEFINE_enum("format", "text", ["text", "json"], "Output format.")
+_COUNTER = flags.DEFINE_enum("counter", "rule", ["rule", "knn"], "Rule-based or learned k-NN.")
+_SAMPLES = flags.DEFINE_string("samples", None, "Folder of labelled frames for --counter=knn.")
+_KNN_CLASS = flags.DEFINE_string("knn_class", "down", "Sample class whose entering and leaving "
+                                 "is one repetition (--counter=knn).")
+_BACKEND = flags.DEFINE_string("backend", "tflite", "Pose pipeline backend for video input.")
+
+
+def validate_flags() -> str:
+    """Checks the flags before any work; returns the input kind (``json`` or ``video``).
+
+    Raises:
+      app.UsageError: naming the flag.
+    """
+    path = _INPUT.value
+    if not os.path.isfile(path):
+        raise app.UsageError(f"--input {path}: no such file")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".json":
+        kind = "json"
+    elif suffix in VIDEO_SUFFIXES:
+        kind = "video"
+    else:
+        raise app.UsageError(f"--input {path}: expected a .json track or a video "
+                             f"({', '.join(VIDEO_SUFFIXES)})")
+    exercise = _EXERCISE.value.strip()
+    if not exercise:
+        raise app.UsageError("--exercise must not be empty")
+    if _COUNTER.value == "rule":
+        if exercise not in RULE_EXERCISES:
+            raise app.UsageError(f"--exercise {exercise!r}: the rule counter knows "
+                                 f"{', '.join(RULE_EXERCISES)}; use --counter=knn with "
+                                 "--samples for others")
+        if _SAMPLES.value:
+            raise app.UsageError("--samples is only used with --counter=knn")
+    else:
+        if not _SAMPLES.value:
+            raise app.UsageError("--counter=knn needs --samples (a folder of labelled frames)")
+        if not os.path.isdir(_SAMPLES.value):
+            raise app.UsageError(f"--samples {_SAMPLES.value}: not a directory")
+    return kind
+
+
+def track_from_video(path: str, backend: str = "tflite"):
+    """Runs the tracking pose pipeline over a video; a :class:`blazepose.counting.PoseTrack`."""
+    import cv2  # the `video` extra: opencv-python-headless
+    import numpy as np
+
+    from blazepose.counting import track_from_json
+    from blazepose.inference import PosePipeline
+
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise ValueError(f"{path}: cannot open the video")
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    pipeline = PosePipeline.from_pretrained(backend=backend, tracking=True, smoothing=True)
+    frames = []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            time_s = len(frames) / fps
+            result = pipeline.process_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), time_s)
+            frames.append({
+                "index": len(frames), "time_s": time_s,
+                "landmarks": None if result is None else np.asarray(
+                    result.landmarks, np.float64)[:33, :5].tolist(),
+                "world_landmarks": None if result is None or result.world_landmarks is None
+                else np.asarray(result.world_landmarks, np.float64)[:33, :3].tolist(),
+            })
+    finally:
+        capture.release()
+    if not frames:
+        raise ValueError(f"{path}: the video has no frames")
+    return track_from_json({"fps": fps, "width": width, "height": height, "frames": frames},
+                           source=path)
+
+
+def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str | None,
+          knn_class: str, backend: str = "tflite"):
+    """The :class:`blazepose.counting.RepCount` of one input."""
+    from blazepose import counting
+
+    track = counting.load_track(path) if kind == "json" else track_from_video(path, backend)
+    if counter == "rule":
+        return counting.RuleCounter(exercise).count(track)
+    samples = counting.load_samples(samples_folder)
+    return counting.KnnRepCounter(samples, knn_class).count(track, exercise)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    kind = validate_flags()
+    try:
+        result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
+                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value)
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from None
+    if _FORMAT.value == "json":
+        print(json.dumps(result.to_json()))
+    else:
+        print(result.to_text())
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

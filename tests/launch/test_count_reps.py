@@ -1,0 +1,88 @@
+"""launch.count_reps and launch.evaluate_counting as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from blazepose.counting import track_to_json
+from blazepose.synthetic_tracks import NO_DEGRADATIONS, synthetic_recording
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def squat_track(tmp_path_factory):
+    recording = synthetic_recording(np.random.default_rng(5), "squat", 4, NO_DEGRADATIONS,
+                                    clean=True)
+    path = tmp_path_factory.mktemp("track") / "squat.json"
+    path.write_text(json.dumps(track_to_json(recording.track)))
+    return path, recording
+
+
+def test_json_and_text_output(squat_track):
+    path, recording = squat_track
+    result = _run("launch.count_reps", f"--input={path}", "--exercise=squat", "--format=json")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["exercise"] == "squat" and output["count"] == 4
+    assert [set(rep) for rep in output["reps"]] == [{"start_s", "end_s"}] * 4
+    starts = np.array([rep["start_s"] for rep in output["reps"]])
+    np.testing.assert_allclose(starts, recording.intervals[:, 0], atol=0.5)
+    result = _run("launch.count_reps", f"--input={path}", "--exercise=squat")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("squat: 4 reps (")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--exercise=squat"], "--input"),
+    (["--input={missing}", "--exercise=squat"], "no such file"),
+    (["--input={track}", "--exercise=burpee"], "--counter=knn"),
+    (["--input={track}", "--exercise=squat", "--counter=knn"], "--samples"),
+    (["--input={track}", "--exercise=squat", "--counter=knn", "--samples={missing}"],
+     "not a directory"),
+    (["--input={text}", "--exercise=squat"], ".json track or a video"),
+    (["--input={track}", "--exercise=squat", "--format=xml"], "--format"),
+])
+def test_bad_flags_fail_before_any_work(tmp_path, squat_track, args, fragment):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    values = {"track": squat_track[0], "missing": tmp_path / "missing", "text": text}
+    result = _run("launch.count_reps", *[a.format(**values) for a in args])
+    assert result.returncode != 0
+    assert fragment in result.stderr
+    assert "tensorflow" not in result.stderr.lower()  # refused before the library loaded
+
+
+def test_malformed_track_is_named(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps({"fps": 30, "frames": [{"time_s": 0, "landmarks": [[1, 2]]}]}))
+    result = _run("launch.count_reps", f"--input={path}", "--exercise=squat")
+    assert result.returncode != 0
+    assert "broken.json: frame 0: 'landmarks'" in result.stderr
+
+
+def test_evaluate_counting_prints_a_table_and_a_json_line():
+    result = _run("launch.evaluate_counting", "--sequences=2", "--exercises=squat,lunge",
+                  "--counter=rule,knn", "--knn_train_sequences=2", "--seed=3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["counter", "exercise", "sequences"]
+    summary = json.loads(lines[-1])
+    for counter in ("rule", "knn"):
+        for exercise in ("squat", "lunge"):
+            figures = summary["results"][counter][exercise]
+            assert figures["sequences"] == 2
+            assert 0.0 <= figures["exact_rate"] <= 1.0 and figures["mae"] >= 0.0
+    bad = _run("launch.evaluate_counting", "--exercises=burpee")
+    assert bad.returncode != 0 and "--exercises" in bad.stderr
