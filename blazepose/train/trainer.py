@@ -147,6 +147,25 @@ class EvaluationRun:
     heatmaps: tuple | None = None
 
 
+def check_architecture(model_dir: os.PathLike, config: TrainConfig, record: bool = False
+                       ) -> None:
+    """Refuses a model_dir whose ``architecture.json`` (model section and topology) differs
+    from ``config``'s, naming each difference. ``record`` writes the file when it is missing
+    (a new run); otherwise a missing file is not an error here."""
+    path = pathlib.Path(model_dir) / "architecture.json"
+    ours = _architecture(config)
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        differences = {key: (theirs.get(key), ours.get(key)) for key in ours
+                       if theirs.get(key) != ours.get(key)}
+        if differences:
+            raise CheckpointMismatchError(
+                f"{model_dir} holds checkpoints of another architecture: " + "; ".join(
+                    f"{k}: checkpoint {a} vs config {b}" for k, (a, b) in differences.items()))
+    elif record:
+        path.write_text(json.dumps(ours, indent=2))
+
+
 class Trainer:
     """Runs a :class:`TrainConfig` in ``model_dir`` (resuming from its checkpoints)."""
 
@@ -200,19 +219,7 @@ class Trainer:
     # -- checkpoints ----------------------------------------------------------------------
 
     def _check_architecture(self) -> None:
-        """Refuses a model_dir trained with another architecture or keypoint count."""
-        path = self.model_dir / "architecture.json"
-        ours = _architecture(self.config)
-        if path.exists():
-            theirs = json.loads(path.read_text())
-            differences = {key: (theirs.get(key), ours.get(key)) for key in ours
-                           if theirs.get(key) != ours.get(key)}
-            if differences:
-                raise CheckpointMismatchError(
-                    f"{self.model_dir} holds checkpoints of another architecture: " + "; ".join(
-                        f"{k}: checkpoint {a} vs config {b}" for k, (a, b) in differences.items()))
-        else:
-            path.write_text(json.dumps(ours, indent=2))
+        check_architecture(self.model_dir, self.config, record=True)
 
     def restore(self) -> bool:
         """Resumes from the latest checkpoint; returns whether one was found."""

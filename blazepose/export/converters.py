@@ -1,0 +1,137 @@
+"""Conversions of the exported SavedModel into TFLite, ONNX and TF.js.
+
+Each converter reads one signature of the SavedModel (``serving_default`` or ``serve_image``,
+see :mod:`blazepose.export.saved_model`) and writes its files into an output folder.
+
+* TFLite: the signature is traced once more with a batch of 1 (as Google's file), so the graph
+  has no shape arithmetic left: the crop model's ops are exactly those of
+  ``pose_landmark_full.tflite`` (58 CONV_2D, 38 DEPTHWISE_CONV_2D, 28 ADD, 5 PAD,
+  5 RESIZE_BILINEAR, 3 RESHAPE, 2 MAX_POOL_2D, 1 LOGISTIC). ``float16`` stores float16 weights
+  with DEQUANTIZE ops (Google's own format); ``int8`` is full-integer post-training
+  quantisation (every op int8, float32 input and output) calibrated on representative crops.
+* ONNX: ``tf2onnx`` (``from_function`` on the loaded signature), dynamic batch dimension.
+* TF.js: the ``tensorflowjs`` converter in its own package folder (see ``tfjs_env``).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import tensorflow as tf
+
+from blazepose.export import saved_model as saved_model_lib
+from blazepose.export.config import IMAGE_SIGNATURE, ExportError
+
+
+class ConversionError(RuntimeError):
+    """A converter failed; the message holds the end of its output."""
+
+
+def _fixed_batch_function(saved_model_dir: os.PathLike, signature: str):
+    """The SavedModel's ``signature`` re-traced for a batch of 1; returns (function, loaded)."""
+    loaded = tf.saved_model.load(os.fspath(saved_model_dir))
+    if signature not in loaded.signatures:
+        raise ExportError(f"{saved_model_dir} has no signature {signature!r}; it has "
+                          f"{sorted(loaded.signatures)}")
+    serving = loaded.signatures[signature]
+    spec = (saved_model_lib.image_spec(1) if signature == IMAGE_SIGNATURE
+            else saved_model_lib.crop_spec(1))
+
+    def serve(image):
+        return serving(image=image)
+
+    return tf.function(serve).get_concrete_function(spec), loaded
+
+
+def convert_tflite(saved_model_dir: os.PathLike, path: os.PathLike, signature: str,
+                   quantize: str = "none",
+                   representative: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+    """Writes a ``.tflite`` file; returns its bytes.
+
+    Args:
+      representative: for ``int8``, a function returning an iterable of single inputs
+        ``[1, ...]`` in the signature's dtype (float32 crops or uint8 images).
+    """
+    function, loaded = _fixed_batch_function(saved_model_dir, signature)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], loaded)
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        if representative is None:
+            raise ExportError("int8 quantisation needs a representative data set")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([item] for item in representative())
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif quantize != "none":
+        raise ExportError(f"unknown TFLite quantisation {quantize!r}")
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # the converter raises ConverterError and others
+        raise ConversionError(f"TFLite conversion of {saved_model_dir} ({signature}, "
+                              f"{quantize}) failed: {error}") from error
+    pathlib.Path(path).write_bytes(flatbuffer)
+    return flatbuffer
+
+
+def _run(command: list[str], what: str, env: dict | None = None) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if result.returncode != 0:
+        raise ConversionError(f"{what} failed (exit {result.returncode}): {' '.join(command)}\n"
+                              f"{(result.stdout + result.stderr)[-4000:]}")
+    return result.stdout + result.stderr
+
+
+def convert_onnx(saved_model_dir: os.PathLike, path: os.PathLike, signature: str,
+                 opset: int = 17) -> None:
+    """Writes an ONNX file with ``tf2onnx`` from the SavedModel's ``signature`` (dynamic batch;
+    input ``image`` and the outputs keep the signature's names)."""
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ExportError("--format=onnx needs tf2onnx: pip install 'blazepose-tf2[export]' "
+                          "(tf2onnx, onnxruntime)") from None
+    loaded = tf.saved_model.load(os.fspath(saved_model_dir))
+    serving = loaded.signatures[signature]
+    spec = (saved_model_lib.image_spec() if signature == IMAGE_SIGNATURE
+            else saved_model_lib.crop_spec())
+
+    def serve(image):
+        return serving(image=image)
+
+    try:
+        tf2onnx.convert.from_function(tf.function(serve), input_signature=[spec], opset=opset,
+                                      output_path=os.fspath(path))
+    except Exception as error:  # tf2onnx raises many kinds
+        raise ConversionError(f"ONNX conversion of {saved_model_dir} ({signature}) failed: "
+                              f"{error}") from error
+
+
+def convert_tfjs(saved_model_dir: os.PathLike, output_dir: os.PathLike, signature: str,
+                 quantize: str = "none", environment: os.PathLike | None = None) -> None:
+    """Writes a TF.js graph model (``model.json`` + weight shards) into ``output_dir``.
+
+    ``environment``: the converter's package folder (default: created by
+    ``tfjs_env.ensure_environment``).
+    """
+    from blazepose.export import tfjs_env
+
+    environment = environment or tfjs_env.ensure_environment()
+    env = _quiet_env()
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.fspath(environment)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    runner = pathlib.Path(__file__).with_name("tfjs_runner.py")
+    _run([sys.executable, os.fspath(runner), os.fspath(saved_model_dir), os.fspath(output_dir),
+          signature, quantize], "the TF.js converter", env=env)
+
+
+def _quiet_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("CUDA_VISIBLE_DEVICES", "")
+    return env

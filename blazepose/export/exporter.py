@@ -1,0 +1,198 @@
+"""One export, start to finish: checks, SavedModel, conversion, verification, metadata.
+
+Everything is written into a scratch folder beside the output and moved into place only after
+the export was converted and (when asked) verified in its own runtime, so a failed export leaves
+nothing behind and an existing export is replaced only with ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from blazepose.export import converters, runtimes, saved_model
+from blazepose.export import metadata as metadata_lib
+from blazepose.export.config import IMAGE_SIGNATURE, ExportConfig, ExportError
+from blazepose.export.representative import as_uint8
+from blazepose.export.sources import ModelSource
+
+MODEL_FILES = {"tflite": "model.tflite", "onnx": "model.onnx", "tfjs": "model.json",
+               "saved_model": "saved_model.pb"}
+
+
+class VerificationError(RuntimeError):
+    """The export does not agree with the Keras model within the stated tolerances."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    directory: pathlib.Path
+    config: ExportConfig
+    metadata: dict
+
+    @property
+    def model_path(self) -> pathlib.Path:
+        """The file a runtime opens (for a SavedModel or TF.js model, load the folder)."""
+        return self.directory / MODEL_FILES[self.config.format]
+
+
+def check_output(output_dir: os.PathLike, overwrite: bool) -> pathlib.Path:
+    """Raises :class:`ExportError` when ``output_dir`` cannot receive an export."""
+    output = pathlib.Path(output_dir).absolute()
+    if output.exists() and not output.is_dir():
+        raise ExportError(f"--output {output} exists and is not a folder")
+    if output.exists() and not overwrite:
+        raise ExportError(f"--output {output} exists; pass --overwrite to replace it")
+    return output
+
+
+def verification_inputs(crops: np.ndarray, signature: str) -> np.ndarray:
+    """What the runtimes are fed: the crops, or for ``serve_image`` uint8 images of another
+    size (192x192) so that the in-graph resize is exercised."""
+    if signature != IMAGE_SIGNATURE:
+        return crops.astype(np.float32)
+    resized = tf.image.resize(crops, (192, 192), method="bilinear").numpy()
+    return as_uint8(resized)
+
+
+def photo_crops(photo: np.ndarray) -> np.ndarray:
+    """Three realistic float32 crops ``[3, 256, 256, 3]`` of a uint8 RGB photograph of a person:
+    the whole picture resized, mirrored, and its centre 80 % zoomed in (checks run on real
+    pictures: random pixels drive the heads to extremes no deployment sees)."""
+    image = tf.convert_to_tensor(photo[..., :3], tf.float32) / 255.0
+    whole = tf.image.resize(image, (256, 256))
+    zoomed = tf.image.resize(tf.image.central_crop(image, 0.8), (256, 256))
+    return tf.stack([whole, whole[:, ::-1], zoomed]).numpy().astype(np.float32)
+
+
+def runner_for(config: ExportConfig, directory: pathlib.Path, node_modules=None
+               ) -> runtimes.Runner:
+    if config.format == "saved_model":
+        return runtimes.saved_model_runner(directory, config.signature)
+    if config.format == "tflite":
+        return runtimes.tflite_runner(directory / MODEL_FILES["tflite"])
+    if config.format == "onnx":
+        return runtimes.onnx_runner(directory / MODEL_FILES["onnx"])
+    return runtimes.tfjs_runner(directory, node_modules)
+
+
+def verify(source: ModelSource, config: ExportConfig, directory: pathlib.Path,
+           crops: np.ndarray, node_modules=None) -> dict:
+    """Runs the export in its runtime and the Keras model on the same inputs.
+
+    Returns the :func:`runtimes.compare` statistics plus ``inputs`` (count) and ``precision``.
+    Raises :class:`VerificationError` when a tolerance of ``runtimes.TOLERANCES`` is exceeded.
+    """
+    inputs = verification_inputs(crops, config.signature)
+    candidate = runner_for(config, directory, node_modules)(inputs)
+    reference = runtimes.reference_runner(source.model, config.signature)(inputs)
+    stats = runtimes.compare(candidate, reference, config.signature,
+                             source.topology.num_keypoints)
+    problems = runtimes.violations(stats, config.precision)
+    if problems:
+        raise VerificationError(f"the {config.format} export ({config.quantize}) disagrees with "
+                                f"the Keras model: {'; '.join(problems)}")
+    return {"inputs": int(len(inputs)), "precision": config.precision,
+            "tolerances": runtimes.TOLERANCES[config.precision], **stats}
+
+
+def _representative_fn(crops: np.ndarray, signature: str):
+    inputs = verification_inputs(crops, signature) if signature == IMAGE_SIGNATURE else crops
+
+    def generate():
+        for example in inputs:
+            yield example[np.newaxis]
+
+    return generate
+
+
+def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportConfig, *,
+                 overwrite: bool = False, saved_model_dir: os.PathLike | None = None,
+                 representative: np.ndarray | None = None,
+                 verify_crops: np.ndarray | None = None, node_modules=None,
+                 print_fn=print) -> ExportResult:
+    """Exports ``source`` in ``config.format`` into ``output_dir`` with ``metadata.json``.
+
+    Args:
+      saved_model_dir: an existing SavedModel of the same model (from an earlier export) to
+        convert from; default: one is written to a scratch folder first.
+      representative: float32 crops ``[n, 256, 256, 3]`` calibrating ``int8`` (required then).
+      verify_crops: float32 crops; when given, the export is run in its runtime on them and
+        compared with the Keras model (``runtimes.TOLERANCES``), and the figures are recorded in
+        the metadata under ``verification``.
+      node_modules: the npm packages for the TF.js check (default ``web_assets``'s cache).
+
+    Raises:
+      ExportError: bad request (before any file is written).
+      VerificationError: the export disagrees with the Keras model (nothing is written).
+      converters.ConversionError: a converter failed (nothing is written).
+    """
+    output = check_output(output_dir, overwrite)
+    if config.quantize == "int8" and (representative is None or not len(representative)):
+        raise ExportError("--quantize=int8 needs representative crops (--representative_dataset)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    work = pathlib.Path(tempfile.mkdtemp(prefix=".blazepose-export-", dir=output.parent))
+    try:
+        extra: dict = {}
+        if config.format == "saved_model":
+            print_fn(f"writing the SavedModel into {output}")
+            os.rmdir(scratch)  # ExportArchive creates the folder itself
+            saved_model.write_saved_model(source.model, scratch)
+        else:
+            if saved_model_dir is None:
+                saved_model_dir = work / "saved_model"
+                print_fn("writing the SavedModel to convert from")
+                saved_model.write_saved_model(source.model, saved_model_dir)
+            print_fn(f"converting {config.signature} to {config.format} ({config.quantize})")
+            if config.format == "tflite":
+                converters.convert_tflite(
+                    saved_model_dir, scratch / MODEL_FILES["tflite"], config.signature,
+                    config.quantize,
+                    None if representative is None else _representative_fn(
+                        representative[:config.calibration_images], config.signature))
+                if config.quantize == "int8":
+                    extra["calibration"] = {"crops": int(min(len(representative),
+                                                             config.calibration_images))}
+            elif config.format == "onnx":
+                converters.convert_onnx(saved_model_dir, scratch / MODEL_FILES["onnx"],
+                                        config.signature, config.onnx_opset)
+                extra["tensorrt"] = tensorrt_command(MODEL_FILES["onnx"], config)
+            else:
+                converters.convert_tfjs(saved_model_dir, scratch, config.signature,
+                                        config.quantize)
+        if verify_crops is not None:
+            print_fn(f"verifying the {config.format} export in its runtime")
+            extra["verification"] = verify(source, config, scratch, verify_crops, node_modules)
+        files = [str(p.relative_to(scratch)) for p in sorted(scratch.rglob("*")) if p.is_file()]
+        metadata = metadata_lib.build_metadata(source, config, files + [
+            metadata_lib.METADATA_FILE], extra)
+        metadata_lib.write_metadata(scratch, metadata)
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(scratch, output)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(output, config, metadata)
+
+
+def tensorrt_command(onnx_file: str, config: ExportConfig) -> str:
+    """The ``trtexec`` command that builds a TensorRT engine from the ONNX export.
+
+    TensorRT is not run here (no GPU); the command is the documented path: FP16 engine, batch
+    1 to 16 with 1 as the optimisation point, NHWC input named ``image``.
+    """
+    if config.with_preprocessing:
+        shapes = ("--minShapes=image:1x64x64x3 --optShapes=image:1x256x256x3 "
+                  "--maxShapes=image:16x1024x1024x3")
+    else:
+        shapes = ("--minShapes=image:1x256x256x3 --optShapes=image:1x256x256x3 "
+                  "--maxShapes=image:16x256x256x3")
+    return f"trtexec --onnx={onnx_file} --saveEngine=model.plan --fp16 {shapes}"

@@ -1,0 +1,180 @@
+"""Where the exported network comes from: a training run's checkpoint, a ``.keras`` file, or
+Google's weights (``mediapipe_full``).
+
+A checkpoint is restored the way the trainer writes it (``tf.train.CheckpointManager`` files
+under ``MODEL_DIR/checkpoints`` or ``MODEL_DIR/best`` of a ``tf.train.Checkpoint(model=...,
+optimizer=..., step=...)``), into the network the training configuration builds. The run's
+``architecture.json`` is compared with that configuration by the trainer's own check, so a
+checkpoint of another variant or keypoint count is refused with what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from blazepose import topology as topology_lib
+from blazepose.export.config import ExportError
+
+MEDIAPIPE_FULL = "mediapipe_full"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """A network to export and what is known about it.
+
+    Attributes:
+      model: Keras model, float32 ``[N, 256, 256, 3]`` in [0, 1] -> dict of raw outputs.
+      topology: the keypoints of the first K landmark outputs.
+      extra_names: names of the landmark outputs after the K keypoints (Google's 6 for K = 33).
+      description: JSON-friendly provenance (kind, path, step, variant, ...).
+    """
+
+    model: keras.Model
+    topology: topology_lib.Topology
+    extra_names: tuple[str, ...]
+    description: dict
+
+    @property
+    def num_landmarks(self) -> int:
+        return int(self.model.output["landmarks"].shape[1])
+
+
+def _extra_names(topology: topology_lib.Topology, num_landmarks: int, where: str
+                 ) -> tuple[str, ...]:
+    extra = num_landmarks - topology.num_keypoints
+    if extra < 0:
+        raise ExportError(f"{where}: the network has {num_landmarks} landmark outputs, fewer than "
+                          f"the {topology.num_keypoints} keypoints of topology {topology.name}")
+    if topology.num_keypoints == topology_lib.NUM_BLAZEPOSE_LANDMARKS and \
+            num_landmarks == topology_lib.NUM_MODEL_OUTPUT_LANDMARKS:
+        return topology_lib.MODEL_OUTPUT_NAMES[topology.num_keypoints:]
+    return tuple(f"extra_{index}" for index in range(extra))
+
+
+def check_interface(model: keras.Model, where: str) -> None:
+    """Raises :class:`ExportError` unless ``model`` is a BlazePose landmark network."""
+    shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None
+    if shape is None or shape[1:] != (256, 256, 3):
+        raise ExportError(f"{where}: expected one input [N, 256, 256, 3], got "
+                          f"{[tuple(i.shape) for i in model.inputs]}")
+    outputs = model.output if isinstance(model.output, dict) else {}
+    missing = [k for k in ("landmarks", "world_landmarks", "pose_flag", "heatmap",
+                           "segmentation") if k not in outputs]
+    if missing:
+        raise ExportError(f"{where}: not a BlazePose landmark network (outputs missing: "
+                          f"{missing})")
+
+
+def from_mediapipe(cache_dir=None) -> ModelSource:
+    """Google's BlazePose Full weights imported into our network."""
+    from blazepose.pretrained import files, importer
+
+    model = importer.load_mediapipe_model("full", cache_dir=cache_dir)
+    model_file = files.get_model_file("full")
+    return ModelSource(model, topology_lib.BLAZEPOSE_33,
+                       topology_lib.MODEL_OUTPUT_NAMES[topology_lib.NUM_BLAZEPOSE_LANDMARKS:],
+                       {"kind": MEDIAPIPE_FULL, "file": model_file.filename,
+                        "sha256": model_file.sha256, "variant": "full",
+                        "num_keypoints": topology_lib.NUM_BLAZEPOSE_LANDMARKS})
+
+
+def from_keras_file(path, topology_name: str | None = None) -> ModelSource:
+    """A ``.keras`` file (e.g. from ``launch.convert_mediapipe``); ``topology_name`` names its
+    keypoints, needed unless it has Google's 39 outputs (then ``blazepose_33``)."""
+    path = pathlib.Path(path)
+    if path.suffix != ".keras" or not path.is_file():
+        raise ExportError(f"--model {path}: not an existing .keras file")
+    import blazepose  # noqa: F401  (registers the custom layers for safe_mode loading)
+
+    try:
+        model = keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad file
+        raise ExportError(f"--model {path}: cannot be loaded: {error}") from error
+    check_interface(model, str(path))
+    num_landmarks = int(model.output["landmarks"].shape[1])
+    if topology_name is None:
+        if num_landmarks != topology_lib.NUM_MODEL_OUTPUT_LANDMARKS:
+            raise ExportError(f"--model {path} has {num_landmarks} landmark outputs; name its "
+                              "keypoints with --topology")
+        topology_name = topology_lib.BLAZEPOSE_33.name
+    topology = _topology(topology_name)
+    return ModelSource(model, topology, _extra_names(topology, num_landmarks, str(path)),
+                       {"kind": "keras", "path": str(path.resolve())})
+
+
+def _topology(name: str) -> topology_lib.Topology:
+    try:
+        return topology_lib.get_topology(name)
+    except (KeyError, ValueError) as error:
+        raise ExportError(f"--topology: {error}") from None
+
+
+def resolve_checkpoint(path) -> tuple[pathlib.Path, str]:
+    """``(run directory, checkpoint prefix)`` for a run directory (its latest checkpoint) or a
+    checkpoint prefix such as ``RUN/checkpoints/ckpt-300`` or ``RUN/best/ckpt-200``."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        latest = tf.train.latest_checkpoint(str(path / "checkpoints"))
+        if latest is None:
+            raise ExportError(f"--checkpoint {path}: no checkpoint in {path / 'checkpoints'} "
+                              "(expected the --model_dir of python -m launch.train)")
+        return path, latest
+    if pathlib.Path(f"{path}.index").is_file():
+        return path.parent.parent, str(path)
+    raise ExportError(f"--checkpoint {path}: neither a training run directory nor a checkpoint "
+                      "prefix (RUN/checkpoints/ckpt-N)")
+
+
+def check_architecture(model_dir: pathlib.Path, config) -> None:
+    """The trainer's check of ``MODEL_DIR/architecture.json`` against ``config``.
+
+    Raises ``CheckpointMismatchError`` naming every field that differs, or when the run did not
+    record its architecture.
+    """
+    from blazepose.train import trainer as trainer_lib
+
+    if not (model_dir / "architecture.json").is_file():
+        raise trainer_lib.CheckpointMismatchError(
+            f"{model_dir} has no architecture.json: not a run written by the trainer, cannot "
+            "check what the checkpoint holds")
+    trainer_lib.check_architecture(model_dir, config)
+
+
+def from_checkpoint(path, config) -> ModelSource:
+    """The network of training ``config`` (a ``TrainConfig``) with a checkpoint's weights.
+
+    Raises:
+      ExportError: no checkpoint at ``path``.
+      CheckpointMismatchError: the run's architecture differs from ``config``'s, or the
+        checkpoint's variables do not fit the network.
+    """
+    from blazepose.train.task import PoseTask
+    from blazepose.train.trainer import CheckpointMismatchError
+
+    model_dir, prefix = resolve_checkpoint(path)
+    check_architecture(model_dir, config)
+    try:
+        task = PoseTask(config)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    model = task.build_model()
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    # The trainer's checkpoint layout (model, optimizer, step); the optimizer's slots are skipped.
+    try:
+        status = tf.train.Checkpoint(model=model, step=step).restore(prefix)
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        raise CheckpointMismatchError(f"cannot restore {prefix}: {error}") from error
+    status.expect_partial()
+    section = config.model
+    return ModelSource(model, task.topology,
+                       _extra_names(task.topology, int(model.output["landmarks"].shape[1]),
+                                    prefix),
+                       {"kind": "checkpoint", "path": str(pathlib.Path(prefix).resolve()),
+                        "step": int(step.numpy()), "variant": section.variant,
+                        "num_keypoints": section.num_keypoints,
+                        "offset_head": section.offset_head})

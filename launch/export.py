@@ -1,0 +1,185 @@
+r"""Exports a landmark network as a SavedModel, TFLite, ONNX or TF.js model, with metadata.
+
+  python -m launch.export --checkpoint=runs/default --format=saved_model --output=export/sm
+  python -m launch.export --checkpoint=runs/default --format=tflite --quantize=float16 \
+      --output=export/tflite16
+  python -m launch.export --model=mediapipe_full --format=tflite --quantize=int8 \
+      --output=export/int8 --representative_dataset=synthetic_pose/small
+  python -m launch.export --model=full.keras --format=onnx --output=export/onnx
+  python -m launch.export --checkpoint=runs/default --format=tfjs --with_preprocessing \
+      --output=export/web && python -m launch.serve_web --model_dir=export/web
+
+--checkpoint is a training run (python -m launch.train --model_dir) or one of its checkpoint
+prefixes (RUN/best/ckpt-200); the network is the one --preset (and --variant) build, and a run of
+another architecture is refused with what differs. --model is a .keras file or mediapipe_full
+(Google's weights). Every flag, the source and the output folder are checked before any file is
+written; by default the export is then run in its own runtime on a photograph (plus held-out
+calibration crops for int8) and must agree with the Keras model (--noverify skips that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FORMATS = ("saved_model", "tflite", "onnx", "tfjs")
+QUANTIZATIONS = ("none", "float16", "int8")
+
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Training run directory or checkpoint "
+                                  "prefix to export.")
+_MODEL = flags.DEFINE_string("model", None, "A .keras file, or mediapipe_full (Google's weights).")
+_FORMAT = flags.DEFINE_enum("format", None, FORMATS, "Export format.", required=True)
+_OUTPUT = flags.DEFINE_string("output", None, "Folder to create.", required=True)
+_QUANTIZE = flags.DEFINE_enum("quantize", "none", QUANTIZATIONS,
+                              "tflite: none|float16|int8; tfjs: none|float16; others: none.")
+_WITH_PREPROCESSING = flags.DEFINE_bool("with_preprocessing", False,
+                                        "The model takes a uint8 image of any size, resizes and "
+                                        "normalises it inside, and returns decoded landmarks.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing --output folder.")
+_PRESET = flags.DEFINE_string("preset", "default", "Training preset the checkpoint was made with.")
+_VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"],
+                             "Network variant the checkpoint was trained with (as launch.train).")
+_TOPOLOGY = flags.DEFINE_string("topology", None, "Keypoint topology of a --model .keras file "
+                                "(default: blazepose_33 for 39 landmark outputs).")
+_REPRESENTATIVE = flags.DEFINE_string("representative_dataset", None,
+                                      "TFDS data set (name/config) calibrating int8 (default: "
+                                      "the preset's first data set).")
+_REPRESENTATIVE_SPLIT = flags.DEFINE_string("representative_split", "train",
+                                            "Split of --representative_dataset.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 64,
+                                           "Crops calibrating int8.", lower_bound=1)
+_VERIFY = flags.DEFINE_bool("verify", True, "Run the export in its runtime and compare it with "
+                            "the Keras model before keeping it.")
+
+_HELD_OUT = 8  # representative crops kept out of calibration, to verify int8 on
+
+
+@flags.multi_flags_validator(["checkpoint", "model"],
+                             message="give exactly one of --checkpoint and --model")
+def _one_source(values):
+    return (values["checkpoint"] is None) != (values["model"] is None)
+
+
+@flags.multi_flags_validator(["format", "quantize"],
+                             message="--quantize is not available for that --format: tflite "
+                                     "takes none|float16|int8, tfjs none|float16, saved_model "
+                                     "and onnx none")
+def _quantization_supported(values):
+    from blazepose.export.config import SUPPORTED_QUANTIZATIONS
+
+    return values["format"] is None or values["quantize"] in SUPPORTED_QUANTIZATIONS.get(
+        values["format"], ())
+
+
+@flags.multi_flags_validator(["model", "variant", "preset"],
+                             message="--variant and --preset describe a --checkpoint; a --model "
+                                     "file carries its own architecture")
+def _variant_needs_checkpoint(values):
+    return values["model"] is None or (values["variant"] is None
+                                       and values["preset"] == "default")
+
+
+@flags.multi_flags_validator(["checkpoint", "topology"],
+                             message="--topology describes a --model file; a checkpoint's "
+                                     "topology is its preset's")
+def _topology_needs_model(values):
+    return values["checkpoint"] is None or values["topology"] is None
+
+
+def train_config():
+    """The preset with --variant applied (what launch.train builds from the same flags)."""
+    import dataclasses
+
+    from blazepose.train import config as config_lib
+
+    config = config_lib.get_preset(_PRESET.value)
+    if _VARIANT.value is not None:
+        config = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, variant=_VARIANT.value))
+    return config
+
+
+def _load_source(config):
+    from blazepose.export import sources
+
+    if _CHECKPOINT.value is not None:
+        return sources.from_checkpoint(_CHECKPOINT.value, config)
+    if _MODEL.value == sources.MEDIAPIPE_FULL:
+        return sources.from_mediapipe()
+    return sources.from_keras_file(_MODEL.value, _TOPOLOGY.value)
+
+
+def _crops(config, export_config):
+    """(calibration crops or None, verification crops or None)."""
+    import numpy as np
+
+    from blazepose.data.pipeline import DataSource
+    from blazepose.export import representative
+    from blazepose.samples import fetch_sample
+
+    calibration, held_out = None, np.zeros((0, 256, 256, 3), np.float32)
+    if export_config.quantize == "int8":
+        name = _REPRESENTATIVE.value or config.data.datasets[0]
+        source = DataSource(name, _REPRESENTATIVE_SPLIT.value,
+                            data_dir=_DATA_DIR.value or config.data.data_dir)
+        crops = representative.representative_crops(
+            source, export_config.calibration_images + _HELD_OUT, config.data.pipeline)
+        if len(crops) <= _HELD_OUT:
+            raise app.UsageError(f"--representative_dataset {name}: only {len(crops)} crops, "
+                                 f"need more than {_HELD_OUT}")
+        calibration, held_out = crops[:-_HELD_OUT], crops[-_HELD_OUT:]
+    if not _VERIFY.value:
+        return calibration, None
+    import tensorflow as tf
+
+    from blazepose.export.exporter import photo_crops
+
+    photo = tf.io.decode_image(tf.io.read_file(str(fetch_sample("astronaut"))), channels=3)
+    return calibration, np.concatenate([photo_crops(photo.numpy()), held_out])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from blazepose.export import ExportConfig, ExportError, exporter
+    from blazepose.train.trainer import CheckpointMismatchError
+
+    try:
+        export_config = ExportConfig(_FORMAT.value, _QUANTIZE.value, _WITH_PREPROCESSING.value,
+                                     calibration_images=_CALIBRATION_IMAGES.value)
+        config = train_config()
+        exporter.check_output(_OUTPUT.value, _OVERWRITE.value)
+        source = _load_source(config)
+        if _CHECKPOINT.value is None:
+            import dataclasses
+
+            config = dataclasses.replace(config, data=dataclasses.replace(
+                config.data, pipeline=dataclasses.replace(config.data.pipeline,
+                                                          topology=source.topology.name)))
+        calibration, verify_crops = _crops(config, export_config)
+        result = exporter.export_model(source, _OUTPUT.value, export_config,
+                                       overwrite=_OVERWRITE.value, representative=calibration,
+                                       verify_crops=verify_crops)
+    except (ExportError, CheckpointMismatchError) as error:
+        raise app.UsageError(str(error)) from None
+    print(f"wrote {result.directory}: {', '.join(result.metadata['files'])}")
+    verification = result.metadata.get("verification")
+    if verification:
+        print("agreement with the Keras model on", verification["inputs"], "inputs:",
+              json.dumps({k: v for k, v in verification.items()
+                          if k.startswith("landmark") or k == "pose_flag"}))
+    if "tensorrt" in result.metadata:
+        print("TensorRT:", result.metadata["tensorrt"])
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
