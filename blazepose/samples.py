@@ -35,6 +35,12 @@ SAMPLES: dict[str, Sample] = {
         "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
         ("--only-binary=:all:", "--python-version", "3.11", "--platform",
          "manylinux_2_17_x86_64")),
+    # Sports2D (BSD-3-Clause): its demo clip, 1768x994 VP9 at 30 FPS, 230 frames (7.7 s): two
+    # people walking, climbing down and doing push-ups outdoors, backlit.
+    "sports2d_demo": Sample(
+        "sports2d==0.8.34", "sports2d-0.8.34-*.whl", "Sports2D/Demo/demo.mp4",
+        "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039",
+        ("--only-binary=:all:",)),
 }
 
 

@@ -94,3 +94,45 @@ def test_bad_flags_and_foreign_cache(tmp_path):
     _cache(path)
     result = run(f"--cache={path}", "--dataset=other")
     assert result.returncode != 0 and "holds 'yoga82'" in result.stderr
+
+
+def test_landmarks_are_extracted_from_a_built_yoga82_split(tmp_path):
+    """The extraction step for real: a Yoga-82-format folder of a photo of a person (and a
+    blank picture), built with the builder, run through the pretrained TFLite pipeline."""
+    import shutil
+
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    import datasets_tfds
+    from blazepose import samples
+    from launch import classify_poses
+
+    manual = tmp_path / "yoga"
+    for pose in ("Akarna_Dhanurasana", "Cockerel_Pose"):
+        (manual / pose).mkdir(parents=True)
+    photo = tf.io.decode_png(tf.io.read_file(str(samples.fetch_sample("astronaut"))), 3)
+    tf.io.write_file(str(manual / "Akarna_Dhanurasana" / "16.jpg"), tf.io.encode_jpeg(photo))
+    shutil.copy(manual / "Akarna_Dhanurasana" / "16.jpg", manual / "Cockerel_Pose" / "1.jpg")
+    blank = tf.fill([300, 200, 3], tf.constant(128, tf.uint8))
+    tf.io.write_file(str(manual / "Cockerel_Pose" / "2.jpg"), tf.io.encode_jpeg(blank))
+    (manual / "yoga_train.txt").write_text("Akarna_Dhanurasana/16.jpg,1,8,0\n")
+    (manual / "yoga_test.txt").write_text(
+        "Cockerel_Pose/1.jpg,2,9,11\nCockerel_Pose/2.jpg,2,9,11\n")
+    datasets_tfds.register_builders()
+    data_dir = str(tmp_path / "tfds")
+    tfds.builder("yoga82", data_dir=data_dir).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    messages = []
+    arrays, names = classify_poses.extract_split("yoga82", "test", data_dir, "tflite", None,
+                                                 messages.append)
+    landmarks = arrays["test_landmarks"]
+    by_id = dict(zip(arrays["test_image_ids"], landmarks))
+    person = next(v for k, v in by_id.items() if k.endswith("1.jpg"))
+    nobody = next(v for k, v in by_id.items() if k.endswith("2.jpg"))
+    assert np.isfinite(person).all() and np.isnan(nobody).all()
+    nose, left_hip = person[0], person[23]
+    assert 0 <= nose[0] <= 512 and nose[1] < left_hip[1], "nose above the hips, inside the photo"
+    assert list(arrays["test_label_82"]) == [11, 11]
+    assert names["82"][11] == "Cockerel_Pose"
+    assert "1 with a person, 1 without" in messages[-1]

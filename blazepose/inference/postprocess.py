@@ -1,0 +1,179 @@
+"""Per-frame decoding of the two networks' raw outputs, in numpy.
+
+These are the numpy twins of the TensorFlow ops in :mod:`blazepose.model.detection` and
+:mod:`blazepose.model.decoding` (which serve graphs and batches); on one frame at a time numpy
+costs microseconds where eager TensorFlow costs milliseconds, and it keeps TensorFlow's thread
+pool out of the way of the TFLite interpreter. Tests check both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from blazepose.model import detection
+
+HEATMAP_KERNEL_SIZE = 7
+HEATMAP_MIN_CONFIDENCE = 0.5
+
+
+@functools.cache
+def detector_anchors() -> np.ndarray:
+    """float32 ``[2254, 2]`` (x, y) anchor centres of the pose detector (all of size 1)."""
+    return np.asarray(detection.generate_anchors(), np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Overflow-free logistic function."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """The best detection of a frame, normalised to the detector input (before the letterbox is
+    removed) or to the image (after).
+
+    Attributes:
+      box: float64 ``[4]`` (xmin, ymin, xmax, ymax).
+      keypoints: float64 ``[4, 2]`` (x, y): mid-hip, full-body scale point, mid-shoulder,
+        upper-body scale point.
+      score: probability of the top detection.
+    """
+
+    box: np.ndarray
+    keypoints: np.ndarray
+    score: float
+
+
+def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None = None,
+                   input_size: int = detection.DETECTOR_INPUT_SIZE,
+                   min_score: float = detection.MIN_SCORE,
+                   iou_threshold: float = detection.MIN_SUPPRESSION_IOU) -> Detection | None:
+    """The first output of MediaPipe's decoding + weighted non-max suppression, or None.
+
+    Decoding as :func:`blazepose.model.detection.decode_detections` (values / input size +
+    anchor centre, sigmoid of the clipped logit); detections below ``min_score`` or with a box of
+    negative size are dropped; the highest-scoring one is merged with every remaining detection
+    whose IoU with it exceeds ``iou_threshold`` (score-weighted mean of boxes and keypoints, its
+    own score kept): the first slot of
+    :func:`blazepose.model.detection.weighted_non_max_suppression`, which is all the pose graph
+    uses.
+
+    Args:
+      boxes: float ``[A, 4 + 2K]`` or ``[1, A, 4 + 2K]`` raw regressors.
+      scores: float ``[A, 1]`` / ``[1, A, 1]`` / ``[A]`` raw logits.
+      anchors: ``[A, 2]`` centres; default the pose detector's.
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, np.shape(boxes)[-1])
+    logits = np.asarray(scores, np.float32).reshape(-1)
+    anchors = detector_anchors() if anchors is None else np.asarray(anchors, np.float32)
+    if not (len(boxes) == len(logits) == len(anchors)):
+        raise ValueError(f"{len(boxes)} boxes, {len(logits)} scores and {len(anchors)} anchors")
+    probabilities = _sigmoid(np.clip(logits, -detection.SCORE_CLIPPING_THRESHOLD,
+                                     detection.SCORE_CLIPPING_THRESHOLD).astype(np.float64))
+    candidates = np.flatnonzero(probabilities >= min_score)
+    if candidates.size == 0:
+        return None
+    raw = boxes[candidates].astype(np.float64)
+    centres = anchors[candidates].astype(np.float64)
+    centre = raw[:, 0:2] / input_size + centres
+    half = raw[:, 2:4] / input_size / 2.0
+    corners = np.concatenate([centre - half, centre + half], axis=1)
+    keypoints = raw[:, 4:].reshape(len(raw), -1, 2) / input_size + centres[:, None, :]
+    probabilities = probabilities[candidates]
+    valid = (corners[:, 2] >= corners[:, 0]) & (corners[:, 3] >= corners[:, 1])
+    if not valid.any():
+        return None
+    corners, keypoints, probabilities = corners[valid], keypoints[valid], probabilities[valid]
+    # Stable order: ties keep the anchor order, as the TF version.
+    top = int(np.argsort(-probabilities, kind="stable")[0])
+    overlap = np.maximum(np.minimum(corners[top, 2:], corners[:, 2:])
+                         - np.maximum(corners[top, :2], corners[:, :2]), 0.0)
+    intersection = overlap[:, 0] * overlap[:, 1]
+    areas = (np.maximum(corners[:, 2] - corners[:, 0], 0.0)
+             * np.maximum(corners[:, 3] - corners[:, 1], 0.0))
+    union = areas[top] + areas - intersection
+    iou = np.where(union > 0, intersection / np.where(union > 0, union, 1.0), 0.0)
+    merge = iou > iou_threshold
+    weights = np.where(merge, probabilities, 0.0)
+    total = weights.sum()
+    if merge.any() and total > 0:
+        box = weights @ corners / total
+        points = np.tensordot(weights, keypoints, axes=1) / total
+    else:
+        box, points = corners[top], keypoints[top]
+    return Detection(box=box, keypoints=points, score=float(probabilities[top]))
+
+
+def decode_landmarks(raw_landmarks: np.ndarray, input_size: int) -> np.ndarray:
+    """Raw ``[L, 5]`` (crop pixels and logits) -> float64 ``[L, 5]``: u, v, z normalised to the
+    crop (divided by ``input_size``), sigmoid(visibility), sigmoid(presence)."""
+    raw = np.asarray(raw_landmarks, np.float64).reshape(-1, 5)
+    decoded = np.empty_like(raw)
+    decoded[:, :3] = raw[:, :3] / input_size
+    decoded[:, 3:] = _sigmoid(raw[:, 3:])
+    return decoded
+
+
+def refine_with_heatmap(landmarks: np.ndarray, heatmap_logits: np.ndarray,
+                        kernel_size: int = HEATMAP_KERNEL_SIZE,
+                        min_confidence: float = HEATMAP_MIN_CONFIDENCE) -> np.ndarray:
+    """MediaPipe's ``RefineLandmarksFromHeatmapCalculator`` for one crop.
+
+    For landmark ``l`` at crop-normalised ``(u, v)``: the ``kernel_size`` window of
+    ``sigmoid(heatmap[..., l])`` around cell ``(int(v * H), int(u * W))`` (truncated toward zero,
+    clipped at the borders); if its maximum is >= ``min_confidence``, u and v become the
+    confidence-weighted mean column / W and row / H. Landmarks outside the heatmap are kept
+    (Google's test of "outside" checks the column against W and H but not the row against H,
+    which is reproduced).
+    Same numbers as :func:`blazepose.model.decoding.refine_landmarks_with_heatmap`.
+
+    Args:
+      landmarks: ``[L, D]``, u and v first.
+      heatmap_logits: ``[H, W, L]`` (or ``[1, H, W, L]``).
+    Returns:
+      a float64 copy of ``landmarks`` with refined u, v.
+    """
+    heatmap = np.asarray(heatmap_logits)
+    if heatmap.ndim == 4:
+        heatmap = heatmap[0]
+    height, width, count = heatmap.shape
+    result = np.array(landmarks, np.float64, copy=True)
+    if count < len(result):
+        raise ValueError(f"heatmap has {count} channels for {len(result)} landmarks")
+    half = (kernel_size - 1) // 2
+    u = result[:, 0] * width
+    v = result[:, 1] * height
+    # Also rejects NaN; keeps int() below far from overflow.
+    candidate = (u > -1) & (u < width) & (v > -1) & (v < 2 * height)
+    col = np.where(candidate, u, 0).astype(np.int64)  # truncation toward zero, as C++'s int()
+    row = np.where(candidate, v, 0).astype(np.int64)
+    # Google's test compares the column (not the row) with the height: a row just below the
+    # heatmap still refines from the part of its window inside it (empty from H + half on).
+    candidate &= (col >= 0) & (col < width) & (row >= 0) & (col < height) & (row < height + half)
+    index = np.flatnonzero(candidate)
+    if index.size == 0:
+        return result
+    # The windows of all landmarks at once; cells outside the heatmap get zero confidence, so
+    # they add nothing to the sums and cannot be the maximum (min_confidence > 0).
+    offsets = np.arange(-half, half + 1)
+    rows = row[index, None, None] + offsets[None, :, None]  # [N, k, 1]
+    cols = col[index, None, None] + offsets[None, None, :]  # [N, 1, k]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    logits = heatmap[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1),
+                     index[:, None, None]]
+    windows = np.where(inside, _sigmoid(logits.astype(np.float64)), 0.0)
+    total = windows.sum(axis=(1, 2))
+    peak = windows.max(axis=(1, 2))
+    cell_rows = rows.astype(np.float64)
+    cell_cols = cols.astype(np.float64)
+    refine = (peak >= min_confidence) & (total > 0)
+    safe = np.where(total > 0, total, 1.0)
+    new_u = (windows * cell_cols).sum(axis=(1, 2)) / width / safe
+    new_v = (windows * cell_rows).sum(axis=(1, 2)) / height / safe
+    chosen = index[refine]
+    result[chosen, 0] = new_u[refine]
+    result[chosen, 1] = new_v[refine]
+    return result

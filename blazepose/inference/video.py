@@ -1,0 +1,397 @@
+"""Running a :class:`~blazepose.inference.PosePipeline` over a video, images or a webcam.
+
+:func:`open_source` opens the input (and reads its first frame, so that an unreadable file fails
+before any model is loaded); :func:`process_video` runs the pipeline with decoding and
+annotation + encoding in their own threads (OpenCV releases the GIL while it decodes, draws and
+encodes), and returns the per-frame records of the JSON output::
+
+    {"fps": F, "width": W, "height": H,
+     "frames": [{"index": i, "time_s": t,
+                 "landmarks": [[x, y, z, visibility, presence] x 33] or null,
+                 "world_landmarks": [[x, y, z] x 33] or null}, ...]}
+
+x, y, z of ``landmarks`` are image pixels (see :class:`~blazepose.inference.PoseResult`),
+``world_landmarks`` metres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import os
+import pathlib
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from blazepose.inference import annotate as annotate_lib
+from blazepose.progress import ProgressBar
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_OUTPUT_EXTENSIONS = (".mp4",)
+WEBCAM = "webcam"
+
+
+class InputError(ValueError):
+    """An input that cannot be read; the message names it."""
+
+
+@dataclasses.dataclass
+class Frame:
+    """One input frame: ``bgr`` uint8 ``[H, W, 3]`` (OpenCV order), ``time_s`` seconds."""
+
+    index: int
+    time_s: float
+    bgr: np.ndarray
+    name: str = ""
+
+
+@dataclasses.dataclass
+class Source:
+    """An opened input.
+
+    Attributes:
+      kind: ``video``, ``image``, ``folder`` or ``webcam``.
+      fps: frames per second of the timestamps (a single image: 0).
+      width, height: of the first frame (every frame of a video has this size).
+      frame_count: frames expected, when known (for the progress bar's ETA).
+      frames: the frame iterator (the first frame included).
+    """
+
+    kind: str
+    name: str
+    fps: float
+    width: int
+    height: int
+    frame_count: int | None
+    frames: Iterator[Frame]
+    close: Callable[[], None] = lambda: None
+
+
+def _read_image(path: pathlib.Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: not a readable image")
+    return image
+
+
+def _video_frames(capture, first: np.ndarray, fps: float) -> Iterator[Frame]:
+    index = 0
+    frame = first
+    while frame is not None:
+        yield Frame(index, index / fps, frame)
+        index += 1
+        ok, frame = capture.read()
+        if not ok:
+            frame = None
+
+
+def _webcam_frames(capture, first: np.ndarray) -> Iterator[Frame]:
+    start = time.monotonic()
+    index = 0
+    frame = first
+    while frame is not None:
+        yield Frame(index, time.monotonic() - start, frame)
+        index += 1
+        ok, frame = capture.read()
+        if not ok:
+            frame = None
+
+
+def _folder_frames(paths: list[pathlib.Path], first: np.ndarray, fps: float) -> Iterator[Frame]:
+    for index, path in enumerate(paths):
+        image = first if index == 0 else _read_image(path)
+        yield Frame(index, index / fps, image, path.name)
+
+
+def open_source(spec: str, images_fps: float = 30.0) -> Source:
+    """Opens ``spec``: a video file, an image file, a folder of images, or ``webcam`` /
+    ``webcam:N`` (camera index N, default 0).
+
+    A folder's images (by extension, sorted by name) are frames at ``images_fps``; they may
+    differ in size. The first frame is read here.
+
+    Raises:
+      InputError: a missing path, an unreadable video or image, an empty folder, or a camera
+        that does not deliver frames; the message names the input.
+    """
+    if spec == WEBCAM or spec.startswith(WEBCAM + ":"):
+        index_text = spec.partition(":")[2] or "0"
+        if not index_text.isdigit():
+            raise InputError(f"--input {spec}: the camera index must be a number (webcam:0)")
+        capture = cv2.VideoCapture(int(index_text))
+        ok, first = capture.read() if capture.isOpened() else (False, None)
+        if not ok:
+            capture.release()
+            raise InputError(f"{spec}: camera {index_text} cannot be opened or gives no frames")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        return Source(WEBCAM, spec, fps if fps and math.isfinite(fps) and fps > 0 else 30.0,
+                      first.shape[1], first.shape[0], None, _webcam_frames(capture, first),
+                      capture.release)
+    path = pathlib.Path(spec)
+    if not path.exists():
+        raise InputError(f"{spec}: no such file or folder")
+    if path.is_dir():
+        paths = sorted(p for p in path.iterdir()
+                       if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not paths:
+            raise InputError(f"{spec}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+        first = _read_image(paths[0])
+        return Source("folder", spec, images_fps, first.shape[1], first.shape[0], len(paths),
+                      _folder_frames(paths, first, images_fps))
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        first = _read_image(path)
+        return Source("image", spec, 0.0, first.shape[1], first.shape[0], 1,
+                      iter([Frame(0, 0.0, first, path.name)]))
+    capture = cv2.VideoCapture(str(path))
+    ok, first = capture.read() if capture.isOpened() else (False, None)
+    if not ok or first is None:
+        capture.release()
+        raise InputError(f"{spec}: not a readable video (OpenCV/FFmpeg cannot decode it)")
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    if not (fps and math.isfinite(fps) and fps > 0):
+        fps = 30.0
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    return Source("video", spec, fps, first.shape[1], first.shape[0], count if count > 0 else None,
+                  _video_frames(capture, first, fps), capture.release)
+
+
+_DONE = object()
+
+
+class _Reader(threading.Thread):
+    """Reads frames ahead into a bounded queue and converts them to RGB."""
+
+    def __init__(self, frames: Iterator[Frame], limit: int | None, depth: int = 4):
+        super().__init__(daemon=True, name="frame-reader")
+        self._frames = frames
+        self._limit = limit
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop_event = threading.Event()
+
+    def run(self):
+        try:
+            for count, frame in enumerate(self._frames):
+                if self._stop_event.is_set() or (self._limit and count >= self._limit):
+                    break
+                rgb = cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB)
+                self._put((frame, rgb))
+        except BaseException as error:  # handed to the consumer, raised there
+            self._put(error)
+        self._put(_DONE)
+
+    def _put(self, item):
+        while not self._stop_event.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def stop(self):
+        self._stop_event.set()
+
+    def __iter__(self):
+        while True:
+            item = self.queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+class _Writer(threading.Thread):
+    """Annotates and encodes frames in the background (or only encodes, when already drawn)."""
+
+    def __init__(self, path: str | None, fps: float, size: tuple[int, int], mask_overlay: bool,
+                 depth: int = 4):
+        super().__init__(daemon=True, name="frame-writer")
+        self.path = path
+        self.size = size
+        self.mask_overlay = mask_overlay
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self._writer = None
+        self._image_output = path is not None and pathlib.Path(path).suffix.lower() in \
+            IMAGE_EXTENSIONS
+        if path is not None and not self._image_output:
+            self._writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"),
+                                           fps if fps > 0 else 1.0, size)
+            if not self._writer.isOpened():
+                raise InputError(f"--output {path}: OpenCV cannot write an mp4 video there")
+
+    def run(self):
+        try:
+            while True:
+                item = self.queue.get()
+                if item is _DONE:
+                    break
+                frame, result, fps, drawn = item
+                if not drawn:
+                    annotate_lib.annotate(frame, result, mask_overlay=self.mask_overlay, fps=fps)
+                if frame.shape[1::-1] != self.size:
+                    frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+                if self._image_output:
+                    if not cv2.imwrite(self.path, frame):
+                        raise InputError(f"--output {self.path}: cannot write the image")
+                elif self._writer is not None:
+                    self._writer.write(frame)
+        except BaseException as error:
+            self.error = error
+            while self.queue.get() is not _DONE:  # unblock the producer
+                pass
+        finally:
+            if self._writer is not None:
+                self._writer.release()
+
+    def put(self, frame, result, fps, drawn):
+        if self.error is not None:
+            raise self.error
+        self.queue.put((frame, result, fps, drawn))
+
+    def finish(self):
+        self.queue.put(_DONE)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _rounded(array: np.ndarray, decimals: int) -> list:
+    return np.round(np.asarray(array, np.float64), decimals).tolist()
+
+
+def frame_record(index: int, time_s: float, result) -> dict:
+    """One entry of the JSON ``frames`` list."""
+    if result is None:
+        return {"index": index, "time_s": round(time_s, 6), "landmarks": None,
+                "world_landmarks": None}
+    landmarks = np.asarray(result.landmarks, np.float64)
+    rows = [[round(x, 3), round(y, 3), round(z, 3), round(v, 5), round(p, 5)]
+            for x, y, z, v, p in landmarks.tolist()]
+    return {"index": index, "time_s": round(time_s, 6), "landmarks": rows,
+            "world_landmarks": _rounded(result.world_landmarks, 5)}
+
+
+def display_available() -> tuple[bool, str]:
+    """Whether a window can be shown: ``(ok, reason when not)``."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False, "no display (DISPLAY / WAYLAND_DISPLAY are unset)"
+    try:
+        cv2.namedWindow("blazepose probe", cv2.WINDOW_AUTOSIZE)
+        cv2.destroyWindow("blazepose probe")
+    except cv2.error:
+        return False, ("this OpenCV has no GUI support (opencv-python-headless); install "
+                       "opencv-python for windows")
+    return True, ""
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What :func:`process_video` did: frame and detection counts, wall time, FPS."""
+
+    frames: int
+    frames_with_pose: int
+    detector_runs: int
+    seconds: float
+    record: dict
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def process_video(source: Source, pipeline, *, output: str | None = None,
+                  output_json: str | None = None, show: bool = False,
+                  mask_overlay: bool = False, max_frames: int | None = None,
+                  progress: bool = True, static_images: bool = False,
+                  progress_stream=None) -> RunSummary:
+    """Runs ``pipeline`` over every frame of ``source``; writes the annotated video and JSON.
+
+    Frames are decoded ahead in a reader thread; annotation and encoding run in a writer thread
+    (in the main thread when ``show``, as OpenCV windows need it). A single image, and every
+    frame with ``static_images``, goes through ``pipeline.process_image`` (detector every time,
+    no smoothing); other frames through ``pipeline.process_frame``.
+
+    Args:
+      output: an ``.mp4`` path (or, for a single image, an image path), or None.
+      output_json: the JSON path, or None.
+      max_frames: stop after this many frames (None or 0: all).
+    Returns:
+      a :class:`RunSummary`; its ``record`` is the JSON object.
+    """
+    static = static_images or source.kind == "image"
+    pipeline.reset()
+    writer = None
+    if output is not None:
+        writer = _Writer(output, source.fps, (source.width, source.height), mask_overlay)
+        writer.start()
+    total = source.frame_count
+    if max_frames and total:
+        total = min(total, max_frames)
+    elif max_frames:
+        total = max_frames if source.kind != WEBCAM else None
+    reader = _Reader(source.frames, max_frames or None)
+    reader.start()
+    meter = ProgressBar(total, label="video", unit="frames", min_interval=0.25,
+                        stream=(progress_stream or sys.stderr) if progress else io.StringIO())
+    start = time.perf_counter()
+    records = []
+    with_pose = detector_runs = 0
+    last_time = None
+    try:
+        for count, (frame, rgb) in enumerate(reader, start=1):
+            if static:
+                result = pipeline.process_image(rgb)
+                detector_runs += 1
+            else:
+                time_s = frame.time_s
+                if last_time is not None and time_s <= last_time:
+                    time_s = last_time + 1e-6  # a webcam may repeat a clock reading
+                last_time = time_s
+                result = pipeline.process_frame(rgb, time_s)
+                detector_runs += "detector_ms" in pipeline.last_timings
+            with_pose += result is not None
+            records.append(frame_record(frame.index, frame.time_s, result))
+            meter.update()
+            elapsed = time.perf_counter() - start
+            fps = count / elapsed if elapsed > 0 else 0.0
+            if show:
+                annotate_lib.annotate(frame.bgr, result, mask_overlay=mask_overlay, fps=fps)
+                cv2.imshow("BlazePose", frame.bgr)
+                if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                    break
+            if writer is not None:
+                writer.put(frame.bgr, result, fps, show)
+    except KeyboardInterrupt:  # Ctrl-C ends a webcam run: keep what was processed
+        pass
+    finally:
+        reader.stop()
+        reader.join(timeout=10.0)  # never release the capture while the reader is in read()
+        source.close()
+        if writer is not None:
+            writer.finish()
+        if show:
+            cv2.destroyAllWindows()
+    seconds = time.perf_counter() - start
+    meter.close()
+    record = {"fps": source.fps, "width": source.width, "height": source.height,
+              "frames": records}
+    if output_json is not None:
+        _write_json(output_json, record)
+    return RunSummary(len(records), with_pose, detector_runs, seconds, record)
+
+
+def _write_json(path: str, record: dict) -> None:
+    target = pathlib.Path(path)
+    staged = target.with_name(f".{target.name}.partial")
+    with open(staged, "w") as stream:
+        json.dump(record, stream, separators=(",", ":"))
+    os.replace(staged, target)
