@@ -434,6 +434,51 @@ class MlpPoseClassifier:
 # ``S_label_<level>`` int64 ``[N]``, and ``meta`` (a JSON string: data set, class names).
 
 
+_LABEL_LEVELS = ("6", "20", "82")
+
+
+def extract_split_landmarks(dataset: str, split: str, data_dir: str | None, backend: str,
+                            max_images: int | None, log) -> tuple[dict, dict]:
+    """Runs the pretrained pose pipeline over one TFDS split (an image data set with
+    ``label_<level>`` class features, e.g. yoga82): returns the arrays of the landmark cache
+    (``<split>_landmarks`` float32 [N, 33, 5], NaN where no person was found, ``<split>_image_ids``,
+    ``<split>_label_<level>``) and the class names per level. ``log`` receives progress lines."""
+    import numpy as np
+    import tensorflow_datasets as tfds
+
+    import datasets_tfds
+    from blazepose.inference import PosePipeline
+
+    datasets_tfds.register_builders()
+    builder = tfds.builder(dataset, data_dir=data_dir)
+    names = {level: list(builder.info.features[f"label_{level}"].names) for level in _LABEL_LEVELS
+             if f"label_{level}" in builder.info.features}
+    pipeline = PosePipeline.from_pretrained(backend=backend, tracking=False, smoothing=False)
+    landmarks, image_ids, labels = [], [], {level: [] for level in names}
+    found = 0
+    for index, example in enumerate(tfds.as_numpy(builder.as_dataset(split=split))):
+        if max_images is not None and index >= max_images:
+            break
+        result = pipeline.process_image(example["image"])
+        if result is None:
+            landmarks.append(np.full((33, 5), np.nan, np.float32))
+        else:
+            landmarks.append(np.asarray(result.landmarks, np.float32)[:33, :5])
+            found += 1
+        image_ids.append(example["image_id"].decode("utf-8"))
+        for level in names:
+            labels[level].append(int(example[f"label_{level}"]))
+        if (index + 1) % 500 == 0:
+            log(f"{split}: {index + 1} images, {found} with a person")
+    count = len(image_ids)
+    log(f"{split}: {count} images, {found} with a person, {count - found} without")
+    arrays = {f"{split}_landmarks": np.stack(landmarks) if landmarks else np.zeros((0, 33, 5)),
+              f"{split}_image_ids": np.array(image_ids, dtype=str)}
+    for level, values in labels.items():
+        arrays[f"{split}_label_{level}"] = np.array(values, np.int64)
+    return arrays, names
+
+
 def read_landmark_cache(path: str) -> tuple[dict, dict]:
     """(arrays by key, meta) of a cache file; empty when the file does not exist."""
     if not os.path.exists(path):

@@ -66,51 +66,13 @@ def validate_flags() -> None:
         raise app.UsageError("--train_split and --test_split must differ")
 
 
-def extract_split(dataset: str, split: str, data_dir: str | None, backend: str,
-                  max_images: int | None, log) -> tuple[dict, dict]:
-    """Runs the pose pipeline over one TFDS split; (arrays for the cache, class names)."""
-    import numpy as np
-    import tensorflow_datasets as tfds
-
-    import datasets_tfds
-    from blazepose.inference import PosePipeline
-
-    datasets_tfds.register_builders()
-    builder = tfds.builder(dataset, data_dir=data_dir)
-    names = {level: list(builder.info.features[f"label_{level}"].names) for level in LEVELS
-             if f"label_{level}" in builder.info.features}
-    pipeline = PosePipeline.from_pretrained(backend=backend, tracking=False, smoothing=False)
-    landmarks, image_ids, labels = [], [], {level: [] for level in names}
-    found = 0
-    for index, example in enumerate(tfds.as_numpy(builder.as_dataset(split=split))):
-        if max_images is not None and index >= max_images:
-            break
-        result = pipeline.process_image(example["image"])
-        if result is None:
-            landmarks.append(np.full((33, 5), np.nan, np.float32))
-        else:
-            landmarks.append(np.asarray(result.landmarks, np.float32)[:33, :5])
-            found += 1
-        image_ids.append(example["image_id"].decode("utf-8"))
-        for level in names:
-            labels[level].append(int(example[f"label_{level}"]))
-        if (index + 1) % 500 == 0:
-            log(f"{split}: {index + 1} images, {found} with a person")
-    count = len(image_ids)
-    log(f"{split}: {count} images, {found} with a person, {count - found} without")
-    arrays = {f"{split}_landmarks": np.stack(landmarks) if landmarks else np.zeros((0, 33, 5)),
-              f"{split}_image_ids": np.array(image_ids, dtype=str)}
-    for level, values in labels.items():
-        arrays[f"{split}_label_{level}"] = np.array(values, np.int64)
-    return arrays, names
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_flags()
     from blazepose.classification import (
         evaluate_landmark_cache,
+        extract_split_landmarks,
         format_classification_report,
         read_landmark_cache,
         write_landmark_cache,
@@ -127,8 +89,8 @@ def main(argv):
     meta.setdefault("dataset", _DATASET.value)
     for split in (_TRAIN_SPLIT.value, _TEST_SPLIT.value):
         if _REFRESH.value or f"{split}_landmarks" not in arrays:
-            new, names = extract_split(_DATASET.value, split, _DATA_DIR.value, _BACKEND.value,
-                                       _MAX_IMAGES.value, log)
+            new, names = extract_split_landmarks(_DATASET.value, split, _DATA_DIR.value,
+                                                 _BACKEND.value, _MAX_IMAGES.value, log)
             arrays = {k: v for k, v in arrays.items() if not k.startswith(f"{split}_")}
             arrays.update(new)
             meta["class_names"] = names

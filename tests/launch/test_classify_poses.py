@@ -106,7 +106,7 @@ def test_landmarks_are_extracted_from_a_built_yoga82_split(tmp_path):
 
     import datasets_tfds
     from blazepose import samples
-    from launch import classify_poses
+    from blazepose.classification import extract_split_landmarks
 
     manual = tmp_path / "yoga"
     for pose in ("Akarna_Dhanurasana", "Cockerel_Pose"):
@@ -124,8 +124,8 @@ def test_landmarks_are_extracted_from_a_built_yoga82_split(tmp_path):
     tfds.builder("yoga82", data_dir=data_dir).download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     messages = []
-    arrays, names = classify_poses.extract_split("yoga82", "test", data_dir, "tflite", None,
-                                                 messages.append)
+    arrays, names = extract_split_landmarks("yoga82", "test", data_dir, "tflite", None,
+                                            messages.append)
     landmarks = arrays["test_landmarks"]
     by_id = dict(zip(arrays["test_image_ids"], landmarks))
     person = next(v for k, v in by_id.items() if k.endswith("1.jpg"))
