@@ -86,10 +86,29 @@ def pose_example(image, image_id: str, keypoints, visibility, labelled, person_b
     }
 
 
+class UnlistedConfigs:
+    """Mixin for a ``GeneratorBasedBuilder``: configs found by name but not listed.
+
+    ``tfds build`` without ``--config`` builds every config in ``BUILDER_CONFIGS``; configs that
+    need more files than the default one (e.g. LSP merged with LSP Extended) go into
+    ``UNLISTED_CONFIGS`` instead, and ``--config=NAME`` / ``tfds.builder("name/NAME")`` still
+    find them.
+    """
+
+    UNLISTED_CONFIGS: tuple = ()
+
+    @classmethod
+    def get_builder_config(cls, name: str, version=None):
+        listed = super().get_builder_config(name, version)
+        if listed is not None:
+            return listed
+        return next((config for config in cls.UNLISTED_CONFIGS if config.name == name), None)
+
+
 def read_topology(info: tfds.core.DatasetInfo) -> str:
     """The topology name a prepared data set declares."""
     return str(info.metadata["topology"])
 
 
-__all__ = ["box_from_keypoints", "pose_example", "pose_features", "read_topology",
-           "topology_metadata"]
+__all__ = ["UnlistedConfigs", "box_from_keypoints", "pose_example", "pose_features",
+           "read_topology", "topology_metadata"]

@@ -23,7 +23,7 @@ from etils import epath
 
 from blazepose.topology import LSP_14
 from datasets_tfds import lsp_common
-from datasets_tfds.common import pose_features, topology_metadata
+from datasets_tfds.common import UnlistedConfigs, pose_features, topology_metadata
 
 _DESCRIPTION = """\
 Leeds Sports Pose (Johnson and Everingham, BMVC 2010): 2,000 sports images, each with one
@@ -70,14 +70,15 @@ TF_BLAZEPOSE_MERGED = tfds.core.BuilderConfig(
 )
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(UnlistedConfigs, tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for Leeds Sports Pose in the manual dir."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "LSP's own split and tf-blazepose's merged LSP + LSPET split."}
     # Only `original` is listed: `tfds build` without --config builds every listed config, and
     # the merged one needs LSP Extended too. --config=tf_blazepose_merged and
-    # tfds.builder("lsp/tf_blazepose_merged") find it through get_builder_config.
+    # tfds.builder("lsp/tf_blazepose_merged") find it (UnlistedConfigs).
+    UNLISTED_CONFIGS = (TF_BLAZEPOSE_MERGED,)
     BUILDER_CONFIGS = [ORIGINAL]
     DEFAULT_BUILDER_CONFIG_NAME = ORIGINAL.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -85,14 +86,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
     # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
     code_path = epath.Path(__file__)
-
-    @classmethod
-    def get_builder_config(cls, name: str, version: Any = None) -> tfds.core.BuilderConfig | None:
-        """A listed config, else ``tf_blazepose_merged`` by name."""
-        listed = super().get_builder_config(name, version)
-        if listed is None and name == TF_BLAZEPOSE_MERGED.name:
-            return TF_BLAZEPOSE_MERGED
-        return listed
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(

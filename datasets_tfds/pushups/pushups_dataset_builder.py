@@ -27,7 +27,12 @@ from absl import logging
 from etils import epath
 
 from blazepose.topology import PUSHUP_7
-from datasets_tfds.common import pose_example, pose_features, topology_metadata
+from datasets_tfds.common import (
+    UnlistedConfigs,
+    pose_example,
+    pose_features,
+    topology_metadata,
+)
 from datasets_tfds.custom_pose.annotation_files import PersonRecord, load_image
 from datasets_tfds.pushups import label_files
 
@@ -64,14 +69,15 @@ TF_BLAZEPOSE = tfds.core.BuilderConfig(
 )
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(UnlistedConfigs, tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for tf-blazepose's push-up frames in the manual dir."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Per-frame JSON labels; video-hash and tf-blazepose splits."}
     # Only `video_hash` is listed: `tfds build` without --config builds every listed config, and
     # `tf_blazepose` needs integer video ids. --config=tf_blazepose and
-    # tfds.builder("pushups/tf_blazepose") find it through get_builder_config.
+    # tfds.builder("pushups/tf_blazepose") find it (UnlistedConfigs).
+    UNLISTED_CONFIGS = (TF_BLAZEPOSE,)
     BUILDER_CONFIGS = [VIDEO_HASH]
     DEFAULT_BUILDER_CONFIG_NAME = VIDEO_HASH.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -79,14 +85,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
     # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
     code_path = epath.Path(__file__)
-
-    @classmethod
-    def get_builder_config(cls, name: str, version: Any = None) -> tfds.core.BuilderConfig | None:
-        """A listed config, else ``tf_blazepose`` by name."""
-        listed = super().get_builder_config(name, version)
-        if listed is None and name == TF_BLAZEPOSE.name:
-            return TF_BLAZEPOSE
-        return listed
 
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(
