@@ -86,6 +86,19 @@ def pose_example(image, image_id: str, keypoints, visibility, labelled, person_b
     }
 
 
+def check_images_exist(builder: str, image_dir, names, max_listed: int = 20) -> None:
+    """Raises FileNotFoundError listing the images of ``names`` (file names relative to
+    ``image_dir``, an ``epath.Path``) that are missing, the first ``max_listed`` by path."""
+    present = {path.name for path in image_dir.iterdir()}
+    missing = sorted({name for name in names
+                      if name not in present and not (image_dir / name).is_file()})
+    if missing:
+        listed = "\n  ".join(str(image_dir / name) for name in missing[:max_listed])
+        more = f"\n  ... and {len(missing) - max_listed} more" if len(missing) > max_listed else ""
+        raise FileNotFoundError(f"{builder}: {len(missing)} image file(s) named in the "
+                                f"annotations are missing from {image_dir}:\n  {listed}{more}")
+
+
 class UnlistedConfigs:
     """Mixin for a ``GeneratorBasedBuilder``: configs found by name but not listed.
 
@@ -110,5 +123,5 @@ def read_topology(info: tfds.core.DatasetInfo) -> str:
     return str(info.metadata["topology"])
 
 
-__all__ = ["UnlistedConfigs", "box_from_keypoints", "pose_example", "pose_features",
-           "read_topology", "topology_metadata"]
+__all__ = ["UnlistedConfigs", "box_from_keypoints", "check_images_exist", "pose_example",
+           "pose_features", "read_topology", "topology_metadata"]

@@ -42,10 +42,8 @@ from datasets_tfds.coco_keypoints.person_keypoints import (
     locate_splits,
     read_split,
 )
-from datasets_tfds.common import pose_features, topology_metadata
+from datasets_tfds.common import check_images_exist, pose_features, topology_metadata
 from datasets_tfds.custom_pose.annotation_files import InvalidRecordError, examples_by_image
-
-MAX_LISTED = 20
 
 _DESCRIPTION = """\
 COCO 2017 person keypoints (Lin et al., ECCV 2014): people in everyday photos with up to 17
@@ -92,18 +90,6 @@ def coco_features() -> tfds.features.FeaturesDict:
     })
 
 
-def check_images_exist(image_dir: epath.Path, names: list[str]) -> None:
-    """Raises FileNotFoundError listing the images of ``names`` missing from ``image_dir``."""
-    present = {path.name for path in image_dir.iterdir()}
-    missing = sorted({name for name in names
-                      if name not in present and not (image_dir / name).is_file()})
-    if missing:
-        listed = "\n  ".join(str(image_dir / name) for name in missing[:MAX_LISTED])
-        more = f"\n  ... and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
-        raise FileNotFoundError(f"coco_keypoints: {len(missing)} image file(s) named in the "
-                                f"annotations are missing from {image_dir}:\n  {listed}{more}")
-
-
 def _stored_size(image: Any) -> tuple[int, int]:
     """(width, height) of an example's image: JPEG bytes (header only) or a decoded array."""
     if isinstance(image, bytes):
@@ -143,7 +129,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             logging.warning("coco_keypoints: split %r is not built: %s", split, reason)
         splits = [read_split(manual_dir, source) for source in sources]
         for split in splits:
-            check_images_exist(manual_dir / split.source.image_dir,
+            check_images_exist("coco_keypoints", manual_dir / split.source.image_dir,
                                [record.image_name for record in split.records])
         self.info.metadata["splits_not_built"] = absent
         self.info.metadata["annotations"] = {s.source.split: s.summary() for s in splits}

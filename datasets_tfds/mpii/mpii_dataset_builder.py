@@ -34,7 +34,7 @@ from absl import logging
 from etils import epath
 
 from blazepose.topology import MPII_16
-from datasets_tfds.common import pose_features, topology_metadata
+from datasets_tfds.common import check_images_exist, pose_features, topology_metadata
 from datasets_tfds.custom_pose.annotation_files import (
     InvalidRecordError,
     PersonRecord,
@@ -63,8 +63,6 @@ ANNOTATION_FILE_CANDIDATES = (ANNOTATION_FILE_NAME,
 """Where the annotation file is looked for, relative to the manual dir (first found wins)."""
 
 IMAGE_DIR = "images"
-MAX_LISTED = 20
-"""Missing images listed by name in the error (all are counted)."""
 MAX_SKIPPED_IN_METADATA = 1000
 
 _DESCRIPTION = """\
@@ -190,18 +188,6 @@ def locate_files(manual_dir: epath.Path, config: MpiiConfig) -> SourceFiles:
     return SourceFiles(annotation_file, image_dir, tompson_file)
 
 
-def check_images_exist(image_dir: epath.Path, names: list[str]) -> None:
-    """Raises FileNotFoundError listing the images of ``names`` missing from ``image_dir``."""
-    present = {path.name for path in image_dir.iterdir()}
-    missing = sorted({name for name in names
-                      if name not in present and not (image_dir / name).is_file()})
-    if missing:
-        listed = "\n  ".join(str(image_dir / name) for name in missing[:MAX_LISTED])
-        more = f"\n  ... and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
-        raise FileNotFoundError(f"mpii: {len(missing)} image file(s) named in the annotations are "
-                                f"missing from {image_dir}:\n  {listed}{more}")
-
-
 def assign(release: Release, files: SourceFiles) -> SplitAssignment:
     """Train/validation people of ``release`` by the policy ``files`` allows."""
     if files.tompson_file is None:
@@ -271,7 +257,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         wanted = {split: [(image, person) for image, person in people
                           if self.mpii_config.people == "all" or person.in_single_person_subset]
                   for split, people in assignment.splits.items()}
-        check_images_exist(files.image_dir,
+        check_images_exist("mpii", files.image_dir,
                            [image.name for people in wanted.values() for image, _ in people])
         self._record_metadata(release, assignment, wanted)
         generators = {}
