@@ -219,9 +219,10 @@ def _warp_projective(encoded, matrix, height_width, crop: CropConfig):
 
     The warp is an XLA-compiled gather (:func:`_bilinear_warp`), about 3x cheaper than TF's
     ImageProjectiveTransformV3 kernel, which recomputes the sample position per channel. XLA
-    needs static shapes, so the window is padded to a fixed canvas of ``2 x crop.size`` (a
-    window larger than that, i.e. a crop shrinking the source by over ~1.4x, is first resized
-    to fit, one extra bilinear step on a downscale).
+    needs static shapes, so the window's pixels are laid out row by row in a flat buffer of
+    ``(2 x crop.size)²`` pixels, two memcpys (padding a 2-D canvas cost as much as the warp). A
+    window with more pixels than that, i.e. a crop shrinking the source by over ~1.4x, is first
+    resized to fit, one extra bilinear step on a downscale.
     """
     window = _source_window(matrix, crop.size, height_width[0], height_width[1])
     pixels = _decode_window(encoded, window)
@@ -229,12 +230,12 @@ def _warp_projective(encoded, matrix, height_width, crop: CropConfig):
     offset = tf.cast(window[:2], tf.float32)
     to_index = tf.matmul(_translation(-0.5 - offset[1], -0.5 - offset[0]),
                          tf.matmul(matrix, _translation(0.5, 0.5)))
-    canvas_size = 2 * crop.size
+    capacity = (2 * crop.size) ** 2
     window_hw = tf.cast(window[2:], tf.float32)
-    shrink = tf.reduce_max(window_hw) / canvas_size
+    shrink = tf.sqrt(window_hw[0] * window_hw[1] / capacity)
 
     def fit():
-        fitted_hw = tf.minimum(tf.math.ceil(window_hw / shrink), canvas_size)
+        fitted_hw = tf.maximum(tf.floor(window_hw / shrink), 1.0)
         fitted = tf.image.resize(pixels, tf.cast(fitted_hw, tf.int32), method="bilinear")
         # Index coordinates scale about the pixel corners: i' = (i + 0.5) * s - 0.5.
         scale = fitted_hw / window_hw
@@ -246,42 +247,41 @@ def _warp_projective(encoded, matrix, height_width, crop: CropConfig):
 
     pixels, to_index = tf.cond(shrink > 1.0, fit, lambda: (pixels, to_index))
     height, width = tf.shape(pixels)[0], tf.shape(pixels)[1]
-    # The window at (1, 1) of a canvas of fill: bilinear neighbours outside it read the fill.
-    canvas = tf.pad(pixels, [[1, canvas_size + 1 - height], [1, canvas_size + 1 - width], [0, 0]],
-                    constant_values=crop.fill_value)
-    canvas = tf.ensure_shape(canvas, [canvas_size + 2, canvas_size + 2, 3])
-    warped = _bilinear_warp(canvas, to_index, tf.stack([height, width]), crop.size)
+    flat = tf.reshape(pixels, [-1, 3])
+    # Fill after the window: the warp reads the last row for every neighbour outside it.
+    buffer = tf.concat([flat, tf.fill([capacity + 1 - height * width, 3],
+                                      tf.constant(crop.fill_value, tf.uint8))], axis=0)
+    buffer = tf.ensure_shape(buffer, [capacity + 1, 3])
+    warped = _bilinear_warp(buffer, to_index, tf.stack([height, width]), crop.size)
     return warped, matrix
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
-def _bilinear_warp(canvas, to_index, window_hw, size: int):
+def _bilinear_warp(buffer, to_index, window_hw, size: int):
     """uint8 ``[size, size, 3]``: output pixel (u, v) bilinearly samples the window at index
-    coordinates ``to_index @ (u, v, 1)``; the window sits at (1, 1) of ``canvas`` (static
-    ``[C, C, 3]`` uint8), whose other pixels hold the fill value. Samples wholly outside the
-    window read the fill, as ImageProjectiveTransformV3's CONSTANT mode does."""
-    side = canvas.shape[0]
+    coordinates ``to_index @ (u, v, 1)`` (affine). The window's ``window_hw`` = (h, w) pixels
+    are the first ``h * w`` rows of ``buffer`` (static ``[N, 3]`` uint8), row-major, and its
+    last row holds the fill value: neighbours outside the window read it, as
+    ImageProjectiveTransformV3's CONSTANT mode does (the window holds every source pixel the
+    crop can reach, so outside it is outside the image)."""
     grid = tf.range(size, dtype=tf.float32)
     u, v = grid[tf.newaxis, :], grid[:, tf.newaxis]
-    w = to_index[2, 0] * u + to_index[2, 1] * v + to_index[2, 2]
-    x = (to_index[0, 0] * u + to_index[0, 1] * v + to_index[0, 2]) / w
-    y = (to_index[1, 0] * u + to_index[1, 1] * v + to_index[1, 2]) / w
-    x0, y0 = tf.floor(x), tf.floor(y)
+    x = to_index[0, 0] * u + to_index[0, 1] * v + to_index[0, 2]
+    y = to_index[1, 0] * u + to_index[1, 1] * v + to_index[1, 2]
+    height, width = window_hw[0], window_hw[1]
+    # Clamped just beyond the window so far-away samples cannot overflow the int32 indices.
+    x0 = tf.clip_by_value(tf.floor(x), -2.0, tf.cast(width, tf.float32) + 1.0)
+    y0 = tf.clip_by_value(tf.floor(y), -2.0, tf.cast(height, tf.float32) + 1.0)
     fx, fy = (x - x0)[..., tf.newaxis], (y - y0)[..., tf.newaxis]
-    # Canvas index of the top-left neighbour; anything beyond the window lands on fill.
-    limit_x = tf.cast(window_hw[1], tf.float32) + 1.0
-    limit_y = tf.cast(window_hw[0], tf.float32) + 1.0
-    col = tf.cast(tf.clip_by_value(x0 + 1.0, 0.0, limit_x), tf.int32)
-    row = tf.cast(tf.clip_by_value(y0 + 1.0, 0.0, limit_y), tf.int32)
-    col1 = tf.minimum(col + tf.cast(x0 + 1.0 >= 0.0, tf.int32), side - 1)
-    row1 = tf.minimum(row + tf.cast(y0 + 1.0 >= 0.0, tf.int32), side - 1)
-    flat = tf.reshape(canvas, [-1, 3])
+    col, row = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    fill_row = buffer.shape[0] - 1
 
     def read(r, c):
-        return tf.cast(tf.gather(flat, r * side + c), tf.float32)
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        return tf.cast(tf.gather(buffer, tf.where(inside, r * width + c, fill_row)), tf.float32)
 
-    top = read(row, col) * (1.0 - fx) + read(row, col1) * fx
-    bottom = read(row1, col) * (1.0 - fx) + read(row1, col1) * fx
+    top = read(row, col) * (1.0 - fx) + read(row, col + 1) * fx
+    bottom = read(row + 1, col) * (1.0 - fx) + read(row + 1, col + 1) * fx
     return tf.cast(tf.round(top * (1.0 - fy) + bottom * fy), tf.uint8)
 
 
