@@ -413,28 +413,49 @@ def adjust_colour(features: dict, augment: AugmentConfig) -> dict:
 
 
 def blur(features: dict, augment: AugmentConfig) -> dict:
-    """Separable Gaussian blur with a random sigma, on one image (uint8 or float, kept)."""
+    """Separable Gaussian blur with a random sigma, on one image ``[H, W, 3]`` (uint8 or float,
+    kept; static H and W): an XLA-compiled sum of shifted rows and columns, edges reflected."""
     seeds = tf.random.experimental.stateless_split(_seed(features, "blur"), 2)
     image = features["image"]
+    radius = int(math.ceil(2 * augment.blur_sigma_range[1]))
 
     def apply():
-        pixels = tf.image.convert_image_dtype(image, tf.float32)
         sigma = _uniform(seeds[1], *augment.blur_sigma_range)
-        radius = int(math.ceil(2 * augment.blur_sigma_range[1]))
-        taps = tf.range(-radius, radius + 1, dtype=tf.float32)
-        kernel = tf.exp(-0.5 * (taps / sigma) ** 2)
-        kernel /= tf.reduce_sum(kernel)
-        horizontal = tf.tile(kernel[tf.newaxis, :, tf.newaxis, tf.newaxis], [1, 1, 3, 1])
-        vertical = tf.tile(kernel[:, tf.newaxis, tf.newaxis, tf.newaxis], [1, 1, 3, 1])
-        padded = tf.pad(pixels[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
-                        mode="REFLECT")
-        blurred = tf.nn.depthwise_conv2d(padded, horizontal, [1, 1, 1, 1], "VALID")
-        blurred = tf.nn.depthwise_conv2d(blurred, vertical, [1, 1, 1, 1], "VALID")[0]
-        return tf.image.convert_image_dtype(blurred, image.dtype, saturate=True)
+        return _gaussian_blur(image, sigma, radius)
 
     out = dict(features)
     out["image"] = tf.cond(_happens(seeds[0], augment.blur_probability), apply, lambda: image)
     return out
+
+
+def _reflect(values, axis: int, radius: int):
+    """Pads ``radius`` mirrored values (edge not repeated) on both sides of static ``axis``."""
+    length = values.shape[axis]
+    head = tf.reverse(tf.gather(values, tf.range(1, radius + 1), axis=axis), [axis])
+    tail = tf.reverse(tf.gather(values, tf.range(length - radius - 1, length - 1), axis=axis),
+                      [axis])
+    return tf.concat([head, values, tail], axis)
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _gaussian_blur(image, sigma, radius: int):
+    """``image`` ``[H, W, C]`` blurred by a Gaussian of ``sigma`` pixels, ``2 radius + 1`` taps.
+
+    Shifted slices, not a depthwise convolution: XLA fuses each pass into one loop (about 2x
+    cheaper than TF's depthwise kernels on a 256 crop, far cheaper than XLA's own).
+    """
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * (taps / sigma) ** 2)
+    kernel /= tf.reduce_sum(kernel)
+    pixels = tf.cast(image, tf.float32)
+    height, width = pixels.shape[0], pixels.shape[1]
+    padded = _reflect(pixels, 1, radius)
+    pixels = sum(kernel[i] * padded[:, i:i + width] for i in range(2 * radius + 1))
+    padded = _reflect(pixels, 0, radius)
+    pixels = sum(kernel[i] * padded[i:i + height] for i in range(2 * radius + 1))
+    if image.dtype == tf.uint8:
+        return tf.cast(tf.clip_by_value(tf.round(pixels), 0.0, 255.0), tf.uint8)
+    return tf.cast(pixels, image.dtype)
 
 
 def add_noise(features: dict, augment: AugmentConfig) -> dict:
