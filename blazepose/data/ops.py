@@ -30,19 +30,31 @@ from blazepose import topology as topology_lib
 from blazepose.data.config import AugmentConfig, CropConfig, TargetConfig
 
 # Salts of the random streams, one per op, so ops never share random numbers.
-_SALT = {"crop": 1, "colour": 2, "blur": 3, "noise": 4, "jpeg": 5, "occlusion": 6}
+_SALT = {"crop": 1, "colour": 2, "blur": 3, "noise": 4, "jpeg": 5, "occlusion": 6,
+         "noise_field": 7}
 
 
-def _seed(features: dict, op: str) -> tf.Tensor:
-    return tf.random.experimental.stateless_fold_in(features["seed"], _SALT[op])
+def _seed(seed, op: str) -> tf.Tensor:
+    return tf.random.experimental.stateless_fold_in(seed, _SALT[op])
 
 
-def _uniform(seed, low=0.0, high=1.0, shape=()):
-    return tf.random.stateless_uniform(shape, seed, minval=low, maxval=high)
+def _draws(features: dict, op: str, count: int) -> tf.Tensor:
+    """``[count, ...]`` independent U[0, 1) numbers for ``op``, in one random op: ``[count]`` for
+    one example, ``[count, B]`` for a batch (then the first example's seed serves the batch).
+
+    One draw per op, not one per number: each stateless draw costs a few microseconds per
+    example in tf.data, as much as dozens of arithmetic ops.
+    """
+    seed = features["seed"]
+    if seed.shape.rank == 2:
+        return tf.random.stateless_uniform(tf.stack([count, tf.shape(seed)[0]]),
+                                           _seed(seed[0], op))
+    return tf.random.stateless_uniform([count], _seed(seed, op))
 
 
-def _happens(seed, probability: float) -> tf.Tensor:
-    return _uniform(seed) < probability
+def _between(uniform, low, high):
+    """U[0, 1) numbers mapped onto [low, high)."""
+    return low + (high - low) * uniform
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,18 +122,17 @@ def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None)
     angle = _upright_angle(features) if crop.upright else tf.constant(0.0)
     flip = tf.constant(False)
     if augment is not None:
-        seeds = tf.random.experimental.stateless_split(_seed(features, "crop"), 8)
+        u = _draws(features, "crop", 8)
         degrees = math.radians(augment.max_rotation_degrees)
-        angle += tf.where(_happens(seeds[0], augment.rotation_probability),
-                          _uniform(seeds[1], -degrees, degrees), 0.0)
+        angle += tf.where(u[0] < augment.rotation_probability,
+                          _between(u[1], -degrees, degrees), 0.0)
         low, high = augment.scale_range
         # Log-uniform so zooming in and out are equally likely.
-        side *= tf.where(_happens(seeds[2], augment.scale_probability),
-                         tf.exp(_uniform(seeds[3], math.log(low), math.log(high))), 1.0)
-        center += tf.where(_happens(seeds[4], augment.shift_probability),
-                           _uniform(seeds[5], -augment.max_shift, augment.max_shift, [2]) * side,
-                           0.0)
-        flip = _happens(seeds[6], augment.flip_probability)
+        side *= tf.where(u[2] < augment.scale_probability,
+                         tf.exp(_between(u[3], math.log(low), math.log(high))), 1.0)
+        center += tf.where(u[4] < augment.shift_probability,
+                           _between(u[5:7], -augment.max_shift, augment.max_shift) * side, 0.0)
+        flip = u[7] < augment.flip_probability
     size = float(crop.size)
     x_scale = tf.where(flip, -side / size, side / size)
     linear = tf.matmul(_rotation_matrix(angle), tf.linalg.diag(tf.stack([x_scale, side / size])))
@@ -340,19 +351,6 @@ def to_float(features: dict) -> dict:
     return out
 
 
-def _batch_draws(features: dict, op: str, count: int):
-    """Seeds for ``count`` random draws and the shape to draw: ``[]`` for one example, ``[B]``
-    for a batch (then one seed, from the first example's, serves the whole batch)."""
-    seed = features["seed"]
-    if seed.shape.rank == 2:
-        batch_shape = tf.shape(seed)[:1]
-        seed = seed[0]
-    else:
-        batch_shape = tf.constant([], tf.int32)
-    return tf.random.experimental.stateless_split(
-        tf.random.experimental.stateless_fold_in(seed, _SALT[op]), count), batch_shape
-
-
 def _per_image(values):
     """[...] parameters -> [..., 1, 1, 1] to broadcast over images."""
     return values[..., tf.newaxis, tf.newaxis, tf.newaxis]
@@ -389,14 +387,13 @@ def adjust_colour(features: dict, augment: AugmentConfig) -> dict:
     :func:`blazepose.data.pipeline.batch_transform` does. Float images ``[H, W, 3]`` or a batch
     ``[B, H, W, 3]``; images not chosen get the identity.
     """
-    seeds, shape = _batch_draws(features, "colour", 5)
+    u = _draws(features, "colour", 5)
     image = features["image"]
-    applied = _uniform(seeds[0], shape=shape) < augment.colour_probability
-    matrix = colour_matrix(_uniform(seeds[1], *augment.saturation_range, shape=shape),
-                           _uniform(seeds[2], -1.0, 1.0, shape=shape)
-                           * math.radians(augment.max_hue_degrees))
-    contrast = _uniform(seeds[3], *augment.contrast_range, shape=shape)
-    brightness = _uniform(seeds[4], -augment.max_brightness, augment.max_brightness, shape=shape)
+    applied = u[0] < augment.colour_probability
+    hue = math.radians(augment.max_hue_degrees)
+    matrix = colour_matrix(_between(u[1], *augment.saturation_range), _between(u[2], -hue, hue))
+    contrast = _between(u[3], *augment.contrast_range)
+    brightness = _between(u[4], -augment.max_brightness, augment.max_brightness)
     # The mean colour of every 4th row and column: XLA's CPU reductions are slow, and a full
     # mean cost twice the colour map itself for no visible difference in the pivot.
     mean_colour = tf.reduce_mean(image[..., ::4, ::4, :], axis=[-3, -2])  # [..., 3]
@@ -418,16 +415,15 @@ def adjust_colour(features: dict, augment: AugmentConfig) -> dict:
 def blur(features: dict, augment: AugmentConfig) -> dict:
     """Separable Gaussian blur with a random sigma, on one image ``[H, W, 3]`` (uint8 or float,
     kept; static H and W): an XLA-compiled sum of shifted rows and columns, edges reflected."""
-    seeds = tf.random.experimental.stateless_split(_seed(features, "blur"), 2)
+    u = _draws(features, "blur", 2)
     image = features["image"]
     radius = int(math.ceil(2 * augment.blur_sigma_range[1]))
 
     def apply():
-        sigma = _uniform(seeds[1], *augment.blur_sigma_range)
-        return _gaussian_blur(image, sigma, radius)
+        return _gaussian_blur(image, _between(u[1], *augment.blur_sigma_range), radius)
 
     out = dict(features)
-    out["image"] = tf.cond(_happens(seeds[0], augment.blur_probability), apply, lambda: image)
+    out["image"] = tf.cond(u[0] < augment.blur_probability, apply, lambda: image)
     return out
 
 
@@ -440,7 +436,7 @@ def _reflect(values, axis: int, radius: int):
     return tf.concat([head, values, tail], axis)
 
 
-@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+@tf.function(jit_compile=True, autograph=False)
 def _gaussian_blur(image, sigma, radius: int):
     """``image`` ``[H, W, C]`` blurred by a Gaussian of ``sigma`` pixels, ``2 radius + 1`` taps.
 
@@ -467,15 +463,16 @@ def add_noise(features: dict, augment: AugmentConfig) -> dict:
 
     The pipeline applies it per example on the uint8 crop: only the few chosen images pay.
     """
-    seeds, shape = _batch_draws(features, "noise", 3)
+    u = _draws(features, "noise", 2)
     image = features["image"]
-    applied = _uniform(seeds[0], shape=shape) < augment.noise_probability
-    std = _uniform(seeds[1], 0.0, augment.max_noise_std, shape=shape)
+    applied = u[0] < augment.noise_probability
+    std = u[1] * augment.max_noise_std
 
     def noisy(images, stds):
         # Uniform noise of that std: a third of the cost of normal samples, same effect here.
         pixels = tf.image.convert_image_dtype(images, tf.float32)
-        noise = tf.random.stateless_uniform(tf.shape(images), seeds[2], -1.0, 1.0)
+        seed = _seed(tf.reshape(features["seed"], [-1, 2])[0], "noise_field")
+        noise = tf.random.stateless_uniform(tf.shape(images), seed, -1.0, 1.0)
         noisy = tf.clip_by_value(pixels + noise * _per_image(stds) * 3 ** 0.5, 0.0, 1.0)
         return tf.image.convert_image_dtype(noisy, images.dtype, saturate=True)
 
@@ -492,73 +489,111 @@ def add_noise(features: dict, augment: AugmentConfig) -> dict:
 
 def degrade_jpeg(features: dict, augment: AugmentConfig) -> dict:
     """Re-encodes one crop as a JPEG of random quality (uint8 or float, kept)."""
-    seeds = tf.random.experimental.stateless_split(_seed(features, "jpeg"), 2)
+    u = _draws(features, "jpeg", 2)
     image = features["image"]
     low, high = augment.jpeg_quality_range
 
     def apply():
-        quality = tf.random.stateless_uniform([], seeds[1], low, high + 1, dtype=tf.int32)
+        quality = tf.minimum(tf.cast(tf.floor(_between(u[1], low, high + 1)), tf.int32), high)
         return tf.image.adjust_jpeg_quality(image, quality)
 
     out = dict(features)
     out["image"] = tf.ensure_shape(
-        tf.cond(_happens(seeds[0], augment.jpeg_probability), apply, lambda: image), image.shape)
+        tf.cond(u[0] < augment.jpeg_probability, apply, lambda: image), image.shape)
     return out
 
 
-def _paste(image, patch, top, left):
-    """``image`` with ``patch`` written at (top, left): one copy, no full-size masks."""
-    height, width = tf.shape(patch)[0], tf.shape(patch)[1]
-    band = image[top:top + height]
-    band = tf.concat([band[:, :left], patch, band[:, left + width:]], axis=1)
-    return tf.concat([image[:top], band, image[top + height:]], axis=0)
+OCCLUDER_FIELDS = ("x0", "y0", "x1", "y1", "red", "green", "blue", "shade_x", "shade_y")
+"""Columns of ``occluders``: pixel rectangle ``[x0, x1) x [y0, y1)`` (empty when x1 <= x0), the
+colour in [0, 1] and its change across the rectangle (left to right, top to bottom)."""
+
+
+def sample_occluders(features: dict, augment: AugmentConfig) -> dict:
+    """BlazePose's occlusion augmentation, first half (one example): draws up to
+    ``max_occluders`` rectangles of a random colour with a random linear shading, and gives the
+    keypoints under them visibility 0.
+
+    Adds ``occluders`` float32 ``[max_occluders, 9]`` (:data:`OCCLUDER_FIELDS`, crop pixels);
+    :func:`paint_occluders` draws them.
+    """
+    count = augment.max_occluders
+    u = _draws(features, "occlusion", 1 + 10 * count)
+    per_occluder = tf.reshape(u[1:], [count, 10])
+    keypoints = features["keypoints"]
+    size_xy = tf.cast(tf.shape(features["image"])[1::-1], tf.float32)  # W, H
+    # The first rectangle comes whenever occlusion happens; each further one half the time.
+    present = (u[0] < augment.occlusion_probability) & tf.concat(
+        [[True], per_occluder[1:, 0] < 0.5], axis=0)  # [N]
+    extent = tf.maximum(tf.floor(_between(per_occluder[:, 1:3], *augment.occluder_size_range)
+                                 * size_xy), 1.0)  # [N, 2] w, h in whole pixels
+    low = tf.minimum(tf.floor(per_occluder[:, 3:5] * (size_xy - extent + 1.0)), size_xy - extent)
+    high = tf.where(present[:, tf.newaxis], low + extent, low)  # absent: empty
+    under = tf.reduce_all((keypoints[:, tf.newaxis] >= low) & (keypoints[:, tf.newaxis] < high),
+                          axis=-1)  # [K, N]
+    hidden = tf.reduce_any(under, axis=-1)
+    occluders = tf.concat([low, high, per_occluder[:, 5:8],
+                           _between(per_occluder[:, 8:10], -0.3, 0.3)], axis=1)
+    out = dict(features)
+    out["occluders"] = occluders
+    out["visibility"] = tf.where(hidden, 0.0, features["visibility"])
+    return out
+
+
+def paint_occluders(image, occluders, window: tuple[int, int] | None = None):
+    """``image`` ``[H, W, 3]`` (uint8 or float, kept) with ``occluders`` ``[N, 9]`` (see
+    :func:`sample_occluders`) drawn in order: each covered pixel becomes ``clip(colour +
+    shade_x * ramp_x + shade_y * ramp_y)``, the ramps going 0 -> 1 across the rectangle.
+
+    ``window`` (height, width), static and at least every rectangle's size: each rectangle is
+    painted through a window of that size around it (sliced out, written back), so the work
+    scales with the occluder, not the image. None: the whole image, H and W may be dynamic.
+    """
+    for index in range(occluders.shape[0]):
+        x0, y0, x1, y1, red, green, blue, shade_x, shade_y = tf.unstack(occluders[index])
+        if window is None:
+            top, left, region = 0, 0, image
+        else:  # the window's corner, moved inside the image; it still covers the rectangle
+            top = tf.cast(tf.clip_by_value(y0, 0.0, float(image.shape[0] - window[0])), tf.int32)
+            left = tf.cast(tf.clip_by_value(x0, 0.0, float(image.shape[1] - window[1])),
+                           tf.int32)
+            # Gathered, not tf.slice: XLA would compile a slice anew for every corner.
+            at = tf.stack(tf.meshgrid(top + tf.range(window[0]), left + tf.range(window[1]),
+                                      indexing="ij"), axis=-1)  # [h, w, 2] pixel indices
+            region = tf.gather_nd(image, at)
+        shape = tf.shape(region)
+        cols = tf.cast(left + tf.range(shape[1]), tf.float32)[:, tf.newaxis]  # [w, 1]
+        rows = tf.cast(top + tf.range(shape[0]), tf.float32)[:, tf.newaxis, tf.newaxis]
+        inside = (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)  # [h, w, 1]
+        ramp_x = (cols - x0) / tf.maximum(x1 - x0 - 1.0, 1.0)
+        ramp_y = (rows - y0) / tf.maximum(y1 - y0 - 1.0, 1.0)
+        painted = tf.clip_by_value(tf.stack([red, green, blue]) + shade_x * ramp_x
+                                   + shade_y * ramp_y, 0.0, 1.0)
+        region = tf.where(inside, tf.image.convert_image_dtype(painted, image.dtype,
+                                                               saturate=True), region)
+        image = region if window is None else tf.tensor_scatter_nd_update(image, at, region)
+    return image
+
+
+# Compiled, painting costs a fraction of TF's op-by-op selects or copies of the crop.
+_paint_occluders_compiled = tf.function(paint_occluders, jit_compile=True, autograph=False)
 
 
 def occlude(features: dict, augment: AugmentConfig) -> dict:
-    """BlazePose's occlusion augmentation: up to ``max_occluders`` rectangles of a random colour
-    with a random linear shading; keypoints under a rectangle get visibility 0 (one image,
-    uint8 or float)."""
-    seeds = tf.random.experimental.stateless_split(_seed(features, "occlusion"),
-                                                   1 + 5 * augment.max_occluders)
-    image, keypoints = features["image"], features["keypoints"]
-    size = tf.shape(image)[:2]  # [H, W]
-    size_xy = tf.cast(size[::-1], tf.float32)
-
-    def add_occluder(image, hidden, s):
-        extent = tf.maximum(tf.cast(_uniform(s[1], *augment.occluder_size_range, shape=[2])
-                                    * size_xy, tf.int32), 1)  # w, h in whole pixels
-        corner = tf.cast(_uniform(s[2], shape=[2]) * tf.cast(size[::-1] - extent + 1,
-                                                              tf.float32), tf.int32)
-        corner = tf.minimum(corner, size[::-1] - extent)
-        ramp_x = tf.linspace(0.0, 1.0, extent[0])[tf.newaxis, :, tf.newaxis]
-        ramp_y = tf.linspace(0.0, 1.0, extent[1])[:, tf.newaxis, tf.newaxis]
-        shade = _uniform(s[4], -0.3, 0.3, shape=[2])
-        patch = tf.clip_by_value(_uniform(s[3], shape=[3]) + shade[0] * ramp_x
-                                 + shade[1] * ramp_y, 0.0, 1.0)
-        patch = tf.image.convert_image_dtype(patch, image.dtype, saturate=True)
-        image = _paste(image, patch, corner[1], corner[0])
-        low, high = tf.cast(corner, tf.float32), tf.cast(corner + extent, tf.float32)
-        under = tf.reduce_all((keypoints >= low) & (keypoints < high), axis=-1)
-        return image, hidden | under
-
-    def apply():
-        occluded, hidden = image, tf.zeros_like(features["visibility"], tf.bool)
-        for index in range(augment.max_occluders):
-            s = seeds[1 + 5 * index: 6 + 5 * index]
-            if index == 0:  # the first rectangle always comes; each further one half the time
-                occluded, hidden = add_occluder(occluded, hidden, s)
-            else:
-                occluded, hidden = tf.cond(
-                    _happens(s[0], 0.5), lambda o=occluded, h=hidden, s=s: add_occluder(o, h, s),
-                    lambda o=occluded, h=hidden: (o, h))
-        return occluded, tf.where(hidden, 0.0, features["visibility"])
-
-    image_out, visibility = tf.cond(_happens(seeds[0], augment.occlusion_probability), apply,
-                                    lambda: (image, features["visibility"]))
-    out = dict(features)
-    out["image"] = tf.ensure_shape(image_out, image.shape)
-    out["visibility"] = visibility
-    return out
+    """BlazePose's occlusion augmentation on one image: :func:`sample_occluders`, then, for the
+    images that get occluders, :func:`paint_occluders` compiled with XLA (through windows the
+    size of the largest possible rectangle, when the image's size is static)."""
+    features = sample_occluders(features, augment)
+    occluders = features.pop("occluders")
+    image = features["image"]
+    window = None
+    if image.shape[:2].is_fully_defined():
+        largest = augment.occluder_size_range[1]
+        window = tuple(min(int(math.ceil(largest * side)), side) for side in image.shape[:2])
+    occluded = occluders[0, 2] > occluders[0, 0]  # the first rectangle is not empty
+    features["image"] = tf.ensure_shape(
+        tf.cond(occluded, lambda: _paint_occluders_compiled(image, occluders, window),
+                lambda: image), image.shape)
+    return features
 
 
 # ---------------------------------------------------------------------------------------------

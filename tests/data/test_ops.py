@@ -214,6 +214,33 @@ def test_occlusion_hides_the_keypoints_it_covers(mode):
     assert hidden_some
 
 
+def test_occluders_are_painted_inside_their_rectangles_only():
+    """Compiled through windows (as the pipeline paints) and eager on the whole image agree,
+    on float and uint8 crops; pixels outside every rectangle are kept."""
+    always = AugmentConfig(occlusion_probability=1.0, max_occluders=2,
+                           occluder_size_range=(0.2, 0.6))
+    rows, cols = np.mgrid[0:64, 0:64]
+    for seed in range(4):
+        features = ops.sample_occluders(_float_features(seed), always)
+        occluders = features["occluders"]
+        covered = np.zeros((64, 64), bool)
+        for x0, y0, x1, y1 in occluders.numpy()[:, :4]:
+            covered |= (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)
+        assert covered.any()
+        for image in (features["image"], tf.image.convert_image_dtype(features["image"],
+                                                                       tf.uint8)):
+            eager = ops.paint_occluders(image, occluders).numpy()
+            assert eager.dtype == image.dtype
+            # Through windows of the largest rectangle (0.6 x 64 -> 39), as the pipeline does.
+            for window in (None, (39, 39)):
+                compiled = ops._paint_occluders_compiled(image, occluders, window).numpy()
+                np.testing.assert_allclose(compiled.astype(float), eager.astype(float),
+                                           atol=1e-5)
+            changed = np.any(eager != image.numpy(), axis=-1)
+            assert not changed[~covered].any(), "pixels outside every rectangle are kept"
+            assert changed[covered].mean() > 0.9
+
+
 def test_probability_zero_changes_nothing():
     features = _float_features(1)
     off = AugmentConfig(colour_probability=0, blur_probability=0, noise_probability=0,
