@@ -264,6 +264,25 @@ def test_pixel_ops_change_pixels_keep_range_and_are_seeded(op):
     assert not np.array_equal(other, first)
 
 
+def test_noise_on_uint8_crops_is_zero_mean_with_the_configured_std():
+    """The per-example noise (compiled, 256 levels from packed random bytes) on a grey uint8
+    crop: zero mean, std within ``max_noise_std`` and spread over the range; a fresh field
+    per seed."""
+    always = AugmentConfig(noise_probability=1.0, max_noise_std=0.04)
+    grey = tf.fill([128, 128, 3], tf.constant(128, tf.uint8))
+    stds, fields = [], []
+    for seed in range(8):
+        out = ops.add_noise({"image": grey, "seed": tf.constant([5, seed], tf.int64)}, always)
+        assert out["image"].dtype == tf.uint8
+        difference = (out["image"].numpy().astype(float) - 128.0) / 255.0
+        assert abs(difference.mean()) < 0.002
+        stds.append(difference.std())
+        fields.append(difference)
+    assert max(stds) <= 0.04 * 1.05 and min(stds) > 0.0, stds
+    assert max(stds) > 0.02, stds
+    assert not np.array_equal(fields[0], fields[1])
+
+
 def test_colour_matrix_identity_and_greys():
     np.testing.assert_allclose(ops.colour_matrix(1.0, 0.0), np.eye(3), atol=1e-5)
     grey = np.array([0.4, 0.4, 0.4], np.float32)
