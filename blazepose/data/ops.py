@@ -162,23 +162,34 @@ def _source_window(matrix, size: int, height, width):
     return tf.stack([low[1], low[0], high[1] - low[1], high[0] - low[0]])
 
 
-def _decode_window(encoded, window):
-    """Decodes only ``window`` of a JPEG (libjpeg skips the rest); other formats fully."""
-
-    def jpeg():
-        # The default DCT is libjpeg-turbo's SIMD one; "INTEGER_FAST" measured 3x slower here.
-        # Plain (not "fancy") chroma upsampling: ~15 % less decode time; the crop is downscaled
-        # anyway, so the slightly blockier colour edges do not matter for training.
-        return tf.image.decode_and_crop_jpeg(encoded, window, channels=3, fancy_upscaling=False)
-
-    def other():
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-        return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
-
-    return tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
+_DCT_RATIOS = (1, 2, 4, 8)
 
 
-def _image_size(encoded):
+def _window_decoder(encoded, is_jpeg, ratio_index):
+    """``decode(window) -> uint8 [h, w, 3]``: only ``window`` ([y0, x0, h, w] pixels) of the
+    image, which for a JPEG is the image scaled by ``1 / _DCT_RATIOS[ratio_index]`` (libjpeg
+    scales in the inverse DCT and skips what lies outside the window); other formats are
+    decoded fully at ratio 1."""
+
+    def decode(window):
+        def jpeg(ratio):
+            # The default DCT is libjpeg-turbo's SIMD one; "INTEGER_FAST" measured 3x slower.
+            # Plain (not "fancy") chroma upsampling: ~15 % less decode time; the crop is
+            # downscaled anyway, so the slightly blockier colour edges do not matter.
+            return tf.image.decode_and_crop_jpeg(encoded, window, channels=3, ratio=ratio,
+                                                 fancy_upscaling=False)
+
+        def other():
+            image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+            return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
+
+        return tf.cond(is_jpeg, lambda: tf.switch_case(
+            ratio_index, [lambda r=r: jpeg(r) for r in _DCT_RATIOS]), other)
+
+    return decode
+
+
+def _image_size(encoded, is_jpeg):
     """(height, width) of an encoded image; reads only the header of a JPEG."""
 
     def jpeg():
@@ -187,7 +198,7 @@ def _image_size(encoded):
     def other():
         return tf.shape(tf.io.decode_image(encoded, channels=3, expand_animations=False))[:2]
 
-    return tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
+    return tf.cond(is_jpeg, jpeg, other)
 
 
 def decode_crop_and_warp(features: dict, crop: CropConfig,
@@ -197,14 +208,31 @@ def decode_crop_and_warp(features: dict, crop: CropConfig,
     Keypoints move by the inverse of ``crop_matrix``; points that leave the crop lose visibility;
     a flipped crop also permutes keypoints with ``flip_permutation`` (left <-> right). The warp is
     one bilinear projective transform on uint8 pixels of only the needed window.
+
+    A crop that shrinks a JPEG by 2x, 4x or 8x or more reads it decoded at 1/2, 1/4 or 1/8
+    scale (the largest that still gives at least one decoded pixel per crop pixel): the inverse
+    DCT does the downscaling, several times cheaper than decoding everything and without the
+    aliasing of a bilinear shrink. High-resolution photos gain most.
     """
     encoded = features["jpeg"]
-    height_width = _image_size(encoded)
+    is_jpeg = tf.io.is_jpeg(encoded)
+    height_width = _image_size(encoded, is_jpeg)
+    matrix = features["crop_matrix"]
+    # Source pixels per crop pixel, along the crop's shorter-sampled axis.
+    shrink = tf.minimum(tf.norm(matrix[:2, 0]), tf.norm(matrix[:2, 1]))
+    ratio_index = tf.where(is_jpeg, tf.reduce_sum(tf.cast(
+        shrink >= tf.constant(_DCT_RATIOS[1:], tf.float32), tf.int32)), 0)
+    ratio = tf.cast(tf.gather(_DCT_RATIOS, ratio_index), tf.float32)
+    # libjpeg's scaled size rounds up.
+    scaled_hw = tf.cast(tf.math.ceil(tf.cast(height_width, tf.float32) / ratio), tf.int32)
+    to_scaled = tf.linalg.diag(tf.stack([1.0 / ratio, 1.0 / ratio, 1.0]))
+    decode = _window_decoder(encoded, is_jpeg, ratio_index)
     rotated = features.get("crop_rotated", tf.constant(True))
-    warped, matrix = tf.cond(
+    warped, scaled_matrix = tf.cond(
         rotated,
-        lambda: _warp_projective(encoded, features["crop_matrix"], height_width, crop),
-        lambda: _warp_axis_aligned(encoded, features["crop_matrix"], height_width, crop))
+        lambda: _warp_projective(decode, to_scaled @ matrix, scaled_hw, crop),
+        lambda: _warp_axis_aligned(decode, to_scaled @ matrix, scaled_hw, crop))
+    matrix = tf.linalg.diag(tf.stack([ratio, ratio, 1.0])) @ scaled_matrix
     warped = tf.ensure_shape(warped, [crop.size, crop.size, 3])
 
     inverse = tf.linalg.inv(matrix)
@@ -225,7 +253,7 @@ def decode_crop_and_warp(features: dict, crop: CropConfig,
     return out
 
 
-def _warp_projective(encoded, matrix, height_width, crop: CropConfig):
+def _warp_projective(decode, matrix, height_width, crop: CropConfig):
     """Any crop: decode the window it reads, one bilinear warp of uint8 pixels.
 
     The warp is an XLA-compiled gather (:func:`_bilinear_warp`), about 3x cheaper than TF's
@@ -236,7 +264,7 @@ def _warp_projective(encoded, matrix, height_width, crop: CropConfig):
     resized to fit, one extra bilinear step on a downscale.
     """
     window = _source_window(matrix, crop.size, height_width[0], height_width[1])
-    pixels = _decode_window(encoded, window)
+    pixels = decode(window)
     # Crop coordinates -> window pixel indices (continuous coordinate - 0.5 = index).
     offset = tf.cast(window[:2], tf.float32)
     to_index = tf.matmul(_translation(-0.5 - offset[1], -0.5 - offset[0]),
@@ -296,7 +324,7 @@ def _bilinear_warp(buffer, to_index, window_hw, size: int):
     return tf.cast(tf.round(top * (1.0 - fy) + bottom * fy), tf.uint8)
 
 
-def _warp_axis_aligned(encoded, matrix, height_width, crop: CropConfig):
+def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
     """Unrotated crops (maybe mirrored), 3-4x cheaper than the projective warp: decode exactly
     the pixels inside the crop, resize them to their place in the output, pad, mirror.
 
@@ -321,7 +349,7 @@ def _warp_axis_aligned(encoded, matrix, height_width, crop: CropConfig):
     u1 = tf.clip_by_value(tf.round((x1 - left) / scale_x), u0 + 1.0, size)
     v1 = tf.clip_by_value(tf.round((y1 - top) / scale_y), v0 + 1.0, size)
     window = tf.cast(tf.stack([y0, x0, y1 - y0, x1 - x0]), tf.int32)
-    pixels = _decode_window(encoded, window)
+    pixels = decode(window)
     out_size = tf.cast(tf.stack([v1 - v0, u1 - u0]), tf.int32)
     resized = tf.image.resize(pixels, out_size, method="bilinear")
     resized = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)

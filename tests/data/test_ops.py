@@ -112,6 +112,41 @@ def test_keypoints_follow_the_warp(case, mode):
         assert bool(out["crop_rotated"])
 
 
+@pytest.mark.parametrize("rotated", [False, True])
+def test_large_jpeg_is_decoded_at_dct_scale_where_the_crop_shrinks_it(rotated, monkeypatch):
+    """A 1600x1200 JPEG cropped ~3x smaller is decoded at 1/2 scale: discs still land on their
+    keypoints, and the crop matches the one made from the same pixels as PNG (full decode)."""
+    ratios = []
+    decode = tf.image.decode_and_crop_jpeg
+    monkeypatch.setattr(tf.image, "decode_and_crop_jpeg",
+                        lambda *args, **kwargs: ratios.append(kwargs["ratio"]) or decode(
+                            *args, **kwargs))
+    points = _random_points(seed=9) * 4
+    image, _ = _dotted_image(points, height=1200, width=1600, radius=16)
+    jpeg = tf.io.encode_jpeg(image, quality=98)
+    png = tf.io.encode_png(image)
+    augment = dataclasses.replace(NO_AUGMENTATION, rotation_probability=float(rotated))
+    features = ops.sample_crop(_features(points, jpeg), CropConfig(), augment)
+    side = np.linalg.norm(features["crop_matrix"].numpy()[:2, 0])
+    assert side >= 2.0, "the crop must shrink the source by 2x or more for this test"
+    out = ops.decode_crop_and_warp(features, CropConfig(), None)
+    assert ratios == [2], "eagerly, only the chosen scale decodes"
+    reference = ops.decode_crop_and_warp({**features, "jpeg": png}, CropConfig(), None)
+    # An unrotated crop reads whole decoded pixels: its placement may differ by half a pixel.
+    np.testing.assert_allclose(out["keypoints"], reference["keypoints"], atol=0.5)
+    crop = out["image"].numpy()
+    found = 0
+    for index, (x, y) in enumerate(out["keypoints"].numpy()):
+        if 8 <= x < 248 and 8 <= y < 248:
+            centre = _disc_centre(crop, COLOURS[index], (x, y))
+            assert centre is not None, f"disc {index} missing at {x:.1f}, {y:.1f}"
+            np.testing.assert_allclose(centre, [x, y], atol=0.75, err_msg=f"keypoint {index}")
+            found += 1
+    assert found >= K // 2
+    difference = np.abs(crop.astype(float) - reference["image"].numpy().astype(float))
+    assert np.median(difference) <= 2.0 and difference.mean() <= 6.0
+
+
 def test_flip_permutes_left_and_right():
     """After a mirror flip the LEFT_WRIST label sits on the disc drawn at the RIGHT_WRIST."""
     points = _random_points(seed=2)
@@ -424,7 +459,8 @@ def test_projective_warp_matches_tf_kernel(angle, side, exact):
     matrix = np.eye(3, dtype=np.float32)
     matrix[:2, :2], matrix[:2, 2] = linear, translation
     encoded = tf.io.encode_png(image)
-    warped, applied = ops._warp_projective(encoded, tf.constant(matrix), tf.constant([120, 160]),
+    decode = ops._window_decoder(encoded, tf.io.is_jpeg(encoded), 0)
+    warped, applied = ops._warp_projective(decode, tf.constant(matrix), tf.constant([120, 160]),
                                            crop)
     np.testing.assert_allclose(applied, matrix)
     transform = _to_index(matrix).reshape(9)[:8].astype(np.float32)
