@@ -4,7 +4,7 @@ r"""Images/second of the training input pipeline beside a decode+resize-only pip
   python benchmarks/input_pipeline.py --data_dir=/tmp/bench_folder --make_images=2000
 
 FOLDER is in the custom format (tf-blazepose layout: images/ + train.json); --make_images first
-writes that many 640x480 JPEGs with 16 keypoints there (backgrounds cut from a real photo, so the
+writes that many JPEGs (--make_size, default 640x480) with 16 keypoints there (backgrounds cut from a real photo, so the
 JPEGs have real-photo statistics). The folder is built into TFDS records once (custom_pose), then
 each pipeline runs in its own fresh process, alternating, --rounds times:
 
@@ -34,7 +34,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder in the custom format.", required=True)
 _MAKE_IMAGES = flags.DEFINE_integer("make_images", 0,
-                                    "First write this many 640x480 images into --data_dir.")
+                                    "First write this many images into --data_dir.")
+_MAKE_SIZE = flags.DEFINE_string("make_size", "640x480",
+                                 "WIDTHxHEIGHT of the images --make_images writes.")
 _TFDS_DIR = flags.DEFINE_string("tfds_dir", None, "Where to build the TFDS records "
                                 "(default: a temporary folder).")
 _IMAGES = flags.DEFINE_integer("images", 3000, "Images timed per run.", lower_bound=64)
@@ -47,14 +49,33 @@ ORIGINAL_PROJECT_IMAGES_PER_S = {"with augmentation": 62.0, "without augmentatio
 PIPELINES = ("train", "train_all_aug", "decode_resize")
 
 
-def _make_images(folder: pathlib.Path, count: int) -> None:
+def _parse_size(text: str) -> tuple[int, int]:
+    """"640x480" -> (height, width)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise app.UsageError(f"--make_size must be WIDTHxHEIGHT, e.g. 640x480, got {text!r}")
+    if width < 64 or height < 64:
+        raise app.UsageError(f"--make_size {text} is too small (at least 64x64)")
+    return height, width
+
+
+def _first_image_size(folder: pathlib.Path) -> str:
+    import tensorflow as tf
+
+    first = min((folder / "images").iterdir())
+    height, width = tf.image.extract_jpeg_shape(tf.io.read_file(str(first)))[:2].numpy()
+    return f"{width}x{height}"
+
+
+def _make_images(folder: pathlib.Path, count: int, size: tuple[int, int]) -> None:
     import tensorflow as tf
 
     from blazepose import samples
     from blazepose.data import custom_format
 
     photo = tf.io.decode_png(tf.io.read_file(str(samples.fetch_sample("astronaut"))), 3).numpy()
-    custom_format.write_random_people(folder, {"train": count}, image_size=(480, 640),
+    custom_format.write_random_people(folder, {"train": count}, image_size=size,
                                       num_keypoints=16, seed=0, photo=photo)
 
 
@@ -115,8 +136,9 @@ def main(argv):
         print(json.dumps(_run_worker(_WORKER.value, _TFDS_DIR.value)))
         return
     folder = pathlib.Path(_DATA_DIR.value)
+    size = _parse_size(_MAKE_SIZE.value)
     if _MAKE_IMAGES.value:
-        _make_images(folder, _MAKE_IMAGES.value)
+        _make_images(folder, _MAKE_IMAGES.value, size)
     if not (folder / "images").is_dir():
         raise app.UsageError(f"--data_dir {folder} has no images/ folder; is it in the custom "
                              "format? (--make_images=N writes one)")
@@ -135,7 +157,8 @@ def main(argv):
     rate = {k: statistics.median(r["images_per_s"] for r in v) for k, v in results.items()}
     peak = {k: max(r["peak_rss_mib"] for r in v) for k, v in results.items()}
     print(f"{os.cpu_count()} CPUs, batch {_BATCH.value}, {_IMAGES.value} images per run, "
-          f"median of {_ROUNDS.value} alternating rounds, 640x480 JPEGs -> 256x256 crops")
+          f"median of {_ROUNDS.value} alternating rounds, {_first_image_size(folder)} JPEGs "
+          "-> 256x256 crops")
     header = f"{'pipeline':16} {'images/s':>9} {'vs decode+resize':>17} {'peak RSS MiB':>13}"
     print(header)
     print("-" * len(header))
