@@ -32,6 +32,7 @@ from etils import epath
 
 from blazepose.topology import COCO_17
 from datasets_tfds.custom_pose.annotation_files import (
+    COCO_KEYPOINT_OFFSET,
     InvalidRecordError,
     PersonRecord,
     SplitRecords,
@@ -50,8 +51,9 @@ __all__ = [
     "read_split",
 ]
 
-KEYPOINT_OFFSET = 0.5
-"""Added to COCO's integer keypoint coordinates to get continuous pixel coordinates."""
+KEYPOINT_OFFSET = COCO_KEYPOINT_OFFSET
+"""Added to COCO's integer keypoint coordinates to get continuous pixel coordinates (by
+custom_pose's COCO reader, which this builder reads through)."""
 
 MAX_LISTED = 20
 
@@ -205,9 +207,7 @@ def read_split(manual_dir: epath.Path, source: SplitSource) -> CocoSplit:
             continue
         mismatches += int(extra["num_keypoints"] != record.labelled.sum())
         image_id = f"{source.image_dir}/{record.image_name}#{int(extra['annotation_id'])}"
-        keypoints = np.where(record.labelled[:, None], record.keypoints + KEYPOINT_OFFSET, 0.0)
-        records.append(dataclasses.replace(record, image_id=image_id,
-                                           keypoints=keypoints.astype(np.float32)))
+        records.append(dataclasses.replace(record, image_id=image_id))
         fields[image_id] = extra
     if errors:
         raise InvalidCocoFileError(_error_list(errors))

@@ -388,9 +388,17 @@ def _person_record(source: AnnotationFile, index: int, annotation_id: Any, image
 # ---------------------------------------------------------------------------------------------
 
 
+COCO_KEYPOINT_OFFSET = 0.5
+"""Added to COCO's keypoints, integer pixel indices (0-based, ``[0, W - 1]``), to get the
+project's continuous pixel coordinates (pixel ``i`` spans ``[i, i + 1)``); COCO boxes are
+continuous already. Detectron2's convention (``detectron2/data/datasets/coco.py``: +0.5 when
+loading, -0.5 when writing results)."""
+
+
 def _parse_coco_keypoints(annotation: dict[str, Any], topology: Topology
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keypoints float64 [K, 2], visibility float32 [K], labelled bool [K])."""
+    """(keypoints float64 [K, 2] continuous pixels, i.e. COCO's + :data:`COCO_KEYPOINT_OFFSET`,
+    visibility float32 [K], labelled bool [K])."""
     values = annotation["keypoints"]
     count = topology.num_keypoints
     if not isinstance(values, list) or len(values) != 3 * count:
@@ -404,7 +412,7 @@ def _parse_coco_keypoints(annotation: dict[str, Any], topology: Topology
         raise _RecordProblem(f"'keypoints' visibility flags must be 0, 1 or 2; keypoint {bad[0]} "
                              f"has {flags[bad[0]]:g}")
     labelled = flags > 0
-    return triples[:, :2], (flags == 2).astype(np.float32), labelled
+    return triples[:, :2] + COCO_KEYPOINT_OFFSET, (flags == 2).astype(np.float32), labelled
 
 
 def _parse_coco_box(annotation: dict[str, Any]) -> np.ndarray | None:

@@ -130,8 +130,11 @@ def topology_config(name: str) -> CustomPoseConfig | None:
 class Builder(tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for a user's keypoint data in the manual dir."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "tf-blazepose layout and COCO keypoint files, any topology."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "tf-blazepose layout and COCO keypoint files, any topology.",
+        "1.1.0": "COCO keypoints + 0.5 (pixel index -> continuous pixel), as coco_keypoints.",
+    }
     BUILDER_CONFIGS = [AUTO_CONFIG]
     DEFAULT_BUILDER_CONFIG_NAME = AUTO_CONFIG.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS

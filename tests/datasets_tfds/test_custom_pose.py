@@ -200,7 +200,9 @@ def test_coco_values_crowd_and_visibility_flags(coco_builder):
         flags = triples[:, 2]
         np.testing.assert_array_equal(example["labelled"], flags > 0)
         np.testing.assert_array_equal(example["visibility"], (flags == 2).astype(np.float32))
-        np.testing.assert_array_equal(example["keypoints"], triples[:, :2])  # 0,0 where v == 0
+        # COCO's pixel indices + 0.5, as coco_keypoints stores them; 0, 0 where v == 0.
+        np.testing.assert_array_equal(example["keypoints"],
+                                      np.where(flags[:, None] > 0, triples[:, :2] + 0.5, 0.0))
         assert example["topology"] == b"coco_17"
     street = found[1]
     assert street["labelled"][2] and street["visibility"][2] == 0.0  # v == 1: labelled, hidden
@@ -208,7 +210,7 @@ def test_coco_values_crowd_and_visibility_flags(coco_builder):
     park = found[0]
     triples = np.asarray(annotations[103]["keypoints"], np.float32).reshape(17, 3)
     np.testing.assert_allclose(park["person_box"],
-                               expected_box(triples[:, :2], triples[:, 2] > 0, 64, 48))
+                               expected_box(triples[:, :2] + 0.5, triples[:, 2] > 0, 64, 48))
     skipped = coco_builder.info.metadata["skipped"]["train"]
     assert (skipped["crowd"], skipped["no_labelled_points"], skipped["other_category"]) == (1, 1, 1)
     assert skipped["invalid"] == 0
@@ -466,7 +468,7 @@ def test_tfds_build_command_line(tmp_path):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240,
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    built = tfds.builder_from_directory(os.fspath(tmp_path / "custom_pose" / "auto" / "1.0.0"))
+    built = tfds.builder_from_directory(os.fspath(tmp_path / "custom_pose" / "auto" / str(Builder.VERSION)))
     assert {name: split.num_examples for name, split in built.info.splits.items()} == {
         "train": 3, "validation": 1, "test": 2}
     assert built.info.metadata["topology"] == "pushup_7"
