@@ -4,9 +4,10 @@ r"""Images/second of the training input pipeline beside a decode+resize-only pip
   python benchmarks/input_pipeline.py --data_dir=/tmp/bench_folder --make_images=2000
 
 FOLDER is in the custom format (tf-blazepose layout: images/ + train.json); --make_images first
-writes that many JPEGs (--make_size, default 640x480) with 16 keypoints there (backgrounds cut from a real photo, so the
-JPEGs have real-photo statistics). The folder is built into TFDS records once (custom_pose), then
-each pipeline runs in its own fresh process, alternating, --rounds times:
+writes that many JPEGs (--make_size, default 640x480) with 16 keypoints there (backgrounds cut
+from a real photo, so the JPEGs have real-photo statistics). The folder is built into TFDS
+records once (custom_pose), then each pipeline runs in its own fresh process, alternating,
+--rounds times:
 
   train          the full training pipeline: 256x256 crops, default augmentation, heatmaps
   train_all_aug  the same with every augmentation at probability 1 (worst case)
@@ -54,7 +55,8 @@ def _parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise app.UsageError(f"--make_size must be WIDTHxHEIGHT, e.g. 640x480, got {text!r}")
+        raise app.UsageError(
+            f"--make_size must be WIDTHxHEIGHT, e.g. 640x480, got {text!r}") from None
     if width < 64 or height < 64:
         raise app.UsageError(f"--make_size {text} is too small (at least 64x64)")
     return height, width

@@ -468,7 +468,8 @@ def test_tfds_build_command_line(tmp_path):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240,
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    built = tfds.builder_from_directory(os.fspath(tmp_path / "custom_pose" / "auto" / str(Builder.VERSION)))
+    built = tfds.builder_from_directory(
+        os.fspath(tmp_path / "custom_pose" / "auto" / str(Builder.VERSION)))
     assert {name: split.num_examples for name, split in built.info.splits.items()} == {
         "train": 3, "validation": 1, "test": 2}
     assert built.info.metadata["topology"] == "pushup_7"
