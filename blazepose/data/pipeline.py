@@ -172,10 +172,9 @@ def topology_of(info: tfds.core.DatasetInfo) -> topology_lib.Topology:
                            for i in metadata.get("to_blazepose", [-1] * len(names))))
 
 
-def _seeded(dataset: tf.data.Dataset, seed: int, stream: int) -> tf.data.Dataset:
-    """Pairs each record with a distinct int64 [2] seed (stream, index)."""
-    base = tf.constant(seed, tf.int64) * 1_000_003 + stream
-    return dataset.enumerate().map(lambda index, record: (record, tf.stack([base, index])))
+def _example_seed(seed: int, stream: int, index) -> tf.Tensor:
+    """The distinct int64 [2] seed of record ``index`` (from ``enumerate``) of a stream."""
+    return tf.stack([tf.constant(seed * 1_000_003 + stream, tf.int64), index])
 
 
 def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_size: int,
@@ -203,15 +202,20 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
         dataset, topology = _read(source, input_context, training, config)
         if repeat:
             dataset = dataset.repeat()
-        # Per-worker seeds differ so workers do not draw identical augmentations.
+        # Records are numbered before shuffling, so each keeps its seed; per-worker seeds differ
+        # so workers do not draw identical augmentations. The seed is made in the transform's
+        # own map: a separate map stage cost more than the two ops.
         worker = input_context.input_pipeline_id if input_context else 0
-        dataset = _seeded(dataset, config.seed + 7919 * worker, stream)
+        dataset = dataset.enumerate()
         if training and config.shuffle_buffer > 1:
             dataset = dataset.shuffle(config.shuffle_buffer,
                                       seed=config.seed if config.deterministic else None)
         transform = example_transform(config, topology, training)
-        dataset = dataset.map(lambda record, seed, t=transform: t(record_to_features(record, seed)),
-                              num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        base_seed = config.seed + 7919 * worker
+        dataset = dataset.map(
+            lambda index, record, t=transform, s=stream: t(record_to_features(
+                record, _example_seed(base_seed, s, index))),
+            num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         per_source.append(dataset)
     if len(per_source) == 1:
         dataset = per_source[0]
