@@ -213,8 +213,8 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
         transform = example_transform(config, topology, training)
         base_seed = config.seed + 7919 * worker
         dataset = dataset.map(
-            lambda index, record, t=transform, s=stream: t(record_to_features(
-                record, _example_seed(base_seed, s, index))),
+            lambda index, record, t=transform, b=base_seed, s=stream: t(record_to_features(
+                record, _example_seed(b, s, index))),
             num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         per_source.append(dataset)
     if len(per_source) == 1:
