@@ -16,10 +16,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
-import tempfile
 
 from blazepose.export.config import ExportError
 
@@ -47,13 +45,12 @@ def ensure_environment(cache_dir: os.PathLike | None = None, print_fn=print) -> 
     Raises:
       ExportError: pip failed (its output is in the message).
     """
+    from blazepose.pretrained.files import build_folder_atomically
+
     target = default_environment_dir(cache_dir)
-    if (target / READY_FILE).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    print_fn(f"installing the TF.js converter ({', '.join(TFJS_PACKAGES)}) into {target}")
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
-    try:
+
+    def install(scratch: pathlib.Path) -> None:
+        print_fn(f"installing the TF.js converter ({', '.join(TFJS_PACKAGES)}) into {target}")
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                    "--disable-pip-version-check", "--target", os.fspath(scratch),
                    *TFJS_PACKAGES]
@@ -61,12 +58,5 @@ def ensure_environment(cache_dir: os.PathLike | None = None, print_fn=print) -> 
         if result.returncode != 0:
             raise ExportError(f"installing the TF.js converter failed ({' '.join(command)}):\n"
                               f"{result.stderr[-3000:]}")
-        (scratch / READY_FILE).write_text("\n".join(TFJS_PACKAGES) + "\n")
-        try:
-            os.replace(scratch, target)
-        except OSError:  # another process finished first
-            if not (target / READY_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
+
+    return build_folder_atomically(target, install, READY_FILE, "\n".join(TFJS_PACKAGES) + "\n")

@@ -21,7 +21,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tempfile
 import urllib.parse
 
 from blazepose.export.config import ExportError
@@ -59,15 +58,16 @@ def ensure_node_modules(cache_dir: os.PathLike | None = None, print_fn=print) ->
     Raises:
       ExportError: npm is missing or failed.
     """
+    from blazepose.pretrained.files import build_folder_atomically
+
     root = default_npm_dir(cache_dir)
     if (root / READY_FILE).is_file():
         return root / "node_modules"
     npm = shutil.which("npm")
     if npm is None:
         raise ExportError("npm is needed to install the TF.js packages (apt-get install npm)")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix=".partial-", dir=root.parent))
-    try:
+
+    def install(scratch: pathlib.Path) -> None:
         for name in ("package.json", "package-lock.json"):
             shutil.copy(WEB_DIR / name, scratch / name)
         print_fn(f"installing the TF.js npm packages into {root}")
@@ -75,15 +75,8 @@ def ensure_node_modules(cache_dir: os.PathLike | None = None, print_fn=print) ->
                                 cwd=scratch, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ExportError(f"npm ci failed in {scratch}:\n{result.stderr[-3000:]}")
-        (scratch / READY_FILE).write_text(_lock_key() + "\n")
-        try:
-            os.replace(scratch, root)
-        except OSError:  # another process finished first
-            if not (root / READY_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return root / "node_modules"
+
+    return build_folder_atomically(root, install, READY_FILE, _lock_key() + "\n") / "node_modules"
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

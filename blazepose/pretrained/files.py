@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,30 @@ def write_atomically(path: os.PathLike, data: bytes) -> None:
         stream.write(data)
     os.chmod(stream.name, 0o644)
     os.replace(stream.name, path)
+
+
+def build_folder_atomically(target: os.PathLike, fill, ready_file: str,
+                            ready_text: str) -> pathlib.Path:
+    """Makes the cache folder ``target`` once: ``fill(scratch)`` writes it into a temporary
+    sibling, which gets ``ready_file`` (holding ``ready_text``) and is renamed into place, so a
+    reader never sees a half-built folder. A folder already marked ready is kept; when another
+    process finishes first its folder wins. A failing ``fill`` leaves nothing behind."""
+    target = pathlib.Path(target)
+    if (target / ready_file).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
+    try:
+        fill(scratch)
+        (scratch / ready_file).write_text(ready_text)
+        try:
+            os.replace(scratch, target)
+        except OSError:  # another process finished first
+            if not (target / ready_file).is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def download_wheel(destination: os.PathLike) -> pathlib.Path:

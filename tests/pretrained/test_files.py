@@ -79,3 +79,30 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("BLAZEPOSE_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert files.default_cache_dir() == tmp_path / "xdg" / "blazepose"
+
+
+def test_build_folder_atomically_publishes_once_and_leaves_nothing_on_failure(tmp_path):
+    from blazepose.pretrained.files import build_folder_atomically
+
+    target = tmp_path / "cache" / "env"
+    calls = []
+
+    def fill(scratch):
+        calls.append(scratch)
+        (scratch / "payload.txt").write_text("built")
+
+    assert build_folder_atomically(target, fill, "READY", "v1\n") == target
+    assert (target / "payload.txt").read_text() == "built"
+    assert (target / "READY").read_text() == "v1\n"
+    build_folder_atomically(target, fill, "READY", "v1\n")
+    assert len(calls) == 1, "a ready folder is kept, not rebuilt"
+
+    def broken(scratch):
+        (scratch / "half.txt").write_text("partial")
+        raise RuntimeError("install failed")
+
+    other = tmp_path / "cache" / "other"
+    with pytest.raises(RuntimeError, match="install failed"):
+        build_folder_atomically(other, broken, "READY", "v1\n")
+    assert not other.exists()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["env"], "no scratch left"
