@@ -16,7 +16,8 @@ Feature keys along the way (K keypoints):
 ``seed``          int64 ``[2]``: the example's seed; random ops derive their own seeds from it with
                   ``stateless_fold_in``, so results do not depend on parallelism or order.
 ``crop_matrix``   float32 ``[3, 3]`` maps crop coordinates (u, v, 1) to source (x, y, 1).
-``flip``          bool, whether the crop is mirrored.
+``flip``          bool, whether :func:`mirror` is to mirror the crop (the pipeline does it in the
+                  batch stage, where it is nearly free); the crop is unmirrored until then.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None)
     """Chooses the crop: adds ``crop_matrix`` (crop -> source coordinates) and ``flip``.
 
     The crop is a square around the person box, side = longer box side x ``crop.scale``, rotated
-    upright when asked; ``augment`` (None for evaluation) randomises rotation, scale, shift and a
-    mirror flip, all as one affine matrix.
+    upright when asked; ``augment`` (None for evaluation) randomises rotation, scale and shift,
+    all as one affine matrix, and draws ``flip`` for :func:`mirror`.
     """
     box = features["person_box"]
     center = tf.stack([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
@@ -146,14 +147,12 @@ def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None)
                            _between(u[5:7], -augment.max_shift, augment.max_shift) * side, 0.0)
         flip = u[7] < augment.flip_probability
     size = float(crop.size)
-    x_scale = tf.where(flip, -side / size, side / size)
-    linear = _rotation_matrix(angle) * tf.stack([x_scale, side / size])  # R @ diag(scale)
+    linear = _rotation_matrix(angle) * (side / size)
     translation = center - tf.reduce_sum(linear, axis=1) * (size / 2)  # linear @ centre
     matrix = tf.concat([tf.concat([linear, translation[:, None]], axis=1),
                         tf.constant([[0.0, 0.0, 1.0]])], axis=0)
     out = dict(features)
     out["crop_matrix"] = matrix
-    out["crop_rotated"] = tf.not_equal(angle, 0.0)
     out["flip"] = flip
     return out
 
@@ -213,13 +212,12 @@ def _image_size(encoded, is_jpeg):
     return tf.cond(is_jpeg, jpeg, other)
 
 
-def decode_crop_and_warp(features: dict, crop: CropConfig,
-                         flip_permutation: tuple[int, ...] | None) -> dict:
+def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
     """Decodes the part of ``jpeg`` the crop needs and warps it into a uint8 ``[S, S, 3]`` crop.
 
-    Keypoints move by the inverse of ``crop_matrix``; points that leave the crop lose visibility;
-    a flipped crop also permutes keypoints with ``flip_permutation`` (left <-> right). The warp is
-    one bilinear projective transform on uint8 pixels of only the needed window.
+    Keypoints move by the inverse of ``crop_matrix``; points that leave the crop lose visibility.
+    A crop whose matrix only scales and shifts (positive scales) is a resize of the decoded
+    pixels; any other affine crop is one bilinear warp of uint8 pixels of only the needed window.
 
     A crop that shrinks a JPEG by 2x, 4x or 8x or more reads it decoded at 1/2, 1/4 or 1/8
     scale (the largest that still gives at least one decoded pixel per crop pixel): the inverse
@@ -239,28 +237,53 @@ def decode_crop_and_warp(features: dict, crop: CropConfig,
     scaled_hw = tf.cast(tf.math.ceil(tf.cast(height_width, tf.float32) / ratio), tf.int32)
     to_scaled = tf.stack([1.0 / ratio, 1.0 / ratio, 1.0])[:, tf.newaxis]  # diag(...) @ matrix
     decode = _window_decoder(encoded, is_jpeg, ratio_index)
-    rotated = features.get("crop_rotated", tf.constant(True))
+    axis_aligned = ((matrix[0, 1] == 0.0) & (matrix[1, 0] == 0.0) & (matrix[0, 0] > 0.0)
+                    & (matrix[1, 1] > 0.0))
     warped, scaled_matrix = tf.cond(
-        rotated,
-        lambda: _warp_projective(decode, to_scaled * matrix, scaled_hw, crop),
-        lambda: _warp_axis_aligned(decode, to_scaled * matrix, scaled_hw, crop))
+        axis_aligned,
+        lambda: _warp_axis_aligned(decode, to_scaled * matrix, scaled_hw, crop),
+        lambda: _warp_projective(decode, to_scaled * matrix, scaled_hw, crop))
     matrix = scaled_matrix / to_scaled
     warped = tf.ensure_shape(warped, [crop.size, crop.size, 3])
 
     keypoints = _transform_points(tf.linalg.inv(matrix), features["keypoints"])
-    visibility = features["visibility"]
-    labelled = features["labelled"]
-    if flip_permutation is not None:
-        permutation = tf.constant(flip_permutation, tf.int32)
-        flip = features["flip"]
-        keypoints = tf.where(flip, tf.gather(keypoints, permutation), keypoints)
-        visibility = tf.where(flip, tf.gather(visibility, permutation), visibility)
-        labelled = tf.where(flip, tf.gather(labelled, permutation), labelled)
     inside = tf.reduce_all((keypoints >= 0.0) & (keypoints < float(crop.size)), axis=-1)
     out = {k: v for k, v in features.items() if k != "jpeg"}
     out.update(image=warped, keypoints=keypoints, crop_matrix=matrix,
-               visibility=tf.where(inside, visibility, 0.0), labelled=labelled)
+               visibility=tf.where(inside, features["visibility"], 0.0))
     return out
+
+
+def mirror(features: dict, flip_permutation: tuple[int, ...] | None = None) -> dict:
+    """Mirrors left to right the crops whose ``flip`` is set; one example or a batch.
+
+    The image ``[..., H, W, C]`` (any dtype) is reversed along W, keypoints ``[..., K, 2]`` go to
+    ``x -> W - x``, and ``flip_permutation`` (the topology's, None for none) swaps left and right
+    in ``keypoints``, ``visibility`` and ``labelled``. ``crop_matrix`` (if present) becomes the
+    mirrored crop's. Selects, not branches: under XLA it fuses into the next pass over pixels.
+    """
+    flip = features["flip"]
+    image = features["image"]
+    width = float(image.shape[-2])
+    keypoints = features["keypoints"]
+    mirrored = tf.stack([width - keypoints[..., 0], keypoints[..., 1]], axis=-1)
+    out = dict(features)
+    out["image"] = tf.where(_per_image(flip), tf.reverse(image, [-2]), image)
+    out["keypoints"] = tf.where(flip[..., tf.newaxis, tf.newaxis], _permute(
+        mirrored, flip_permutation, axis=-2), keypoints)
+    for key in ("visibility", "labelled"):
+        out[key] = tf.where(flip[..., tf.newaxis], _permute(features[key], flip_permutation),
+                            features[key])
+    if "crop_matrix" in features:  # crop -> source, composed with u -> W - u
+        matrix = features["crop_matrix"]
+        mirrored = tf.stack(
+            [-matrix[..., 0], matrix[..., 1], matrix[..., 2] + width * matrix[..., 0]], axis=-1)
+        out["crop_matrix"] = tf.where(flip[..., tf.newaxis, tf.newaxis], mirrored, matrix)
+    return out
+
+
+def _permute(values, permutation, axis=-1):
+    return values if permutation is None else tf.gather(values, permutation, axis=axis)
 
 
 def _warp_projective(decode, matrix, height_width, crop: CropConfig):
@@ -335,18 +358,15 @@ def _bilinear_warp(buffer, to_index, window_hw, size: int):
 
 
 def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
-    """Unrotated crops (maybe mirrored), 3-4x cheaper than the projective warp: decode exactly
-    the pixels inside the crop, resize them to their place in the output, pad, mirror.
+    """Crops that only scale (by positive factors) and shift: decode exactly the pixels inside
+    the crop, resize them to their place in the output, pad.
 
     Rounding the window to whole pixels moves the crop by under half a source pixel; the
     returned matrix is the one actually applied, so keypoints stay exact.
     """
     size = float(crop.size)
-    scale_x, scale_y = tf.abs(matrix[0, 0]), matrix[1, 1]  # source pixels per crop pixel
-    flipped = matrix[0, 0] < 0
-    # Source rectangle of the crop, unmirrored: x in [left, left + size * scale_x).
-    left = tf.where(flipped, matrix[0, 2] - size * scale_x, matrix[0, 2])
-    top = matrix[1, 2]
+    scale_x, scale_y = matrix[0, 0], matrix[1, 1]  # source pixels per crop pixel
+    left, top = matrix[0, 2], matrix[1, 2]
     height = tf.cast(height_width[0], tf.float32)
     width = tf.cast(height_width[1], tf.float32)
     x0 = tf.clip_by_value(tf.floor(left), 0.0, width - 1.0)
@@ -362,19 +382,17 @@ def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
     pixels = decode(window)
     out_size = tf.cast(tf.stack([v1 - v0, u1 - u0]), tf.int32)
     resized = tf.image.resize(pixels, out_size, method="bilinear")
-    resized = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+    # Bilinear weights are convex, so the floats stay in [0, 255]: rounding needs no clip.
+    resized = tf.cast(resized + 0.5, tf.uint8)
     canvas = tf.pad(resized, [[tf.cast(v0, tf.int32), crop.size - tf.cast(v1, tf.int32)],
                               [tf.cast(u0, tf.int32), crop.size - tf.cast(u1, tf.int32)], [0, 0]],
                     constant_values=crop.fill_value)
-    canvas = tf.cond(flipped, lambda: tf.reverse(canvas, axis=[1]), lambda: canvas)
     # The mapping actually applied: crop u in [u0, u1) <- source x in [x0, x1), likewise y.
     applied_x = (x1 - x0) / (u1 - u0)
     applied_y = (y1 - y0) / (v1 - v0)
     tx = x0 - u0 * applied_x
     ty = y0 - v0 * applied_y
     applied = tf.convert_to_tensor([[applied_x, 0.0, tx], [0.0, applied_y, ty], [0.0, 0.0, 1.0]])
-    mirror = tf.convert_to_tensor([[-1.0, 0.0, size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    applied = tf.cond(flipped, lambda: _compose(applied, mirror), lambda: applied)
     return canvas, applied
 
 

@@ -49,7 +49,7 @@ def record_to_features(record: dict, seed) -> dict:
     }
 
 
-_CROP_KEYS = ("image", "keypoints", "visibility", "labelled", "seed")
+_CROP_KEYS = ("image", "keypoints", "visibility", "labelled", "seed", "flip")
 EVALUATION_KEYS = ("area",)
 """Kept in evaluation batches besides ``ops.TRAINING_KEYS``: ``area`` float32 [B], the person's
 area in crop pixels² (-1 where the data set has none)."""
@@ -69,17 +69,18 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
     """Per example: features with ``jpeg`` -> a uint8 crop with its keypoints (see ops).
 
     Geometry, occlusion, blur, JPEG re-encoding and noise happen here, on uint8 pixels: they
-    differ in shape per example, or only some examples pay for them. Colour, float conversion
-    and targets touch every pixel of every example and fuse well: :func:`batch_transform`.
+    differ in shape per example, or only some examples pay for them. The mirror flip, colour,
+    float conversion and targets touch every pixel of every example and fuse well:
+    :func:`batch_transform`. (Occlusion, blur and noise are drawn symmetrically, so applying
+    them before the mirror changes nothing in distribution.)
     """
     target = topology_lib.get_topology(config.topology)
     augment = config.augment if training else None
-    flip_permutation = tuple(target.flip_permutation) if training else None
 
     def transform(features: dict) -> dict:
         features = ops.map_topology(features, source, target)
         features = ops.sample_crop(features, config.crop, augment)
-        features = ops.decode_crop_and_warp(features, config.crop, flip_permutation)
+        features = ops.decode_crop_and_warp(features, config.crop)
         if augment is not None:
             if augment.occlusion_probability > 0:
                 features = ops.occlude(features, augment)
@@ -96,17 +97,20 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
 
 
 def batch_transform(config: PipelineConfig, training: bool):
-    """Per batch: float images in [0, 1], colour augmentation, training targets.
+    """Per batch: mirror flip, float images in [0, 1], colour augmentation, training targets.
 
     With ``config.compile_batch_ops`` (the default) the stage is one XLA-compiled function: the
-    conversion, the colour map and the clip fuse into one pass over the pixels, and the heatmaps
-    into one loop, about 4x less CPU than the same ops run one by one (benchmarks/
+    mirror, the conversion, the colour map and the clip fuse into one pass over the pixels, and
+    the heatmaps into one loop, about 4x less CPU than the same ops run one by one (benchmarks/
     input_pipeline.py). Batch shapes are static in training (drop_remainder), so it compiles once
     per process (plus once for a short last batch in evaluation).
     """
     augment = config.augment if training else None
+    flip_permutation = tuple(topology_lib.get_topology(config.topology).flip_permutation)
 
     def transform(batch: dict) -> dict:
+        if augment is not None and augment.flip_probability > 0:
+            batch = ops.mirror(batch, flip_permutation)
         batch = ops.to_float(batch)
         if augment is not None and augment.colour_probability > 0:
             batch = ops.adjust_colour(batch, augment)

@@ -72,7 +72,7 @@ def _disc_centre(image, colour, near, tolerance=45, search=16):
 def _crop(features, augment, crop=None, flip_permutation=None):
     crop = crop or CropConfig()
     features = ops.sample_crop(features, crop, augment)
-    return ops.decode_crop_and_warp(features, crop, flip_permutation)
+    return ops.mirror(ops.decode_crop_and_warp(features, crop), flip_permutation)
 
 
 @pytest.mark.parametrize("case", ["identity-ish", "rotated", "scaled-shifted", "flipped"])
@@ -108,8 +108,8 @@ def test_keypoints_follow_the_warp(case, mode):
     assert found >= K // 2
     if case == "flipped":
         assert bool(out["flip"]) and out["crop_matrix"].numpy()[0, 0] < 0
-    if case == "rotated":
-        assert bool(out["crop_rotated"])
+    if case == "rotated":  # took the warp, not the axis-aligned resize
+        assert abs(out["crop_matrix"].numpy()[1, 0]) > 1e-3
 
 
 @pytest.mark.parametrize("rotated", [False, True])
@@ -129,9 +129,9 @@ def test_large_jpeg_is_decoded_at_dct_scale_where_the_crop_shrinks_it(rotated, m
     features = ops.sample_crop(_features(points, jpeg), CropConfig(), augment)
     side = np.linalg.norm(features["crop_matrix"].numpy()[:2, 0])
     assert side >= 2.0, "the crop must shrink the source by 2x or more for this test"
-    out = ops.decode_crop_and_warp(features, CropConfig(), None)
+    out = ops.decode_crop_and_warp(features, CropConfig())
     assert ratios == [2], "eagerly, only the chosen scale decodes"
-    reference = ops.decode_crop_and_warp({**features, "jpeg": png}, CropConfig(), None)
+    reference = ops.decode_crop_and_warp({**features, "jpeg": png}, CropConfig())
     # An unrotated crop reads whole decoded pixels: its placement may differ by half a pixel.
     np.testing.assert_allclose(out["keypoints"], reference["keypoints"], atol=0.5)
     crop = out["image"].numpy()
@@ -174,6 +174,35 @@ def test_flipping_twice_is_the_identity():
     back[:, 0] = 256 - back[:, 0]
     np.testing.assert_allclose(back, plain["keypoints"].numpy(), atol=1e-3)
     np.testing.assert_array_equal(flipped["image"].numpy()[:, ::-1], plain["image"].numpy())
+
+
+def test_compiled_batch_stage_mirrors_image_keypoints_and_labels():
+    """The pipeline mirrors in its XLA batch stage: the flipped crop is the plain one reversed,
+    its keypoints mirrored and permuted, and the LEFT_WRIST target sits on the disc drawn at the
+    RIGHT_WRIST."""
+    points = _random_points(seed=6)
+    _, encoded = _dotted_image(points)
+    features = {**_features(points, encoded), "area": tf.constant(-1.0)}
+    permutation = list(topology.BLAZEPOSE_33.flip_permutation)
+    outputs = {}
+    for flip in (0.0, 1.0):
+        config = PipelineConfig(augment=dataclasses.replace(NO_AUGMENTATION,
+                                                            flip_probability=flip))
+        transform = pipeline.full_transform(config, topology.BLAZEPOSE_33, training=True)
+        outputs[flip] = transform(features)
+    plain, flipped = outputs[0.0], outputs[1.0]
+    np.testing.assert_array_equal(flipped["image"].numpy(), plain["image"].numpy()[:, ::-1])
+    expected = plain["landmarks"].numpy()[permutation] * [-1.0, 1.0] + [256.0, 0.0]
+    np.testing.assert_allclose(flipped["landmarks"].numpy(), expected, atol=1e-4)
+    np.testing.assert_array_equal(flipped["visibility"].numpy(),
+                                  plain["visibility"].numpy()[permutation])
+    np.testing.assert_allclose(flipped["heatmap"].numpy(),
+                               plain["heatmap"].numpy()[:, ::-1][..., permutation], atol=1e-5)
+    left = topology.BLAZEPOSE_33.index("LEFT_WRIST")
+    right = topology.BLAZEPOSE_33.index("RIGHT_WRIST")
+    target = flipped["landmarks"].numpy()[left]
+    image = np.round(flipped["image"].numpy() * 255).astype(np.uint8)
+    np.testing.assert_allclose(_disc_centre(image, COLOURS[right], target), target, atol=0.75)
 
 
 def test_points_leaving_the_crop_lose_visibility():
