@@ -594,8 +594,13 @@ def sample_occluders(features: dict, augment: AugmentConfig) -> dict:
     Adds ``occluders`` float32 ``[max_occluders, 9]`` (:data:`OCCLUDER_FIELDS`, crop pixels);
     :func:`paint_occluders` draws them.
     """
+    return _occluders_from(features, _draws(features, "occlusion", 1 + 10 * augment.max_occluders),
+                           augment)
+
+
+def _occluders_from(features: dict, u, augment: AugmentConfig) -> dict:
+    """:func:`sample_occluders` given its ``1 + 10 * max_occluders`` U[0, 1) numbers ``u``."""
     count = augment.max_occluders
-    u = _draws(features, "occlusion", 1 + 10 * count)
     per_occluder = tf.reshape(u[1:], [count, 10])
     keypoints = features["keypoints"]
     size_xy = tf.cast(tf.shape(features["image"])[1::-1], tf.float32)  # W, H
@@ -657,21 +662,28 @@ _paint_occluders_compiled = tf.function(paint_occluders, jit_compile=True, autog
 
 
 def occlude(features: dict, augment: AugmentConfig) -> dict:
-    """BlazePose's occlusion augmentation on one image: :func:`sample_occluders`, then, for the
-    images that get occluders, :func:`paint_occluders` compiled with XLA (through windows the
-    size of the largest possible rectangle, when the image's size is static)."""
-    features = sample_occluders(features, augment)
-    occluders = features.pop("occluders")
+    """BlazePose's occlusion augmentation on one image: for the images that get occluders,
+    :func:`sample_occluders`, then :func:`paint_occluders` compiled with XLA (through windows
+    the size of the largest possible rectangle, when the image's size is static). The others
+    pay for one comparison."""
     image = features["image"]
     window = None
     if image.shape[:2].is_fully_defined():
         largest = augment.occluder_size_range[1]
         window = tuple(min(int(math.ceil(largest * side)), side) for side in image.shape[:2])
-    occluded = occluders[0, 2] > occluders[0, 0]  # the first rectangle is not empty
-    features["image"] = tf.ensure_shape(
-        tf.cond(occluded, lambda: _paint_occluders_compiled(image, occluders, window),
-                lambda: image), image.shape)
-    return features
+    u = _draws(features, "occlusion", 1 + 10 * augment.max_occluders)
+
+    def apply():
+        sampled = _occluders_from(features, u, augment)
+        return (_paint_occluders_compiled(image, sampled["occluders"], window),
+                sampled["visibility"])
+
+    painted, visibility = tf.cond(u[0] < augment.occlusion_probability, apply,
+                                  lambda: (image, features["visibility"]))
+    out = dict(features)
+    out["image"] = tf.ensure_shape(painted, image.shape)
+    out["visibility"] = visibility
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
