@@ -10,6 +10,7 @@ to one topology, and is deterministic when asked (stateless per-example seeds).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -176,6 +177,13 @@ def topology_of(info: tfds.core.DatasetInfo) -> topology_lib.Topology:
                            for i in metadata.get("to_blazepose", [-1] * len(names))))
 
 
+def _example_parallel_calls(config: PipelineConfig) -> int:
+    if config.example_parallel_calls is not None:
+        return config.example_parallel_calls
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 * (cores or 1)
+
+
 def _example_seed(seed: int, stream: int, index) -> tf.Tensor:
     """The distinct int64 [2] seed of record ``index`` (from ``enumerate``) of a stream."""
     return tf.stack([tf.constant(seed * 1_000_003 + stream, tf.int64), index])
@@ -219,7 +227,7 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
         dataset = dataset.map(
             lambda index, record, t=transform, b=base_seed, s=stream: t(record_to_features(
                 record, _example_seed(b, s, index))),
-            num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+            num_parallel_calls=_example_parallel_calls(config), deterministic=deterministic)
         per_source.append(dataset)
     if len(per_source) == 1:
         dataset = per_source[0]

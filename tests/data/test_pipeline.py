@@ -1,6 +1,7 @@
 """The whole input pipeline on TFDS data sets built here: batches, distribution, mixing, model."""
 
 import collections
+import os
 
 import numpy as np
 import pytest
@@ -110,3 +111,13 @@ def test_custom_topology_is_rebuilt_from_metadata(tmp_path):
     assert rig.keypoint_names == ("head", "l_hand", "r_hand")
     assert rig.flip_permutation == (0, 2, 1)
     assert rig.to_blazepose == (0, 15, None)
+
+
+def test_example_map_runs_twice_the_usable_cores_unless_configured():
+    cores = len(os.sched_getaffinity(0))
+    assert pipeline._example_parallel_calls(PipelineConfig()) == 2 * cores
+    assert pipeline._example_parallel_calls(
+        PipelineConfig(example_parallel_calls=tf.data.AUTOTUNE)) == tf.data.AUTOTUNE
+    assert pipeline._example_parallel_calls(PipelineConfig(example_parallel_calls=3)) == 3
+    with pytest.raises(ValueError, match="example_parallel_calls"):
+        PipelineConfig(example_parallel_calls=0)
