@@ -264,7 +264,8 @@ def mirror(features: dict, flip_permutation: tuple[int, ...] | None = None) -> d
     """
     flip = features["flip"]
     image = features["image"]
-    width = float(image.shape[-2])
+    width = (float(image.shape[-2]) if image.shape[-2] is not None
+             else tf.cast(tf.shape(image)[-2], tf.float32))
     keypoints = features["keypoints"]
     mirrored = tf.stack([width - keypoints[..., 0], keypoints[..., 1]], axis=-1)
     out = dict(features)

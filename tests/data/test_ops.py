@@ -205,6 +205,20 @@ def test_compiled_batch_stage_mirrors_image_keypoints_and_labels():
     np.testing.assert_allclose(_disc_centre(image, COLOURS[right], target), target, atol=0.75)
 
 
+def test_mirror_handles_images_of_unknown_width():
+    """Traced with a dynamic image size, mirror reads the width at run time."""
+    features = {"image": tf.constant(np.arange(2 * 5 * 3, dtype=np.uint8).reshape(2, 5, 3)),
+                "keypoints": tf.constant([[1.0, 0.5], [4.5, 1.5]]),
+                "visibility": tf.constant([1.0, 0.0]), "labelled": tf.constant([True, False]),
+                "flip": tf.constant(True)}
+    spec = {k: tf.TensorSpec([None] * v.shape.rank, v.dtype) for k, v in features.items()}
+    mirrored = tf.function(lambda f: ops.mirror(f, (1, 0)), input_signature=[spec])(features)
+    np.testing.assert_array_equal(mirrored["image"], features["image"].numpy()[:, ::-1])
+    np.testing.assert_allclose(mirrored["keypoints"], [[0.5, 1.5], [4.0, 0.5]])
+    np.testing.assert_array_equal(mirrored["visibility"], [0.0, 1.0])
+    np.testing.assert_array_equal(mirrored["labelled"], [False, True])
+
+
 def test_points_leaving_the_crop_lose_visibility():
     points = _random_points(seed=4)
     points[0] = [395.0, 295.0]  # far outside the box-based crop
