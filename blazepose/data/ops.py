@@ -595,8 +595,13 @@ def sample_occluders(features: dict, augment: AugmentConfig) -> dict:
     Adds ``occluders`` float32 ``[max_occluders, 9]`` (:data:`OCCLUDER_FIELDS`, crop pixels);
     :func:`paint_occluders` draws them.
     """
-    return _occluders_from(features, _draws(features, "occlusion", 1 + 10 * augment.max_occluders),
-                           augment)
+    return _occluders_from(features, _occlusion_draws(features, augment), augment)
+
+
+def _occlusion_draws(features: dict, augment: AugmentConfig) -> tf.Tensor:
+    """The ``1 + 10 * max_occluders`` U[0, 1) numbers occlusion uses: whether, then per
+    rectangle presence, size, place, colour and shading."""
+    return _draws(features, "occlusion", 1 + 10 * augment.max_occluders)
 
 
 def _occluders_from(features: dict, u, augment: AugmentConfig) -> dict:
@@ -672,7 +677,7 @@ def occlude(features: dict, augment: AugmentConfig) -> dict:
     if image.shape[:2].is_fully_defined():
         largest = augment.occluder_size_range[1]
         window = tuple(min(int(math.ceil(largest * side)), side) for side in image.shape[:2])
-    u = _draws(features, "occlusion", 1 + 10 * augment.max_occluders)
+    u = _occlusion_draws(features, augment)
 
     def apply():
         sampled = _occluders_from(features, u, augment)
