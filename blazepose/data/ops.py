@@ -360,7 +360,7 @@ def _bilinear_warp(buffer, to_index, window_hw, size: int):
 
 def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
     """Crops that only scale (by positive factors) and shift: decode exactly the pixels inside
-    the crop, resize them to their place in the output, pad.
+    the crop, resize them to their place in the output, fill around them.
 
     Rounding the window to whole pixels moves the crop by under half a source pixel; the
     returned matrix is the one actually applied, so keypoints stay exact.
@@ -385,9 +385,7 @@ def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
     resized = tf.image.resize(pixels, out_size, method="bilinear")
     # Bilinear weights are convex, so the floats stay in [0, 255]: rounding needs no clip.
     resized = tf.cast(resized + 0.5, tf.uint8)
-    canvas = tf.pad(resized, [[tf.cast(v0, tf.int32), crop.size - tf.cast(v1, tf.int32)],
-                              [tf.cast(u0, tf.int32), crop.size - tf.cast(u1, tf.int32)], [0, 0]],
-                    constant_values=crop.fill_value)
+    canvas = _place(resized, tf.cast(v0, tf.int32), tf.cast(u0, tf.int32), crop)
     # The mapping actually applied: crop u in [u0, u1) <- source x in [x0, x1), likewise y.
     applied_x = (x1 - x0) / (u1 - u0)
     applied_y = (y1 - y0) / (v1 - v0)
@@ -395,6 +393,18 @@ def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
     ty = y0 - v0 * applied_y
     applied = tf.convert_to_tensor([[applied_x, 0.0, tx], [0.0, applied_y, ty], [0.0, 0.0, 1.0]])
     return canvas, applied
+
+
+def _place(pixels, top, left, crop: CropConfig):
+    """uint8 ``[h, w, 3]`` pixels at row ``top``, column ``left`` of a ``[S, S, 3]`` canvas of
+    ``crop.fill_value``, built from fills and two concatenations (row copies): ~half the time
+    of TF's Pad kernel on uint8."""
+    height, width, channels = tf.shape(pixels)[0], tf.shape(pixels)[1], pixels.shape[2]
+    size, fill = crop.size, tf.constant(crop.fill_value, pixels.dtype)
+    band = tf.concat([tf.fill(tf.stack([height, left, channels]), fill), pixels,
+                      tf.fill(tf.stack([height, size - left - width, channels]), fill)], axis=1)
+    return tf.concat([tf.fill(tf.stack([top, size, channels]), fill), band,
+                      tf.fill(tf.stack([size - top - height, size, channels]), fill)], axis=0)
 
 
 # ---------------------------------------------------------------------------------------------
