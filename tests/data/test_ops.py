@@ -362,9 +362,9 @@ def test_gaussian_blur_matches_a_separable_reference(dtype):
 
 
 def test_noise_on_uint8_crops_is_zero_mean_with_the_configured_std():
-    """The per-example noise (compiled, 256 levels from packed random bytes) on a grey uint8
-    crop: zero mean, std within ``max_noise_std`` and spread over the range; a fresh field
-    per seed."""
+    """The per-example noise (compiled, 256 levels hashed from pixel index and key) on a grey
+    uint8 crop: zero mean, std within ``max_noise_std`` and spread over the range, no
+    correlation between neighbouring pixels, rows or channels; a fresh field per seed."""
     always = AugmentConfig(noise_probability=1.0, max_noise_std=0.04)
     grey = tf.fill([128, 128, 3], tf.constant(128, tf.uint8))
     stds, fields = [], []
@@ -375,9 +375,14 @@ def test_noise_on_uint8_crops_is_zero_mean_with_the_configured_std():
         assert abs(difference.mean()) < 0.002
         stds.append(difference.std())
         fields.append(difference)
+        for a, b in ((difference[:, :-1], difference[:, 1:]),  # left / right neighbours
+                     (difference[:-1], difference[1:]),  # rows
+                     (difference[..., 0], difference[..., 1])):  # channels
+            assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.03
     assert max(stds) <= 0.04 * 1.05 and min(stds) > 0.0, stds
     assert max(stds) > 0.02, stds
     assert not np.array_equal(fields[0], fields[1])
+    assert abs(np.corrcoef(fields[0].ravel(), fields[1].ravel())[0, 1]) < 0.03
 
 
 def test_colour_matrix_identity_and_greys():
