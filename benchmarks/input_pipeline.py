@@ -13,8 +13,9 @@ records once (custom_pose), then each pipeline runs in its own fresh process, al
   train_all_aug  the same with every augmentation at probability 1 (worst case)
   decode_resize  decode the JPEG and resize it to 256x256, nothing else
 
-Prints a table (median images/s over rounds, peak RSS of each process) and, as the last line, one
-JSON object with the figures (``images_per_s``, ``decode_resize_images_per_s``, ...).
+Prints a table (median images/s over rounds with the slowest and fastest round, CPU time per
+image, peak RSS of each process) and, as the last line, one JSON object with the figures
+(``images_per_s``, ``decode_resize_images_per_s``, ``cpu_ms_per_image``, ...).
 """
 
 from __future__ import annotations
@@ -124,12 +125,19 @@ def _run_worker(kind: str, tfds_dir: str) -> dict:
     for _ in range(3):  # warm-up: file opening, autotuning
         next(iterator)
     batches = _IMAGES.value // _BATCH.value
-    start = time.perf_counter()
+
+    def cpu_seconds():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     for _ in range(batches):
         next(iterator)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"images_per_s": batches * _BATCH.value / elapsed, "peak_rss_mib": peak_mib}
+    images = batches * _BATCH.value
+    return {"images_per_s": images / elapsed, "cpu_ms_per_image": 1000 * cpu / images,
+            "peak_rss_mib": peak_mib}
 
 
 def main(argv):
@@ -157,16 +165,23 @@ def main(argv):
                 output = subprocess.run(command, capture_output=True, text=True, check=True)
                 results[kind].append(json.loads(output.stdout.strip().splitlines()[-1]))
     rate = {k: statistics.median(r["images_per_s"] for r in v) for k, v in results.items()}
+    spread = {k: (min(r["images_per_s"] for r in v), max(r["images_per_s"] for r in v))
+              for k, v in results.items()}
+    cpu = {k: statistics.median(r["cpu_ms_per_image"] for r in v) for k, v in results.items()}
     peak = {k: max(r["peak_rss_mib"] for r in v) for k, v in results.items()}
     print(f"{os.cpu_count()} CPUs, batch {_BATCH.value}, {_IMAGES.value} images per run, "
           f"median of {_ROUNDS.value} alternating rounds, {_first_image_size(folder)} JPEGs "
           "-> 256x256 crops")
-    header = f"{'pipeline':16} {'images/s':>9} {'vs decode+resize':>17} {'peak RSS MiB':>13}"
+    header = (f"{'pipeline':16} {'images/s':>9} {'(min-max)':>13} {'vs decode+resize':>17} "
+              f"{'CPU ms/image':>13} {'peak RSS MiB':>13}")
     print(header)
     print("-" * len(header))
     for kind in PIPELINES:
-        print(f"{kind:16} {rate[kind]:9.1f} {rate[kind] / rate['decode_resize']:16.0%} "
-              f"{peak[kind]:13.0f}")
+        low, high = spread[kind]
+        print(f"{kind:16} {rate[kind]:9.1f} {f'({low:.0f}-{high:.0f})':>13} "
+              f"{rate[kind] / rate['decode_resize']:16.0%} {cpu[kind]:13.2f} {peak[kind]:13.0f}")
+    print("CPU ms/image: process CPU time (all threads) per image, median over rounds; it varies "
+          "less than images/s on a shared machine.")
     for label, value in ORIGINAL_PROJECT_IMAGES_PER_S.items():
         print(f"{'original ' + label.split()[0]:16} {value:9.1f}   (tf-blazepose's OpenCV+imgaug "
               f"pipeline {label}, measured on this machine type, not re-run)")
@@ -176,6 +191,8 @@ def main(argv):
         "decode_resize_images_per_s": round(rate["decode_resize"], 1),
         "ratio_to_decode_resize": round(rate["train"] / rate["decode_resize"], 3),
         "speedup_vs_original": round(rate["train"] / 62.0, 2),
+        "cpu_ms_per_image": {k: round(v, 3) for k, v in cpu.items()},
+        "images_per_s_min_max": {k: [round(x, 1) for x in v] for k, v in spread.items()},
         "peak_rss_mib": {k: round(v) for k, v in peak.items()},
     }))
 
