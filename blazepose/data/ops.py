@@ -113,29 +113,116 @@ def _rotation_matrix(angle):
     return tf.stack([tf.stack([cos, -sin]), tf.stack([sin, cos])])
 
 
-def _upright_angle(features: dict) -> tf.Tensor:
-    """Rotation putting mid-shoulder straight above mid-hip (BlazePose 33 indices), or 0."""
-    k, labelled = features["keypoints"], features["labelled"]
-    if k.shape[0] != topology_lib.NUM_BLAZEPOSE_LANDMARKS:
-        return tf.constant(0.0)
-    hips, shoulders = [23, 24], [11, 12]
-    known = tf.reduce_all(tf.gather(labelled, hips + shoulders))
-    up = (tf.reduce_mean(tf.gather(k, shoulders), 0) - tf.reduce_mean(tf.gather(k, hips), 0))
-    angle = tf.atan2(up[0], -up[1])
-    return tf.where(known & (tf.norm(up) > 1e-3), angle, 0.0)
+# BlazePose 33 indices of the parts a crop is framed by.
+_HIPS = (23, 24)
+_SHOULDERS = (11, 12)
+# The limb joints nearly every data set labels (LSP's 12 that map onto BlazePose): shoulders,
+# elbows, wrists, hips, knees, ankles. The body's extent is measured on these only, so a crop
+# is framed alike whether a data set also labels faces and feet (COCO, BlazePose) or not (LSP).
+_EXTENT_JOINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+# MediaPipe's crop radius (|aux landmark 34 - aux landmark 33|: half the crop side before the
+# 1.25 scale) over the two body measures it tracks most closely, measured with Google's Full
+# network on its own predictions for the 49 coco_mini photos where the detector finds someone
+# (/work/scratch-style calibration; README "Crops as MediaPipe frames them"):
+#   max distance mid-hip -> extent joint = 0.788 radius (coefficient of variation 15 %),
+#   torso (mid-hip -> mid-shoulder)      = 0.539 radius (8 %);
+#   the mean of the two estimates follows the network's radius within 7.7 % (CV).
+MEDIAPIPE_EXTENT_PER_RADIUS = 0.788
+MEDIAPIPE_TORSO_PER_RADIUS = 0.539
+
+FRAMINGS = ("box", "mediapipe")
 
 
-def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None) -> dict:
+def _layout_indices(topology: topology_lib.Topology | None, num_keypoints: int,
+                    blazepose_indices: tuple[int, ...]) -> list[int]:
+    """Indices, in the current keypoint layout, of those of ``blazepose_indices`` it has."""
+    if topology is None:
+        if num_keypoints != topology_lib.NUM_BLAZEPOSE_LANDMARKS:
+            return []
+        topology = topology_lib.BLAZEPOSE_33
+    where = {b: i for i, b in enumerate(topology.to_blazepose) if b is not None}
+    return [where[b] for b in blazepose_indices if b in where]
+
+
+def _labelled_mean(keypoints, labelled, indices):
+    """Mean of the labelled points among ``indices`` ([2]) and how many there were."""
+    if not indices:
+        return tf.zeros([2]), tf.constant(0.0)
+    weight = tf.cast(tf.gather(labelled, indices), tf.float32)
+    points = tf.where(weight[:, None] > 0, tf.gather(keypoints, indices), 0.0)
+    count = tf.reduce_sum(weight)
+    return tf.math.divide_no_nan(tf.reduce_sum(points * weight[:, None], 0), count), count
+
+
+def person_frame(features: dict, crop: CropConfig,
+                 topology: topology_lib.Topology | None = None) -> dict:
+    """Where the unaugmented crop goes: centre, side and rotation in source pixels.
+
+    ``crop.framing == "mediapipe"`` frames the crop as MediaPipe's detector and tracker do
+    (their ROI from keypoints 0 and 1, or from the auxiliary landmarks 33 and 34): centre at the
+    mid-hip, rotated so that mid-shoulder lies straight above it, side
+    ``2 * radius * crop.scale`` with the radius estimated from the labelled keypoints
+    (``0.5 * (extent / MEDIAPIPE_EXTENT_PER_RADIUS + torso / MEDIAPIPE_TORSO_PER_RADIUS)``;
+    extent = the largest distance from the mid-hip to a labelled limb joint). Mid-hip and
+    mid-shoulder are the means of the labelled hips and shoulders (one of each suffices).
+    Without a labelled hip and shoulder (or with a torso shorter than a pixel) it falls back to
+    the box framing; ``framed`` says which was used.
+
+    ``crop.framing == "box"``: a square around ``person_box``, side = its longer side times
+    ``crop.scale``, rotated upright (as above) when ``crop.upright`` and a torso is labelled.
+
+    Args:
+      features: ``keypoints`` float32 [K, 2] source pixels, ``labelled`` bool [K],
+        ``person_box`` float32 [4] (x_min, y_min, x_max, y_max).
+      topology: the layout of ``keypoints``; None means BlazePose 33 when K == 33 (else no part
+        is known and only the box framing is possible).
+
+    Returns:
+      ``centre`` float32 [2] (x, y) pixels, ``side`` float32 pixels, ``angle`` float32 radians
+      (clockwise on screen, 0 upright; the crop -> source map is ``R(angle) * side / S``),
+      ``has_torso`` bool, ``framed`` bool (the MediaPipe rule placed the crop).
+    """
+    if crop.framing not in FRAMINGS:
+        raise ValueError(f"CropConfig.framing must be one of {FRAMINGS}, got {crop.framing!r}")
+    keypoints, labelled = features["keypoints"], features["labelled"]
+    count = keypoints.shape[0]
+    hip, hips = _labelled_mean(keypoints, labelled, _layout_indices(topology, count, _HIPS))
+    shoulder, shoulders = _labelled_mean(keypoints, labelled,
+                                         _layout_indices(topology, count, _SHOULDERS))
+    up = shoulder - hip
+    torso = tf.norm(up)
+    has_torso = (hips > 0) & (shoulders > 0) & (torso > 1.0)
+    angle = tf.where(has_torso, tf.atan2(up[0], -up[1]), 0.0)
+    box = features["person_box"]
+    box_centre = tf.stack([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    box_side = tf.maximum(tf.maximum(box[2] - box[0], box[3] - box[1]), 1.0) * crop.scale
+    if crop.framing == "box":
+        return {"centre": box_centre, "side": box_side,
+                "angle": angle if crop.upright else tf.constant(0.0),
+                "has_torso": has_torso, "framed": tf.constant(False)}
+    extent_indices = _layout_indices(topology, count, _EXTENT_JOINTS)
+    if extent_indices:
+        joints = tf.gather(keypoints, extent_indices)
+        reach = tf.where(tf.gather(labelled, extent_indices), tf.norm(joints - hip, axis=-1), 0.0)
+        extent = tf.reduce_max(reach)
+    else:
+        extent = torso * (MEDIAPIPE_EXTENT_PER_RADIUS / MEDIAPIPE_TORSO_PER_RADIUS)
+    radius = 0.5 * (extent / MEDIAPIPE_EXTENT_PER_RADIUS + torso / MEDIAPIPE_TORSO_PER_RADIUS)
+    return {"centre": tf.where(has_torso, hip, box_centre),
+            "side": tf.where(has_torso, 2.0 * radius * crop.scale, box_side),
+            "angle": angle, "has_torso": has_torso, "framed": has_torso}
+
+
+def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None,
+                topology: topology_lib.Topology | None = None) -> dict:
     """Chooses the crop: adds ``crop_matrix`` (crop -> source coordinates) and ``flip``.
 
-    The crop is a square around the person box, side = longer box side x ``crop.scale``, rotated
-    upright when asked; ``augment`` (None for evaluation) randomises rotation, scale and shift,
-    all as one affine matrix, and draws ``flip`` for :func:`mirror`.
+    The crop is placed by :func:`person_frame` (MediaPipe's framing, or a square around the
+    person box); ``augment`` (None for evaluation) randomises rotation, scale and shift around
+    it, all as one affine matrix, and draws ``flip`` for :func:`mirror`.
     """
-    box = features["person_box"]
-    center = tf.stack([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-    side = tf.maximum(tf.maximum(box[2] - box[0], box[3] - box[1]), 1.0) * crop.scale
-    angle = _upright_angle(features) if crop.upright else tf.constant(0.0)
+    frame = person_frame(features, crop, topology)
+    center, side, angle = frame["centre"], frame["side"], frame["angle"]
     flip = tf.constant(False)
     if augment is not None:
         u = _draws(features, "crop", 8)
@@ -149,15 +236,68 @@ def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None)
         center += tf.where(u[4] < augment.shift_probability,
                            _between(u[5:7], -augment.max_shift, augment.max_shift) * side, 0.0)
         flip = u[7] < augment.flip_probability
-    size = float(crop.size)
-    linear = _rotation_matrix(angle) * (side / size)
-    translation = center - tf.reduce_sum(linear, axis=1) * (size / 2)  # linear @ centre
-    matrix = tf.concat([tf.concat([linear, translation[:, None]], axis=1),
-                        tf.constant([[0.0, 0.0, 1.0]])], axis=0)
     out = dict(features)
-    out["crop_matrix"] = matrix
+    out["crop_matrix"] = _crop_matrix(center, side, angle, crop.size)
     out["flip"] = flip
     return out
+
+
+def _crop_matrix(center, side, angle, size: int):
+    """The affine ``[3, 3]`` crop -> source map of a square crop of ``size`` pixels."""
+    size = float(size)
+    linear = _rotation_matrix(angle) * (side / size)
+    translation = center - tf.reduce_sum(linear, axis=1) * (size / 2)  # linear @ centre
+    return tf.concat([tf.concat([linear, translation[:, None]], axis=1),
+                      tf.constant([[0.0, 0.0, 1.0]])], axis=0)
+
+
+# Why a record cannot be trained or evaluated on (index 0: it can). See record_problem.
+RECORD_PROBLEMS = ("usable", "non-finite keypoints or box", "no labelled keypoint",
+                   "no torso (a labelled hip and shoulder) to frame the crop",
+                   "no labelled keypoint inside the crop")
+
+
+def record_problem(features: dict, crop: CropConfig,
+                   topology: topology_lib.Topology | None = None) -> tf.Tensor:
+    """int32 index into :data:`RECORD_PROBLEMS` of the first problem of a record, 0 if none.
+
+    Checked on the unaugmented crop of :func:`person_frame`: labelled keypoints and the person
+    box must be finite, at least one keypoint labelled, a torso labelled when
+    ``crop.require_torso``, and at least one labelled keypoint inside the crop. Such records give
+    no useful loss (or a NaN one): the pipeline drops them and ``blazepose.data.pipeline``'s
+    record check counts and names them.
+    """
+    keypoints, labelled = features["keypoints"], features["labelled"]
+    finite = tf.reduce_all(tf.math.is_finite(tf.where(labelled[:, None], keypoints, 0.0))) & (
+        tf.reduce_all(tf.math.is_finite(features["person_box"])))
+    safe = dict(features, keypoints=tf.where(tf.math.is_finite(keypoints), keypoints, 0.0),
+                person_box=tf.where(tf.math.is_finite(features["person_box"]),
+                                    features["person_box"], 0.0))
+    frame = person_frame(safe, crop, topology)
+    matrix = _crop_matrix(frame["centre"], frame["side"], frame["angle"], crop.size)
+    inverse = _affine_inverse(matrix)
+    in_crop = _transform_points(inverse, safe["keypoints"])
+    inside = tf.reduce_all((in_crop >= 0.0) & (in_crop < float(crop.size)), axis=-1) & labelled
+    problems = tf.stack([
+        ~finite,
+        ~tf.reduce_any(labelled),
+        tf.constant(crop.require_torso) & ~frame["has_torso"],
+        ~tf.reduce_any(inside),
+    ])
+    first = tf.argmax(tf.cast(problems, tf.int32), output_type=tf.int32) + 1
+    return tf.where(tf.reduce_any(problems), first, 0)
+
+
+def _affine_inverse(matrix):
+    """Inverse of an affine ``[3, 3]`` matrix (last row 0, 0, 1), without a matrix op."""
+    a, b, c = matrix[0, 0], matrix[0, 1], matrix[0, 2]
+    d, e, f = matrix[1, 0], matrix[1, 1], matrix[1, 2]
+    det = a * e - b * d
+    inv = tf.stack([e, -b, -d, a]) / det
+    tx = -(inv[0] * c + inv[1] * f)
+    ty = -(inv[2] * c + inv[3] * f)
+    return tf.stack([tf.stack([inv[0], inv[1], tx]), tf.stack([inv[2], inv[3], ty]),
+                     tf.constant([0.0, 0.0, 1.0])])
 
 
 def _translation(dx, dy):
@@ -249,7 +389,7 @@ def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
     matrix = scaled_matrix / to_scaled
     warped = tf.ensure_shape(warped, [crop.size, crop.size, 3])
 
-    keypoints = _transform_points(tf.linalg.inv(matrix), features["keypoints"])
+    keypoints = _transform_points(_affine_inverse(matrix), features["keypoints"])
     inside = tf.reduce_all((keypoints >= 0.0) & (keypoints < float(crop.size)), axis=-1)
     out = {k: v for k, v in features.items() if k != "jpeg"}
     out.update(image=warped, keypoints=keypoints, crop_matrix=matrix,

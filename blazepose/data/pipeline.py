@@ -80,7 +80,11 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
 
     def transform(features: dict) -> dict:
         features = ops.map_topology(features, source, target)
-        features = ops.sample_crop(features, config.crop, augment)
+        # A record with a problem is cropped from harmless stand-in values and dropped after
+        # the map (filter_usable); check_records counts and names such records.
+        problem = ops.record_problem(features, config.crop, target)
+        features = _finite_geometry(features)
+        features = ops.sample_crop(features, config.crop, augment, target)
         features = ops.decode_crop_and_warp(features, config.crop)
         if augment is not None:
             if augment.occlusion_probability > 0:
@@ -91,10 +95,90 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
                 features = ops.degrade_jpeg(features, augment)
             if augment.noise_probability > 0:
                 features = ops.add_noise(features, augment)
-            return ops.select(features, _CROP_KEYS)
-        return ops.select(_area_in_crop(features), _CROP_KEYS + EVALUATION_KEYS)
+            return dict(ops.select(features, _CROP_KEYS), problem=problem)
+        return dict(ops.select(_area_in_crop(features), _CROP_KEYS + EVALUATION_KEYS),
+                    problem=problem)
 
     return transform
+
+
+def _finite_geometry(features: dict) -> dict:
+    """Non-finite keypoints and box values replaced by 0 (a box of 0 to 1 px), so that even a
+    bad record (:func:`blazepose.data.ops.record_problem`) crops without error."""
+    box = features["person_box"]
+    out = dict(features)
+    out["keypoints"] = tf.where(tf.math.is_finite(features["keypoints"]),
+                                features["keypoints"], 0.0)
+    out["person_box"] = tf.where(tf.math.is_finite(box), box, tf.constant([0.0, 0.0, 1.0, 1.0]))
+    return out
+
+
+def filter_usable(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Drops the examples of :func:`example_transform` whose record has a problem."""
+    return dataset.filter(lambda features: tf.equal(features["problem"], 0))
+
+
+@dataclasses.dataclass
+class RecordCheck:
+    """What :func:`check_records` found in one split.
+
+    Attributes:
+      source: ``name@split``.
+      total: records read.
+      problems: count per problem (keys from ``ops.RECORD_PROBLEMS[1:]``, only those found).
+      examples: per problem, the ``image_id`` of the first ``max_named`` records.
+    """
+
+    source: str
+    total: int = 0
+    problems: dict = dataclasses.field(default_factory=dict)
+    examples: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.problems.values())
+
+    def summary(self) -> str:
+        """One line per problem, naming the first records, or that every record is usable."""
+        if not self.skipped:
+            return f"{self.source}: {self.total} records, all usable"
+        lines = [f"{self.source}: {self.total} records, {self.skipped} skipped"]
+        for problem, count in self.problems.items():
+            named = ", ".join(self.examples[problem])
+            more = f" and {count - len(self.examples[problem])} more" if count > len(
+                self.examples[problem]) else ""
+            lines.append(f"  {count} with {problem}: {named}{more}")
+        return "\n".join(lines)
+
+
+def check_records(source: DataSource, config: PipelineConfig, max_named: int = 5
+                  ) -> RecordCheck:
+    """Reads the keypoints of every record of ``source`` (images are not decoded) and counts
+    the records the pipeline drops, with the same test (:func:`blazepose.data.ops.record_problem`
+    on the data mapped to ``config.topology``), naming the first ``max_named`` of each kind."""
+    builder = tfds.builder(source.name, data_dir=source.data_dir)
+    topology = topology_of(builder.info)
+    target = topology_lib.get_topology(config.topology)
+    dataset = builder.as_dataset(split=source.split, shuffle_files=False,
+                                 decoders={"image": tfds.decode.SkipDecoding()})
+
+    def problem_of(record):
+        features = ops.map_topology(record_to_features(record, tf.zeros([2], tf.int64)),
+                                    topology, target)
+        return record["image_id"], ops.record_problem(features, config.crop, target)
+
+    check = RecordCheck(f"{source.name}@{source.split}")
+    batches = dataset.map(problem_of, num_parallel_calls=AUTOTUNE).batch(1024)
+    for ids, problems in batches.as_numpy_iterator():
+        check.total += len(ids)
+        for image_id, problem in zip(ids, problems):
+            if problem:
+                name = ops.RECORD_PROBLEMS[int(problem)]
+                check.problems[name] = check.problems.get(name, 0) + 1
+                named = check.examples.setdefault(name, [])
+                if len(named) < max_named:
+                    named.append(image_id.decode("utf-8", "replace"))
+    return check
 
 
 def batch_transform(config: PipelineConfig, training: bool):
@@ -228,7 +312,7 @@ def build_dataset(sources: Sequence[DataSource], config: PipelineConfig, batch_s
             lambda index, record, t=transform, b=base_seed, s=stream: t(record_to_features(
                 record, _example_seed(b, s, index))),
             num_parallel_calls=_example_parallel_calls(config), deterministic=deterministic)
-        per_source.append(dataset)
+        per_source.append(filter_usable(dataset))
     if len(per_source) == 1:
         dataset = per_source[0]
     else:
@@ -264,6 +348,6 @@ def distributed_dataset_fn(sources: Sequence[DataSource], config: PipelineConfig
     return dataset_fn
 
 
-__all__ = ["EVALUATION_KEYS", "DataSource", "batch_transform", "build_dataset",
-           "distributed_dataset_fn", "example_transform", "full_transform",
-           "record_to_features", "topology_of"]
+__all__ = ["EVALUATION_KEYS", "DataSource", "RecordCheck", "batch_transform", "build_dataset",
+           "check_records", "distributed_dataset_fn", "example_transform", "filter_usable",
+           "full_transform", "record_to_features", "topology_of"]
