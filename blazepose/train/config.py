@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from blazepose.data.config import CropConfig, PipelineConfig
+from blazepose.data.config import MEDIAPIPE_JITTER, CropConfig, PipelineConfig
 from blazepose.train.losses import LossConfig
 
 PHASES = ("heatmap", "regression", "joint")
@@ -44,9 +44,39 @@ class OptimizerSection:
     momentum: float = 0.9  # sgd only
     schedule: str = "cosine"  # cosine | step | constant
     warmup_steps: int = 50
+    # > 0: the warm-up lasts this fraction of train_steps instead (warmup_steps is ignored), so
+    # a preset keeps its shape whatever --train_steps a user gives. Cosine decay always ends at
+    # train_steps.
+    warmup_fraction: float = 0.0
+    # The pretrained encoder (layers TRUNK_PREFIXES) learns at this multiple of the learning
+    # rate, and not at all during the first trunk_frozen_fraction of train_steps: the heads
+    # adapt to the new data before the features they read start to move.
+    trunk_learning_rate_factor: float = 1.0
+    trunk_frozen_fraction: float = 0.0
     step_boundaries: tuple[int, ...] = ()
     step_factor: float = 0.1
     clip_norm: float = 5.0  # 0 disables
+
+    def __post_init__(self):
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"optimizer.warmup_fraction must be in [0, 1), got "
+                             f"{self.warmup_fraction}")
+        if not 0.0 <= self.trunk_frozen_fraction <= 1.0:
+            raise ValueError(f"optimizer.trunk_frozen_fraction must be in [0, 1], got "
+                             f"{self.trunk_frozen_fraction}")
+        if not self.trunk_learning_rate_factor >= 0.0:
+            raise ValueError(f"optimizer.trunk_learning_rate_factor must be >= 0, got "
+                             f"{self.trunk_learning_rate_factor}")
+
+    def warmup_for(self, train_steps: int) -> int:
+        """Warm-up steps of a run of ``train_steps``."""
+        if self.warmup_fraction > 0:
+            return max(1, round(self.warmup_fraction * train_steps))
+        return self.warmup_steps
+
+    def trunk_frozen_for(self, train_steps: int) -> int:
+        """Steps during which the trunk does not learn, in a run of ``train_steps``."""
+        return round(self.trunk_frozen_fraction * train_steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +109,9 @@ class TrainConfig:
     data_service: str | None = None  # grpc://host:port of a tf.data service dispatcher
     # On SIGTERM: checkpoint at an agreed step and exit (PreemptionCheckpointHandler).
     preemption_checkpoints: bool = True
+    # A validation whose PCK falls more than this below step 0's (the starting weights) is
+    # reported as a warning on the console, in TensorBoard and in validation.json.
+    collapse_tolerance: float = 0.02
 
     def __post_init__(self):
         if self.phase not in PHASES:
@@ -110,15 +143,21 @@ PRESETS: dict[str, TrainConfig] = {
                            losses=LossConfig(visibility_weight=0.1),
                            data=DataSection(pipeline=PipelineConfig(crop=CropConfig(
                                upright=True)))),
-    # Fine-tuning Google's weights on real data (GPU-sized; choose the data with --dataset and
-    # --eval_dataset, see launch/configs/*.cfg): upright crops as MediaPipe's tracker makes
-    # them, the default augmentation, cosine decay over 30k steps of 64 images.
-    "finetune": TrainConfig(init_from="mediapipe_full", train_steps=30000, batch_size=64,
-                            eval_every=1000, eval_batches=100, checkpoint_every=1000,
-                            log_every=100, summary_every=100,
-                            optimizer=OptimizerSection(learning_rate=1e-4, warmup_steps=500),
-                            data=DataSection(pipeline=PipelineConfig(crop=CropConfig(
-                                upright=True)))),
+    # Fine-tuning Google's weights on real photos (choose the data with --dataset and
+    # --eval_dataset, see launch/configs/*.cfg). Sized for a CPU (400 steps of 16); every part of
+    # the schedule scales with --train_steps, so a GPU run only overrides the steps and batch.
+    # Crops framed as MediaPipe frames a person, jittered as its detector errs; the trunk keeps
+    # Google's features (frozen for the first quarter, then a tenth of the rate); validation at
+    # step 0 is the baseline, and keep-best never returns anything worse.
+    "finetune": TrainConfig(init_from="mediapipe_full", train_steps=400, batch_size=16,
+                            eval_every=100, eval_batches=50, checkpoint_every=100,
+                            optimizer=OptimizerSection(learning_rate=1e-4, warmup_fraction=0.1,
+                                                       trunk_learning_rate_factor=0.1,
+                                                       trunk_frozen_fraction=0.25),
+                            losses=LossConfig(visibility_weight=0.1),
+                            data=DataSection(pipeline=PipelineConfig(
+                                crop=CropConfig(framing="mediapipe"),
+                                augment=MEDIAPIPE_JITTER))),
     # The same network and data from random initialisation (needs far more steps).
     "scratch": TrainConfig(train_steps=20000, eval_every=1000, checkpoint_every=1000),
 }

@@ -120,6 +120,12 @@ class PoseTask:
             total += splits[source.split].num_examples
         return total
 
+    def check_records(self, training: bool) -> list[pipeline.RecordCheck]:
+        """Per (prepared) data set of training or evaluation: the records the pipeline drops
+        (:func:`blazepose.data.pipeline.check_records`), counted and named."""
+        config = self.pipeline_config()
+        return [pipeline.check_records(source, config) for source in self.sources(training)]
+
     def dataset_fn(self, training: bool):
         """For ``strategy.distribute_datasets_from_function``."""
         return pipeline.distributed_dataset_fn(

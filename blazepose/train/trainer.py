@@ -90,18 +90,68 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 "boundaries": list(self.boundaries), "factor": self.factor}
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+TRUNK_PREFIXES = ("stem", "enc", "trunk")
+"""Layers of the pretrained encoder (stem, the four encoder stages, the 8x8 trunk): what
+``OptimizerSection.trunk_learning_rate_factor`` and ``trunk_frozen_fraction`` slow down."""
+
+
+class _TrunkRates:
+    """Optimizer mix-in: the trunk's variables learn at ``factor`` times the learning rate, and
+    not at all before step ``frozen_steps`` (a per-variable rate, which scaling gradients cannot
+    give under Adam's normalisation). Set up by :meth:`set_trunk` after ``build``."""
+
+    _trunk_indices: frozenset = frozenset()
+    _trunk_factor: float = 1.0
+    _trunk_frozen_steps: int = 0
+
+    def set_trunk(self, variables, trunk: set, factor: float, frozen_steps: int) -> None:
+        """``variables`` as given to ``build``; ``trunk`` the ids of the trunk's among them."""
+        self._trunk_indices = frozenset(self._get_variable_index(v) for v in variables
+                                        if id(v) in trunk)
+        self._trunk_factor, self._trunk_frozen_steps = float(factor), int(frozen_steps)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self._trunk_indices and self._get_variable_index(variable) in self._trunk_indices:
+            learning_rate = learning_rate * tf.where(
+                self.iterations >= self._trunk_frozen_steps, self._trunk_factor, 0.0)
+        return super().update_step(gradient, variable, learning_rate)
+
+
+class Adam(_TrunkRates, keras.optimizers.Adam):
+    """``keras.optimizers.Adam`` with the trunk's own rate (:class:`_TrunkRates`)."""
+
+
+class AdamW(_TrunkRates, keras.optimizers.AdamW):
+    """``keras.optimizers.AdamW`` with the trunk's own rate (weight decay is not slowed)."""
+
+
+class SGD(_TrunkRates, keras.optimizers.SGD):
+    """``keras.optimizers.SGD`` with the trunk's own rate (:class:`_TrunkRates`)."""
+
+
+def make_optimizer(config: TrainConfig, model: keras.Model | None = None
+                   ) -> keras.optimizers.Optimizer:
+    """The config's optimizer and schedule; built for ``model``'s trainable variables (with
+    the trunk's own rate) when it is given."""
     section = config.optimizer
-    schedule = WarmupSchedule(section.learning_rate, config.train_steps, section.warmup_steps,
-                              section.schedule, section.step_boundaries, section.step_factor)
+    schedule = WarmupSchedule(section.learning_rate, config.train_steps,
+                              section.warmup_for(config.train_steps), section.schedule,
+                              section.step_boundaries, section.step_factor)
     clip = {"global_clipnorm": section.clip_norm} if section.clip_norm > 0 else {}
     if section.name == "adam":
-        optimizer = keras.optimizers.Adam(schedule, **clip)
+        optimizer = Adam(schedule, **clip)
     elif section.name == "adamw":
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=section.weight_decay, **clip)
+        optimizer = AdamW(schedule, weight_decay=section.weight_decay, **clip)
     else:
-        optimizer = keras.optimizers.SGD(schedule, momentum=section.momentum, nesterov=True,
-                                         **clip)
+        optimizer = SGD(schedule, momentum=section.momentum, nesterov=True, **clip)
+    if model is not None:
+        variables = model.trainable_variables
+        optimizer.build(variables)
+        trunk = {id(v) for layer in model.layers if layer.name.startswith(TRUNK_PREFIXES)
+                 for v in layer.trainable_weights}
+        frozen = section.trunk_frozen_for(config.train_steps)
+        if trunk and (section.trunk_learning_rate_factor != 1.0 or frozen > 0):
+            optimizer.set_trunk(variables, trunk, section.trunk_learning_rate_factor, frozen)
     if config.mixed_precision:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -196,8 +246,9 @@ class Trainer:
                 self.model = self.task.build_model()
             finally:
                 keras.mixed_precision.set_global_policy(previous_policy)
-            self.optimizer = make_optimizer(config)
-            self.optimizer.build(self.model.trainable_variables)
+            self.optimizer = make_optimizer(config, self.model)
+            if config.mixed_precision:
+                self.optimizer.build(self.model.trainable_variables)
             # The same layers without the outputs no loss reads (the 256x256 segmentation head,
             # the world landmarks): the traced step then never computes them.
             self.training_model = self.task.training_view(self.model)
@@ -386,9 +437,29 @@ class Trainer:
             if preemption is not None and previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, previous_sigterm)
 
+    def check_data(self) -> list:
+        """Counts and names the records training and validation will skip (printed, and in
+        ``data_check.json``); raises ValueError when a data set has no usable record."""
+        checks = []
+        for training in (True, False):
+            for check in self.task.check_records(training):
+                if check.source not in {c.source for c in checks}:
+                    checks.append(check)
+        for check in checks:
+            if check.skipped:
+                self.print(f"data check: {check.summary()}")
+            if check.total and check.skipped == check.total:
+                raise ValueError(f"data set {check.source}: none of its {check.total} records "
+                                 f"is usable:\n{check.summary()}")
+        if self.is_chief:
+            (self.model_dir / "data_check.json").write_text(json.dumps(
+                [dataclasses.asdict(check) for check in checks], indent=2))
+        return checks
+
     def _train_loop(self, resumed: bool, preemption) -> dict:
         config = self.config
         self._record_phase()
+        self.check_data()
         if not resumed:
             self._write_hparams()
             self.evaluate(0)  # the starting point, e.g. Google's weights before fine-tuning
@@ -535,12 +606,15 @@ class Trainer:
         self.eval_writer.flush()
         if not self.is_chief:
             return results
-        (self.model_dir / "validation.json").write_text(json.dumps(
-            {"step": step, **{k: v for k, v in results.items()
-                              if not isinstance(v, float) or math.isfinite(v)}}, indent=2))
         pck = results.get(evaluator.pck_key, float("nan"))
         self.print(f"validation at step {step}: {evaluator.pck_key}={pck:.3f} "
                    f"mean_pixel_error={results.get('mean_pixel_error', float('nan')):.2f}")
+        warning = self._check_collapse(step, pck, evaluator.pck_key)
+        if warning:
+            results["collapse_warning"] = warning
+        (self.model_dir / "validation.json").write_text(json.dumps(
+            {"step": step, **{k: v for k, v in results.items()
+                              if not isinstance(v, float) or math.isfinite(v)}}, indent=2))
         if math.isfinite(pck) and pck > self._best_pck():
             self.best_manager.save(checkpoint_number=step)
             (self.model_dir / "best.json").write_text(json.dumps({"step": step, "pck": pck}))
@@ -548,6 +622,32 @@ class Trainer:
             picture = self._draw(*run.sample)[0].astype(np.uint8)
             tf.io.write_file(str(self.model_dir / "predictions.png"), tf.io.encode_png(picture))
         return results
+
+    def _check_collapse(self, step: int, pck: float, key: str) -> str | None:
+        """Records step 0's PCK (``start.json``); later, a warning (printed, in TensorBoard, and
+        returned) when PCK has fallen more than ``config.collapse_tolerance`` below it."""
+        path = self.model_dir / "start.json"
+        if step == 0 and math.isfinite(pck) and not path.exists():
+            path.write_text(json.dumps({"step": 0, "pck": pck}))
+            return None
+        if not path.exists() or not math.isfinite(pck):
+            return None
+        start = json.loads(path.read_text())["pck"]
+        if pck >= start - self.config.collapse_tolerance:
+            return None
+        best = json.loads((self.model_dir / "best.json").read_text()) if (
+            self.model_dir / "best.json").exists() else {"step": 0, "pck": start}
+        warning = (f"validation {key} fell from {start:.3f} at step 0 to {pck:.3f} at step "
+                   f"{step} (more than {self.config.collapse_tolerance} below): the recipe is "
+                   f"moving the network away from its starting weights. The best checkpoint "
+                   f"(step {best['step']}, {best['pck']:.3f}) is kept in {self.model_dir / 'best'}"
+                   " and evaluate/export use it; lower --learning_rate or freeze more of the "
+                   "trunk.")
+        self.print(f"WARNING: {warning}")
+        with self.eval_writer.as_default(step=step):
+            tf.summary.text("collapse_warning", warning)
+            tf.summary.scalar("metrics/drop_from_start", start - pck)
+        return warning
 
     def _best_pck(self) -> float:
         path = self.model_dir / "best.json"
