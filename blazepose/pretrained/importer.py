@@ -20,11 +20,13 @@ import dataclasses
 import hashlib
 import logging
 import os
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 
 from blazepose.pretrained.tflite_graph import TFLiteGraph, read_tflite_graph
+from blazepose.topology import BLAZEPOSE_33, Topology
 
 _LOG = logging.getLogger(__name__)
 _COMMUTATIVE = {"ADD"}
@@ -416,21 +418,62 @@ class TransferReport:
     fresh: list[str]
 
 
-def transfer_weights(source: keras.Model, target: keras.Model) -> TransferReport:
+def _per_keypoint_width(source_shape, target_shape, source_count: int, target_count: int
+                        ) -> int | None:
+    """Channels per keypoint of a head whose output channels are ``count x width`` in both
+    models (same other dimensions), else None."""
+    if len(source_shape) != len(target_shape) or source_shape[:-1] != target_shape[:-1]:
+        return None
+    width = source_shape[-1] // source_count if source_shape[-1] % source_count == 0 else None
+    if width is None or target_shape[-1] != target_count * width:
+        return None
+    return width
+
+
+def _gather_head(donor_weights, fresh_weights, width: int, keypoint_sources) -> list:
+    """The target head's weights: channels of each keypoint copied from the donor's keypoint
+    ``keypoint_sources[i]`` (``width`` channels each, keypoint-major), fresh where None."""
+    out = []
+    for donor, fresh in zip(donor_weights, fresh_weights):
+        value = np.array(fresh)
+        for index, source_index in enumerate(keypoint_sources):
+            if source_index is not None:
+                value[..., index * width:(index + 1) * width] = donor[
+                    ..., source_index * width:(source_index + 1) * width]
+        out.append(value)
+    return out
+
+
+def transfer_weights(source: keras.Model, target: keras.Model,
+                     keypoint_sources: Sequence[int | None] | None = None) -> TransferReport:
     """Copies weights layer by layer (same name, same shapes); other layers keep their init.
 
     This is how a pretrained Full network initialises a variant with another keypoint count:
-    the trunk and decoder are loaded, heads whose shapes depend on K stay freshly initialised.
+    the trunk and decoder are loaded. With ``keypoint_sources`` (for each of the target's K
+    keypoints, the index of the same body part among the source's landmarks, or None), the
+    heads whose output channels are per keypoint (heatmap, landmarks, world landmarks, offsets)
+    are loaded too, keypoint by keypoint: a 17-point COCO network then starts from Google's
+    predictions of those 17 points, and only points without a counterpart start fresh.
     """
     loaded, fresh = [], []
     source_layers = {layer.name: layer for layer in source.layers}
+    source_count = int(source.output["landmarks"].shape[1]) if keypoint_sources else 0
     for layer in target.layers:
         if not layer.weights:
             continue
         donor = source_layers.get(layer.name)
-        if donor is not None and [w.shape for w in donor.weights] == [w.shape for w in
-                                                                       layer.weights]:
+        donor_shapes = [tuple(w.shape) for w in donor.weights] if donor is not None else []
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if donor is not None and donor_shapes == shapes:
             layer.set_weights(donor.get_weights())
+            loaded.append(layer.name)
+            continue
+        widths = {_per_keypoint_width(a, b, source_count, len(keypoint_sources))
+                  for a, b in zip(donor_shapes, shapes)} if keypoint_sources and donor_shapes \
+            and len(donor_shapes) == len(shapes) else {None}
+        if len(widths) == 1 and None not in widths:
+            layer.set_weights(_gather_head(donor.get_weights(), layer.get_weights(),
+                                           widths.pop(), keypoint_sources))
             loaded.append(layer.name)
         else:
             fresh.append(layer.name)
@@ -443,8 +486,13 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> TransferReport
 
 
 def initialize_from(model: keras.Model, init_from: str,
-                    cache_dir: os.PathLike | None = None) -> TransferReport:
-    """``init_from``: ``mediapipe_full`` (Google's weights) or a path to a ``.keras`` file."""
+                    cache_dir: os.PathLike | None = None,
+                    topology: Topology | None = None) -> TransferReport:
+    """``init_from``: ``mediapipe_full`` (Google's weights) or a path to a ``.keras`` file.
+
+    ``topology``: the keypoints of ``model`` when they are not BlazePose's; from Google's
+    weights, each keypoint's head channels then start from its BlazePose counterpart
+    (``topology.to_blazepose``, see :func:`transfer_weights`)."""
     if init_from == "mediapipe_full":
         source = load_mediapipe_model("full", cache_dir=cache_dir)
     elif os.path.exists(init_from):
@@ -452,4 +500,8 @@ def initialize_from(model: keras.Model, init_from: str,
     else:
         raise ValueError(f"init_from {init_from!r} is neither 'mediapipe_full' nor an existing "
                          ".keras file")
-    return transfer_weights(source, model)
+    keypoint_sources = None
+    if topology is not None and init_from == "mediapipe_full" and (
+            topology.name != BLAZEPOSE_33.name):
+        keypoint_sources = list(topology.to_blazepose)
+    return transfer_weights(source, model, keypoint_sources)

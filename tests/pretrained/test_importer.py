@@ -170,6 +170,42 @@ def test_transfer_weights_to_another_keypoint_count():
     assert not np.all(target.get_layer("heatmap").kernel.numpy() == 0.25)
 
 
+def test_per_keypoint_heads_start_from_the_counterparts_of_their_keypoints():
+    """A COCO-17 network loaded keypoint by keypoint predicts, for each of its points, what the
+    39-landmark source predicts for the BlazePose counterpart; LSP's neck and head top, which
+    have none, start fresh."""
+    from blazepose import topology
+
+    keras.utils.set_random_seed(5)
+    source = blazepose.build_model("lite")
+    coco = topology.COCO_17
+    target = blazepose.build_model("lite", num_keypoints=coco.num_keypoints)
+    report = importer.transfer_weights(source, target, coco.to_blazepose)
+    assert not report.fresh or set(report.fresh) <= {"reg_flag"}
+    image = tf.random.stateless_uniform([1, 256, 256, 3], [1, 2])
+    ours, theirs = target(image), source(image)
+    counterparts = list(coco.to_blazepose)
+    np.testing.assert_allclose(ours["landmarks"].numpy(),
+                               theirs["landmarks"].numpy()[:, counterparts], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ours["heatmap"].numpy(),
+                               theirs["heatmap"].numpy()[..., counterparts], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours["world_landmarks"].numpy(),
+                               theirs["world_landmarks"].numpy()[:, counterparts], rtol=1e-4,
+                               atol=1e-4)
+
+    lsp = topology.LSP_14
+    fresh_target = blazepose.build_model("lite", num_keypoints=lsp.num_keypoints)
+    initial = fresh_target.get_layer("heatmap").kernel.numpy().copy()
+    importer.transfer_weights(source, fresh_target, lsp.to_blazepose)
+    kernel = fresh_target.get_layer("heatmap").kernel.numpy()
+    unmapped = [i for i, b in enumerate(lsp.to_blazepose) if b is None]
+    np.testing.assert_array_equal(kernel[..., unmapped], initial[..., unmapped])
+    mapped = [i for i, b in enumerate(lsp.to_blazepose) if b is not None]
+    np.testing.assert_array_equal(
+        kernel[..., mapped],
+        source.get_layer("heatmap").kernel.numpy()[..., [lsp.to_blazepose[i] for i in mapped]])
+
+
 def test_transfer_weights_refuses_an_unrelated_model():
     image = keras.Input((4,))
     unrelated = keras.Model(image, layers.Dense(2, name="dense")(image))
