@@ -3,7 +3,9 @@ Google's weights (``mediapipe_full``).
 
 A checkpoint is restored the way the trainer writes it (``tf.train.CheckpointManager`` files
 under ``MODEL_DIR/checkpoints`` or ``MODEL_DIR/best`` of a ``tf.train.Checkpoint(model=...,
-optimizer=..., step=...)``), into the network the training configuration builds. The run's
+optimizer=..., step=...)``), into the network the training configuration builds. A run
+directory stands for its best checkpoint (``MODEL_DIR/best``, kept by the trainer's keep-best)
+when it has one, else for its latest (:func:`run_checkpoint`). The run's
 ``architecture.json`` is compared with that configuration by the trainer's own check, so a
 checkpoint of another variant or keypoint count is refused with what differs.
 """
@@ -113,18 +115,85 @@ def _topology(name: str) -> topology_lib.Topology:
         raise ExportError(f"--topology: {error}") from None
 
 
-def resolve_checkpoint(path) -> tuple[pathlib.Path, str]:
-    """``(run directory, checkpoint prefix)`` for a run directory (its latest checkpoint) or a
-    checkpoint prefix such as ``RUN/checkpoints/ckpt-300`` or ``RUN/best/ckpt-200``."""
+CHECKPOINT_CHOICES = ("auto", "best", "latest")
+"""Which checkpoint of a run directory :func:`run_checkpoint` picks: ``best`` (``RUN/best``,
+the trainer's keep-best by validation PCK), ``latest`` (``RUN/checkpoints``), or ``auto``: the
+best one when the run has one, else the latest."""
+
+_STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's Checkpoint(step=...) variable
+
+
+@dataclasses.dataclass(frozen=True)
+class RunCheckpoint:
+    """One checkpoint of a training run.
+
+    Attributes:
+      model_dir: the run directory (``--model_dir`` of ``launch.train``).
+      prefix: the checkpoint prefix, e.g. ``RUN/best/ckpt-200``.
+      choice: ``"best"`` (from ``RUN/best``), ``"latest"`` (from ``RUN/checkpoints``) or
+        ``"prefix"`` (named by the caller).
+      step: the training step stored in the checkpoint, or None if it holds no ``step``.
+    """
+
+    model_dir: pathlib.Path
+    prefix: str
+    choice: str
+    step: int | None
+
+    def describe(self) -> str:
+        """E.g. ``"best checkpoint runs/x/best/ckpt-200 (step 200)"``."""
+        step = "unknown step" if self.step is None else f"step {self.step}"
+        kind = "checkpoint" if self.choice == "prefix" else f"{self.choice} checkpoint"
+        return f"{kind} {self.prefix} ({step})"
+
+
+def _stored_step(prefix: str) -> int | None:
+    try:
+        return int(tf.train.load_variable(prefix, _STEP_KEY))
+    except (ValueError, tf.errors.NotFoundError):
+        return None
+
+
+def run_checkpoint(model_dir, which: str = "auto") -> RunCheckpoint | None:
+    """The ``which`` checkpoint (see :data:`CHECKPOINT_CHOICES`) of a run directory, or None.
+
+    ``best`` and ``latest`` are the newest prefixes of ``MODEL_DIR/best`` and
+    ``MODEL_DIR/checkpoints`` (``tf.train.latest_checkpoint``); ``auto`` is ``best`` when it
+    exists, else ``latest``. None when the run has no such checkpoint.
+
+    Raises:
+      ValueError: ``which`` is not one of :data:`CHECKPOINT_CHOICES`.
+    """
+    if which not in CHECKPOINT_CHOICES:
+        raise ValueError(f"which must be one of {CHECKPOINT_CHOICES}, got {which!r}")
+    model_dir = pathlib.Path(model_dir)
+    order = {"auto": ("best", "latest"), "best": ("best",), "latest": ("latest",)}[which]
+    folders = {"best": "best", "latest": "checkpoints"}
+    for choice in order:
+        prefix = tf.train.latest_checkpoint(str(model_dir / folders[choice]))
+        if prefix is not None:
+            return RunCheckpoint(model_dir, prefix, choice, _stored_step(prefix))
+    return None
+
+
+def resolve_checkpoint(path) -> RunCheckpoint:
+    """The checkpoint ``--checkpoint`` names: a run directory (its best checkpoint when it has
+    one, else its latest: :func:`run_checkpoint` ``auto``) or a checkpoint prefix such as
+    ``RUN/checkpoints/ckpt-300`` or ``RUN/best/ckpt-200`` (its run is the prefix's grandparent).
+
+    Raises:
+      ExportError: a directory without checkpoints, or neither a directory nor a prefix.
+    """
     path = pathlib.Path(path)
     if path.is_dir():
-        latest = tf.train.latest_checkpoint(str(path / "checkpoints"))
-        if latest is None:
-            raise ExportError(f"--checkpoint {path}: no checkpoint in {path / 'checkpoints'} "
-                              "(expected the --model_dir of python -m launch.train)")
-        return path, latest
+        found = run_checkpoint(path, "auto")
+        if found is None:
+            raise ExportError(f"--checkpoint {path}: no checkpoint in {path / 'best'} or "
+                              f"{path / 'checkpoints'} (expected the --model_dir of python -m "
+                              "launch.train)")
+        return found
     if pathlib.Path(f"{path}.index").is_file():
-        return path.parent.parent, str(path)
+        return RunCheckpoint(path.parent.parent, str(path), "prefix", _stored_step(str(path)))
     raise ExportError(f"--checkpoint {path}: neither a training run directory nor a checkpoint "
                       "prefix (RUN/checkpoints/ckpt-N)")
 
@@ -147,6 +216,10 @@ def check_architecture(model_dir: pathlib.Path, config) -> None:
 def from_checkpoint(path, config) -> ModelSource:
     """The network of training ``config`` (a ``TrainConfig``) with a checkpoint's weights.
 
+    ``path`` is a run directory (its best checkpoint when it has one, else its latest) or a
+    checkpoint prefix (:func:`resolve_checkpoint`). The description records the prefix, which
+    one it was (``checkpoint``: ``best``, ``latest`` or ``prefix``) and its step.
+
     Raises:
       ExportError: no checkpoint at ``path``.
       CheckpointMismatchError: the run's architecture differs from ``config``'s, or the
@@ -155,7 +228,8 @@ def from_checkpoint(path, config) -> ModelSource:
     from blazepose.train.task import PoseTask
     from blazepose.train.trainer import CheckpointMismatchError
 
-    model_dir, prefix = resolve_checkpoint(path)
+    resolved = resolve_checkpoint(path)
+    model_dir, prefix = resolved.model_dir, resolved.prefix
     check_architecture(model_dir, config)
     try:
         task = PoseTask(config)
@@ -175,6 +249,6 @@ def from_checkpoint(path, config) -> ModelSource:
                        _extra_names(task.topology, int(model.output["landmarks"].shape[1]),
                                     prefix),
                        {"kind": "checkpoint", "path": str(pathlib.Path(prefix).resolve()),
-                        "step": int(step.numpy()), "variant": section.variant,
-                        "num_keypoints": section.num_keypoints,
+                        "checkpoint": resolved.choice, "step": int(step.numpy()),
+                        "variant": section.variant, "num_keypoints": section.num_keypoints,
                         "offset_head": section.offset_head})

@@ -105,6 +105,23 @@ class PoseResult:
     detection_score: float | None = None
 
 
+def detection_roi(found: postprocess.Detection, letterbox: geometry.Letterbox, width: int,
+                  height: int, roi_scale: float = geometry.ROI_SCALE) -> geometry.Roi | None:
+    """The landmark crop of a detection, in pixels of the ``width x height`` image.
+
+    MediaPipe's ROI (:func:`geometry.roi_from_keypoints`) from the detection's keypoints 0
+    (mid-hip, the centre) and 1 (the full-body scale and rotation point) after removing the
+    ``letterbox`` of the detector input; None for a crop of zero (or NaN) size.
+
+    Args:
+      found: a detection normalised to the square detector input
+        (:func:`postprocess.best_detection` / :func:`postprocess.all_detections`).
+    """
+    keypoints = letterbox.remove(found.keypoints) * np.array([width, height])
+    roi = geometry.roi_from_keypoints(keypoints[0], keypoints[1], roi_scale)
+    return roi if roi.size > 0 else None
+
+
 def _check_image(image: np.ndarray, what: str) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -198,9 +215,8 @@ class PosePipeline:
             iou_threshold=self.config.min_suppression_iou)
         if found is None:
             return None
-        keypoints = letterbox.remove(found.keypoints) * np.array([width, height])
-        roi = geometry.roi_from_keypoints(keypoints[0], keypoints[1], self.config.roi_scale)
-        if not roi.size > 0:
+        roi = detection_roi(found, letterbox, width, height, self.config.roi_scale)
+        if roi is None:
             return None
         return roi, found.score
 

@@ -47,24 +47,14 @@ class Detection:
     score: float
 
 
-def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None = None,
-                   input_size: int = detection.DETECTOR_INPUT_SIZE,
-                   min_score: float = detection.MIN_SCORE,
-                   iou_threshold: float = detection.MIN_SUPPRESSION_IOU) -> Detection | None:
-    """The first output of MediaPipe's decoding + weighted non-max suppression, or None.
+def _decode_candidates(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None,
+                       input_size: int, min_score: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw detector outputs -> the detections kept for suppression, in anchor order.
 
-    Decoding as :func:`blazepose.model.detection.decode_detections` (values / input size +
-    anchor centre, sigmoid of the clipped logit); detections below ``min_score`` or with a box of
-    negative size are dropped; the highest-scoring one is merged with every remaining detection
-    whose IoU with it exceeds ``iou_threshold`` (score-weighted mean of boxes and keypoints, its
-    own score kept): the first slot of
-    :func:`blazepose.model.detection.weighted_non_max_suppression`, which is all the pose graph
-    uses.
-
-    Args:
-      boxes: float ``[A, 4 + 2K]`` or ``[1, A, 4 + 2K]`` raw regressors.
-      scores: float ``[A, 1]`` / ``[1, A, 1]`` / ``[A]`` raw logits.
-      anchors: ``[A, 2]`` centres; default the pose detector's.
+    Returns float64 ``corners [D, 4]`` (xmin, ymin, xmax, ymax), ``keypoints [D, K, 2]`` and
+    ``probabilities [D]``, normalised to the detector input: scores of at least ``min_score``
+    and boxes of non-negative size only (D may be 0).
     """
     boxes = np.asarray(boxes, np.float32).reshape(-1, np.shape(boxes)[-1])
     logits = np.asarray(scores, np.float32).reshape(-1)
@@ -74,21 +64,27 @@ def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | 
     probabilities = _sigmoid(np.clip(logits, -detection.SCORE_CLIPPING_THRESHOLD,
                                      detection.SCORE_CLIPPING_THRESHOLD).astype(np.float64))
     candidates = np.flatnonzero(probabilities >= min_score)
-    if candidates.size == 0:
-        return None
     raw = boxes[candidates].astype(np.float64)
     centres = anchors[candidates].astype(np.float64)
     centre = raw[:, 0:2] / input_size + centres
     half = raw[:, 2:4] / input_size / 2.0
     corners = np.concatenate([centre - half, centre + half], axis=1)
-    keypoints = raw[:, 4:].reshape(len(raw), -1, 2) / input_size + centres[:, None, :]
+    num_keypoints = (raw.shape[1] - 4) // 2
+    keypoints = raw[:, 4:].reshape(len(raw), num_keypoints, 2) / input_size + centres[:, None, :]
     probabilities = probabilities[candidates]
     valid = (corners[:, 2] >= corners[:, 0]) & (corners[:, 3] >= corners[:, 1])
-    if not valid.any():
-        return None
-    corners, keypoints, probabilities = corners[valid], keypoints[valid], probabilities[valid]
-    # Stable order: ties keep the anchor order, as the TF version.
-    top = int(np.argsort(-probabilities, kind="stable")[0])
+    return corners[valid], keypoints[valid], probabilities[valid]
+
+
+def _merge_around(top: int, corners: np.ndarray, keypoints: np.ndarray,
+                  probabilities: np.ndarray, iou_threshold: float
+                  ) -> tuple[Detection, np.ndarray]:
+    """Weighted NMS step: detection ``top`` merged with every detection whose IoU with it
+    exceeds ``iou_threshold`` (score-weighted mean of boxes and keypoints, ``top``'s score).
+
+    Returns the merged :class:`Detection` and the bool ``[D]`` mask of the detections merged
+    (empty only for a degenerate ``top`` box, whose IoU with itself is 0).
+    """
     overlap = np.maximum(np.minimum(corners[top, 2:], corners[:, 2:])
                          - np.maximum(corners[top, :2], corners[:, :2]), 0.0)
     intersection = overlap[:, 0] * overlap[:, 1]
@@ -104,7 +100,68 @@ def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | 
         points = np.tensordot(weights, keypoints, axes=1) / total
     else:
         box, points = corners[top], keypoints[top]
-    return Detection(box=box, keypoints=points, score=float(probabilities[top]))
+    return Detection(box=box, keypoints=points, score=float(probabilities[top])), merge
+
+
+def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None = None,
+                   input_size: int = detection.DETECTOR_INPUT_SIZE,
+                   min_score: float = detection.MIN_SCORE,
+                   iou_threshold: float = detection.MIN_SUPPRESSION_IOU) -> Detection | None:
+    """The first output of MediaPipe's decoding + weighted non-max suppression, or None.
+
+    Decoding as :func:`blazepose.model.detection.decode_detections` (values / input size +
+    anchor centre, sigmoid of the clipped logit); detections below ``min_score`` or with a box of
+    negative size are dropped; the highest-scoring one is merged with every remaining detection
+    whose IoU with it exceeds ``iou_threshold`` (score-weighted mean of boxes and keypoints, its
+    own score kept): the first slot of
+    :func:`blazepose.model.detection.weighted_non_max_suppression`, which is all the pose graph
+    uses. :func:`all_detections` returns every slot.
+
+    Args:
+      boxes: float ``[A, 4 + 2K]`` or ``[1, A, 4 + 2K]`` raw regressors.
+      scores: float ``[A, 1]`` / ``[1, A, 1]`` / ``[A]`` raw logits.
+      anchors: ``[A, 2]`` centres; default the pose detector's.
+    """
+    corners, keypoints, probabilities = _decode_candidates(boxes, scores, anchors, input_size,
+                                                           min_score)
+    if len(probabilities) == 0:
+        return None
+    # Stable order: ties keep the anchor order, as the TF version.
+    top = int(np.argsort(-probabilities, kind="stable")[0])
+    return _merge_around(top, corners, keypoints, probabilities, iou_threshold)[0]
+
+
+def all_detections(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None = None,
+                   input_size: int = detection.DETECTOR_INPUT_SIZE,
+                   min_score: float = detection.MIN_SCORE,
+                   iou_threshold: float = detection.MIN_SUPPRESSION_IOU) -> list[Detection]:
+    """Every output of MediaPipe's decoding + weighted non-max suppression, best first.
+
+    Decoding and the merge as :func:`best_detection`; then, until no detection is left: the
+    highest-scoring remaining one (ties in anchor order) absorbs every remaining detection whose
+    IoU with it exceeds ``iou_threshold`` (itself included), and they are all removed; a top
+    detection that absorbs nothing (a zero-area box) is returned and ends the loop, as in
+    MediaPipe. The same detections as all valid slots of
+    :func:`blazepose.model.detection.weighted_non_max_suppression` (which stops at its
+    ``max_detections``). The first element is :func:`best_detection`'s result.
+
+    Args: as :func:`best_detection`.
+    Returns:
+      :class:`Detection` objects (box, keypoints normalised to the detector input), by
+      decreasing score; empty when nothing scores ``min_score``.
+    """
+    corners, keypoints, probabilities = _decode_candidates(boxes, scores, anchors, input_size,
+                                                           min_score)
+    found = []
+    while len(probabilities):
+        top = int(np.argsort(-probabilities, kind="stable")[0])
+        merged, taken = _merge_around(top, corners, keypoints, probabilities, iou_threshold)
+        found.append(merged)
+        if not taken.any():
+            break
+        keep = ~taken
+        corners, keypoints, probabilities = corners[keep], keypoints[keep], probabilities[keep]
+    return found
 
 
 def decode_landmarks(raw_landmarks: np.ndarray, input_size: int) -> np.ndarray:
