@@ -1,41 +1,144 @@
 r"""Evaluates a trained model directory (or Google's weights) on a data set split.
 
-  python -m launch.evaluate --model_dir=runs/default                 # its latest checkpoint
-  python -m launch.evaluate --model_dir=runs/default --checkpoint=best
-  python -m launch.evaluate --init_from=mediapipe_full --model_dir=/tmp/eval_google
+  python -m launch.evaluate --model_dir=runs/default                 # best checkpoint, else latest
+  python -m launch.evaluate --model_dir=runs/default --checkpoint=latest
+  python -m launch.evaluate --model_dir=runs/default --crops=detector  # as users run the model
+  python -m launch.evaluate --checkpoint=none --init_from=mediapipe_full --model_dir=/tmp/google
+
+--checkpoint: ``auto`` (default) the run's best checkpoint (MODEL_DIR/best, kept by the trainer
+on validation PCK) when it has one, else its latest (MODEL_DIR/checkpoints); ``best``,
+``latest``; a checkpoint prefix (MODEL_DIR/checkpoints/ckpt-300); or ``none`` (--init_from's
+weights only). The checkpoint used (path and step) is printed.
+
+--crops: ``gt`` (default) scores the network on the crops the training input pipeline cuts
+around the labelled keypoints. ``detector`` scores it as users run it: on each record's full
+image, Google's person detector (all detections after weighted NMS), MediaPipe's crop from the
+detection associated with the labelled person, the landmark network with heatmap refinement
+(see blazepose.evaluation for the association and for how misses count). Both report in the
+pixels of the same ground-truth crops, so the figures compare; in ``detector`` mode a record
+without an associated detection is a MISS and all its labelled keypoints fail PCK, and the mean
+pixel error and visibility accuracy are over the detected records only.
 
 Prints PCK@0.2 (torso), mean pixel error and visibility accuracy with a per-keypoint table (and
-COCO's OKS AP when the data set is in COCO's topology), with a progress line on stderr, and
-writes evaluation.json plus TensorBoard summaries under --model_dir/evaluation.
+COCO's OKS AP in ``gt`` mode when the data set is in COCO's topology), with a progress line on
+stderr, then one JSON line (``crops``, ``num_examples``, in ``detector`` mode ``detected``, and
+the metrics). Writes evaluation.json (``gt``) or evaluation_detector.json (``detector``) plus
+TensorBoard summaries under --model_dir/evaluation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 
 from absl import app, flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+CHECKPOINT_KEYWORDS = ("auto", "best", "latest", "none")
+
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training run to evaluate.", required=True)
-_CHECKPOINT = flags.DEFINE_enum("checkpoint", "latest", ["latest", "best", "none"],
-                                "Which checkpoint of --model_dir (none: --init_from only).")
-_PRESET = flags.DEFINE_string("preset", "default", "Preset the run was trained with.")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", "auto", "Which checkpoint of --model_dir: auto (best if the run has one, else "
+    "latest), best, latest, a checkpoint prefix, or none (--init_from only).")
+_CROPS = flags.DEFINE_enum("crops", "gt", ["gt", "detector"],
+                           "gt: crops from the labelled keypoints (training pipeline); detector: "
+                           "the person detector's crops of the full images.")
+_DETECTOR = flags.DEFINE_string("detector", "mediapipe",
+                                "--crops=detector: mediapipe (Google's .tflite detector) or a "
+                                ".tflite / .keras / SavedModel person detector.")
+_MIN_POSE_FLAG = flags.DEFINE_float("min_pose_flag", 0.0,
+                                    "--crops=detector: a crop whose pose flag is below this is "
+                                    "a miss (the pipeline uses 0.5; the 2-D losses never train "
+                                    "the flag).", lower_bound=0.0, upper_bound=1.0)
+_PRESET = flags.DEFINE_string("preset", "default", "Preset the run was trained with (default: "
+                              "the run's saved config.json, else 'default').")
 _DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config[@split]).")
 _SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: the preset's).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-_BATCHES = flags.DEFINE_integer("batches", 1000, "At most this many batches.", lower_bound=1)
+_BATCHES = flags.DEFINE_integer("batches", 1000, "At most this many batches (--crops=detector: "
+                                "at most batches x batch_size records).", lower_bound=1)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size.", lower_bound=1)
 _INIT_FROM = flags.DEFINE_string("init_from", None, "With --checkpoint=none: mediapipe_full or "
                                  "a .keras file.")
 
 
+def _restore(trainer, model_dir: str, which: str) -> None:
+    """Restores --checkpoint into the trainer's model and says which checkpoint it was."""
+    import tensorflow as tf
+
+    from blazepose.export.sources import run_checkpoint
+
+    if which == "none":
+        if trainer.restore():  # as before: a run that has checkpoints resumes its latest
+            print(f"evaluating the latest checkpoint of {model_dir} (step "
+                  f"{int(trainer.step.numpy())}), not --init_from: the run has checkpoints")
+        else:
+            print(f"evaluating --init_from={trainer.config.init_from} (no checkpoint)")
+        return
+    if which in ("auto", "best", "latest"):
+        found = run_checkpoint(model_dir, which)
+        if found is None:
+            what = {"auto": "checkpoint", "best": "best checkpoint",
+                    "latest": "checkpoint"}[which]
+            raise app.UsageError(f"--model_dir={model_dir} has no {what} (looked in "
+                                 f"{os.path.join(model_dir, 'best')} and "
+                                 f"{os.path.join(model_dir, 'checkpoints')})")
+        prefix, choice = found.prefix, found.choice
+    else:
+        if not tf.io.gfile.exists(f"{which}.index"):
+            raise app.UsageError(f"--checkpoint={which}: not a checkpoint prefix (no "
+                                 f"{which}.index), nor one of {', '.join(CHECKPOINT_KEYWORDS)}")
+        prefix, choice = which, "given"
+    if choice == "latest":
+        trainer.restore()  # handles a run whose phase changed since the checkpoint
+    else:
+        trainer.checkpoint.restore(prefix).expect_partial()
+    print(f"evaluating the {choice} checkpoint {prefix} (step {int(trainer.step.numpy())})")
+
+
+def _detector_run(config, task, trainer):
+    """--crops=detector: the detector's crops of each evaluation record's full image."""
+    from blazepose import evaluation
+    from blazepose.inference.pipeline import pretrained_backend
+
+    if config.phase == "heatmap":
+        print("note: a heatmap-phase run; detector crops are decoded as the pipeline decodes "
+              "them (regressed landmarks refined by the heatmap), not by heatmap argmax")
+    detector_model = (pretrained_backend("detector", "tflite") if _DETECTOR.value == "mediapipe"
+                      else _DETECTOR.value)
+    detector = evaluation.PersonDetector(detector_model)
+    predictor = evaluation.LandmarkPredictor(trainer.model, task.topology.num_keypoints)
+    evaluator = evaluation.DetectorCropEvaluator(task.topology)
+    limit = _BATCHES.value * _BATCH_SIZE.value
+    total = min(task.num_examples(False), limit)
+    run = None
+    for source in task.sources(False):
+        records = evaluation.read_records(source, task.topology, config.data.pipeline.crop)
+        done = 0 if run is None else run.num_examples
+        part = evaluation.evaluate_with_detector(
+            records.as_numpy_iterator(), predictor, detector, task.topology,
+            crop_size=config.data.pipeline.crop.size, max_examples=limit - done,
+            min_pose_flag=_MIN_POSE_FLAG.value, evaluator=evaluator, progress=True, total=total)
+        if run is None:
+            run = part
+        else:
+            run.num_examples += part.num_examples
+            run.detected += part.detected
+            run.images += part.images
+            run.skipped += part.skipped
+        if run.num_examples >= limit:
+            break
+    return run
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if _CHECKPOINT.value == "none" and not _INIT_FROM.value:
+    which = _CHECKPOINT.value
+    if which == "none" and not _INIT_FROM.value:
         raise app.UsageError("--checkpoint=none needs --init_from")
     import tensorflow as tf
 
@@ -44,6 +147,11 @@ def main(argv):
     from blazepose.train.trainer import Trainer
 
     config = config_lib.get_preset(_PRESET.value)
+    saved = config_lib.load_run_config(_MODEL_DIR.value) if which != "none" else None
+    if saved is not None and not flags.FLAGS["preset"].present:
+        # The run's own network, keypoints and crops; flags still override the data.
+        print(f"configuration of {_MODEL_DIR.value} ({config_lib.RUN_CONFIG_FILE})")
+        config = dataclasses.replace(saved, init_from=None)
     data = config.data
     if _DATASET.value:
         data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=(),
@@ -55,43 +163,54 @@ def main(argv):
     config = dataclasses.replace(config, data=data, batch_size=_BATCH_SIZE.value,
                                  eval_batches=_BATCHES.value, init_from=_INIT_FROM.value)
     phase_file = os.path.join(_MODEL_DIR.value, "phase.json")
-    if _CHECKPOINT.value != "none" and tf.io.gfile.exists(phase_file):
+    if which != "none" and tf.io.gfile.exists(phase_file):
         # Decode as the run was trained (the heatmap phase reads keypoints off the heatmaps).
         with tf.io.gfile.GFile(phase_file) as stream:
             config = dataclasses.replace(config, phase=json.load(stream)["phase"])
     task = PoseTask(config)
     task.prepare_data()
     trainer = Trainer(config, _MODEL_DIR.value, task=task)
-    if _CHECKPOINT.value == "best":
-        path = trainer.best_manager.latest_checkpoint
-        if path is None:
-            raise app.UsageError(f"{_MODEL_DIR.value} has no best checkpoint")
-        trainer.checkpoint.restore(path).expect_partial()
-    elif _CHECKPOINT.value == "latest":
-        if not trainer.restore():
-            raise app.UsageError(f"{_MODEL_DIR.value} has no checkpoint")
-    else:
-        trainer.restore()
-    run = trainer.run_evaluation(max_batches=_BATCHES.value, progress=True)
-    evaluator = run.evaluator
-    print(evaluator.table())
-    if run.oks:
-        print("COCO OKS (pycocotools): " + "  ".join(f"{k}={v:.3f}" for k, v in run.oks.items()))
+    _restore(trainer, _MODEL_DIR.value, which)
+    crops = _CROPS.value
     output = os.path.join(_MODEL_DIR.value, "evaluation")
     tf.io.gfile.makedirs(output)
+    if crops == "gt":
+        run = trainer.run_evaluation(max_batches=_BATCHES.value, progress=True)
+        extra = dict(run.oks or {}, num_examples=run.num_examples)
+    else:
+        run = _detector_run(config, task, trainer)
+        extra = {"num_examples": run.num_examples, "detected": run.detected}
+    evaluator = run.evaluator
+    print(evaluator.table())
+    if crops == "gt" and run.oks:
+        print("COCO OKS (pycocotools): " + "  ".join(f"{k}={v:.3f}" for k, v in run.oks.items()))
+    if crops == "detector":
+        print(f"detector crops: found {run.detected} of {run.num_examples} people "
+              f"({run.images} images); mean_pixel_error is over the detected ones only")
+        if run.skipped:
+            print(f"skipped {run.skipped} unusable records, as --crops=gt drops them")
     report = json.loads(evaluator.to_json())
-    report.update(run.oks or {}, num_examples=run.num_examples)
-    with tf.io.gfile.GFile(os.path.join(output, "evaluation.json"), "w") as stream:
+    report.update(extra, crops=crops)
+    name = "evaluation.json" if crops == "gt" else f"evaluation_{crops}.json"
+    with tf.io.gfile.GFile(os.path.join(output, name), "w") as stream:
         stream.write(json.dumps(report, indent=2))
+    prefix = "evaluation" if crops == "gt" else f"evaluation_{crops}"
+    results = {**evaluator.result(), **extra}
     writer = tf.summary.create_file_writer(output)
     with writer.as_default(step=int(trainer.step.numpy())):
-        for name, value in {**evaluator.result(), **(run.oks or {})}.items():
+        for key, value in results.items():
             if isinstance(value, float) and value == value:
-                tf.summary.scalar(f"evaluation/{name}", value)
+                tf.summary.scalar(f"{prefix}/{key}", value)
     writer.flush()
-    scalars = {k: v for k, v in evaluator.result().items() if not isinstance(v, dict)}
-    scalars.update(run.oks or {}, num_examples=run.num_examples)
-    print(json.dumps(scalars))
+    scalars = {"crops": crops}
+    scalars.update((k, v) for k, v in results.items() if not isinstance(v, dict))
+    print(json.dumps(report_numbers(scalars)))
+
+
+def report_numbers(values: dict) -> dict:
+    """NaN and infinities as None, so the printed line is strict JSON."""
+    return {key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in values.items()}
 
 
 def run():

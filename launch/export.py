@@ -10,8 +10,12 @@ r"""Exports a landmark network as a SavedModel, TFLite, ONNX or TF.js model, wit
       --output=export/web && python -m launch.serve_web --model_dir=export/web
 
 --checkpoint is a training run (python -m launch.train --model_dir) or one of its checkpoint
-prefixes (RUN/best/ckpt-200); the network is the one --preset (and --variant) build, and a run of
-another architecture is refused with what differs. --model is a .keras file or mediapipe_full
+prefixes (RUN/best/ckpt-200, RUN/checkpoints/ckpt-300). A run directory stands for its best
+checkpoint (RUN/best, kept by the trainer's keep-best on validation PCK) when it has one, else for
+its latest (RUN/checkpoints); the program prints which one (path and step) and metadata.json
+records it under source.checkpoint ("best", "latest" or "prefix") and source.step. The network is
+the one --preset (and --variant) build, and a run of another architecture is refused with what
+differs. --model is a .keras file or mediapipe_full
 (Google's weights). Every flag, the source and the output folder are checked before any file is
 written; by default the export is then run in its own runtime on a photograph (plus held-out
 calibration crops for int8) and must agree with the Keras model (--noverify skips that).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 
 from absl import app, flags
 
@@ -29,8 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 FORMATS = ("saved_model", "tflite", "onnx", "tfjs")
 QUANTIZATIONS = ("none", "float16", "int8")
 
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Training run directory or checkpoint "
-                                  "prefix to export.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Training run directory (its best "
+                                  "checkpoint, else its latest) or checkpoint prefix to export.")
 _MODEL = flags.DEFINE_string("model", None, "A .keras file, or mediapipe_full (Google's weights).")
 _FORMAT = flags.DEFINE_enum("format", None, FORMATS, "Export format.", required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to create.", required=True)
@@ -40,7 +45,8 @@ _WITH_PREPROCESSING = flags.DEFINE_bool("with_preprocessing", False,
                                         "The model takes a uint8 image of any size, resizes and "
                                         "normalises it inside, and returns decoded landmarks.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing --output folder.")
-_PRESET = flags.DEFINE_string("preset", "default", "Training preset the checkpoint was made with.")
+_PRESET = flags.DEFINE_string("preset", "default", "Training preset the checkpoint was made with "
+                              "(default: the run's saved config.json, else 'default').")
 _VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"],
                              "Network variant the checkpoint was trained with (as launch.train).")
 _TOPOLOGY = flags.DEFINE_string("topology", None, "Keypoint topology of a --model .keras file "
@@ -98,6 +104,12 @@ def train_config():
     from blazepose.train import config as config_lib
 
     config = config_lib.get_preset(_PRESET.value)
+    if _CHECKPOINT.value is not None and not flags.FLAGS["preset"].present:
+        # A run saves its resolved config; a checkpoint prefix lies two levels below the run.
+        run_dir = pathlib.Path(_CHECKPOINT.value)
+        if not run_dir.is_dir():
+            run_dir = run_dir.parent.parent
+        config = config_lib.load_run_config(run_dir) or config
     if _VARIANT.value is not None:
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, variant=_VARIANT.value))
@@ -155,7 +167,12 @@ def main(argv):
         config = train_config()
         exporter.check_output(_OUTPUT.value, _OVERWRITE.value)
         source = _load_source(config)
-        if _CHECKPOINT.value is None:
+        if _CHECKPOINT.value is not None:
+            described = source.description
+            which = described["checkpoint"]
+            which = "" if which == "prefix" else f"the run's {which} "
+            print(f"exporting {which}checkpoint {described['path']} (step {described['step']})")
+        else:
             import dataclasses
 
             config = dataclasses.replace(config, data=dataclasses.replace(

@@ -45,15 +45,30 @@ _DATA_SERVICE = flags.DEFINE_string("data_service", None,
 _PROFILE_STEPS = flags.DEFINE_list("profile_steps", None,
                                    "first,last: write a profiler trace of those steps.")
 _VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"], "Network variant.")
+_TOPOLOGY = flags.DEFINE_string("topology", None,
+                                "Train the network's keypoints in this registered topology "
+                                "(e.g. coco_17, pushup_7) instead of BlazePose's 33: the data "
+                                "sets must be in it; from Google's weights each keypoint's "
+                                "heads start from its BlazePose counterpart.")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", None, "Peak learning rate.", lower_bound=0)
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, ["adam", "adamw", "sgd"], "Optimizer.")
 _SCHEDULE = flags.DEFINE_enum("schedule", None, ["cosine", "step", "constant"], "LR schedule.")
+_TRUNK_FACTOR = flags.DEFINE_float("trunk_learning_rate_factor", None,
+                                   "The pretrained encoder's learning rate over the heads'.",
+                                   lower_bound=0)
+_TRUNK_FROZEN = flags.DEFINE_float("trunk_frozen_fraction", None,
+                                   "Fraction of --train_steps before the encoder starts to learn.",
+                                   lower_bound=0, upper_bound=1)
+_EMA = flags.DEFINE_float("ema_momentum", None, "Validate and keep a moving average of the "
+                          "weights with this momentum (0: off).", lower_bound=0, upper_bound=0.9999)
 _MIXED_PRECISION = flags.DEFINE_bool("mixed_precision", None, "float16 compute, loss scaling.")
 _XLA = flags.DEFINE_bool("xla", None, "jit_compile the train step (GPUs; slow on CPU).")
 _RUN_EAGERLY = flags.DEFINE_bool("run_eagerly", None, "No tf.function (debugging).")
 _DETERMINISTIC = flags.DEFINE_bool("deterministic", None, "Deterministic ops, seeds and data.")
 _SEED = flags.DEFINE_integer("seed", None, "Random seed.")
 _EVAL_EVERY = flags.DEFINE_integer("eval_every", None, "Steps between validations.", lower_bound=1)
+_EVAL_BATCHES = flags.DEFINE_integer("eval_batches", None, "Batches per validation.",
+                                     lower_bound=1)
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.",
                                          lower_bound=1)
 _LOG_EVERY = flags.DEFINE_integer("log_every", None, "Steps between console lines.", lower_bound=1)
@@ -103,6 +118,7 @@ def config_from_flags():
         "num_cpu_devices": _NUM_CPU_DEVICES, "phase": _PHASE, "init_from": _INIT_FROM,
         "mixed_precision": _MIXED_PRECISION, "xla": _XLA, "run_eagerly": _RUN_EAGERLY,
         "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
+        "eval_batches": _EVAL_BATCHES,
         "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY,
         "data_service": _DATA_SERVICE}.items()
         if flag.value is not None}
@@ -124,9 +140,17 @@ def config_from_flags():
     model = config.model
     if _VARIANT.value is not None:
         model = dataclasses.replace(model, variant=_VARIANT.value)
+    if _TOPOLOGY.value is not None:
+        from blazepose import topology as topology_lib
+
+        keypoints = topology_lib.get_topology(_TOPOLOGY.value)  # ValueError names the known
+        model = dataclasses.replace(model, num_keypoints=keypoints.num_keypoints)
+        data = dataclasses.replace(data, pipeline=dataclasses.replace(
+            data.pipeline, topology=keypoints.name))
     optimizer = config.optimizer
     for name, flag in {"learning_rate": _LEARNING_RATE, "name": _OPTIMIZER,
-                       "schedule": _SCHEDULE}.items():
+                       "schedule": _SCHEDULE, "trunk_learning_rate_factor": _TRUNK_FACTOR,
+                       "trunk_frozen_fraction": _TRUNK_FROZEN, "ema_momentum": _EMA}.items():
         if flag.value is not None:
             optimizer = dataclasses.replace(optimizer, **{name: flag.value})
     losses = config.losses

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import typing
 
 from blazepose.data.config import MEDIAPIPE_JITTER, CropConfig, PipelineConfig
 from blazepose.train.losses import LossConfig
@@ -53,6 +55,10 @@ class OptimizerSection:
     # adapt to the new data before the features they read start to move.
     trunk_learning_rate_factor: float = 1.0
     trunk_frozen_fraction: float = 0.0
+    # > 0: validation, keep-best and so evaluate/export use an exponential moving average of the
+    # weights with this momentum (Polyak averaging): the noise of small-batch steps at the peak
+    # learning rate no longer shows in the kept model. Checkpoints for resuming hold both.
+    ema_momentum: float = 0.0
     step_boundaries: tuple[int, ...] = ()
     step_factor: float = 0.1
     clip_norm: float = 5.0  # 0 disables
@@ -64,6 +70,8 @@ class OptimizerSection:
         if not 0.0 <= self.trunk_frozen_fraction <= 1.0:
             raise ValueError(f"optimizer.trunk_frozen_fraction must be in [0, 1], got "
                              f"{self.trunk_frozen_fraction}")
+        if not 0.0 <= self.ema_momentum < 1.0:
+            raise ValueError(f"optimizer.ema_momentum must be in [0, 1), got {self.ema_momentum}")
         if not self.trunk_learning_rate_factor >= 0.0:
             raise ValueError(f"optimizer.trunk_learning_rate_factor must be >= 0, got "
                              f"{self.trunk_learning_rate_factor}")
@@ -161,6 +169,46 @@ PRESETS: dict[str, TrainConfig] = {
     # The same network and data from random initialisation (needs far more steps).
     "scratch": TrainConfig(train_steps=20000, eval_every=1000, checkpoint_every=1000),
 }
+
+
+def to_json(config: TrainConfig) -> str:
+    """The resolved config as JSON (what a run saves as ``MODEL_DIR/config.json``)."""
+    return json.dumps(dataclasses.asdict(config), indent=2)
+
+
+def _from_value(kind, value):
+    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        hints = typing.get_type_hints(kind)
+        known = {field.name for field in dataclasses.fields(kind) if field.init}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"{kind.__name__} has no field(s) {unknown}")
+        return kind(**{name: _from_value(hints[name], item) for name, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_from_value(None, item) for item in value)
+    return value
+
+
+def from_json(text: str) -> TrainConfig:
+    """The config :func:`to_json` wrote (fields it lacks take their defaults); raises
+    ValueError naming an unknown field."""
+    return _from_value(TrainConfig, json.loads(text))
+
+
+RUN_CONFIG_FILE = "config.json"
+
+
+def load_run_config(model_dir) -> TrainConfig | None:
+    """The resolved config a training run saved in ``model_dir`` (None for older runs)."""
+    import pathlib
+
+    path = pathlib.Path(model_dir) / RUN_CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return from_json(path.read_text())
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{path}: not a training config this version reads: {error}") from None
 
 
 def get_preset(name: str) -> TrainConfig:

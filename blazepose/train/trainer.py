@@ -4,6 +4,7 @@ outer loop that owns checkpoints, summaries, evaluation and the console.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -22,6 +23,7 @@ import tensorflow as tf
 from blazepose import drawing, metrics
 from blazepose import topology as topology_lib
 from blazepose.progress import ProgressBar
+from blazepose.train import config as config_lib
 from blazepose.train.config import TrainConfig
 from blazepose.train.task import PoseTask
 
@@ -138,6 +140,8 @@ def make_optimizer(config: TrainConfig, model: keras.Model | None = None
                               section.warmup_for(config.train_steps), section.schedule,
                               section.step_boundaries, section.step_factor)
     clip = {"global_clipnorm": section.clip_norm} if section.clip_norm > 0 else {}
+    if section.ema_momentum > 0:
+        clip.update(use_ema=True, ema_momentum=section.ema_momentum)
     if section.name == "adam":
         optimizer = Adam(schedule, **clip)
     elif section.name == "adamw":
@@ -280,7 +284,8 @@ class Trainer:
             if self.config.init_from:
                 from blazepose.pretrained.importer import initialize_from
 
-                report = initialize_from(self.model, self.config.init_from)
+                report = initialize_from(self.model, self.config.init_from,
+                                         topology=self.task.topology)
                 self.print(f"initialised from {self.config.init_from}: {len(report.loaded)} "
                            f"layers loaded, fresh: {report.fresh}")
             return False
@@ -459,6 +464,8 @@ class Trainer:
     def _train_loop(self, resumed: bool, preemption) -> dict:
         config = self.config
         self._record_phase()
+        if self.is_chief:  # evaluate and export read it back (config.load_run_config)
+            (self.model_dir / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(config))
         self.check_data()
         if not resumed:
             self._write_hparams()
@@ -584,8 +591,30 @@ class Trainer:
             metrics.CocoKeypointGroundTruth(ids, gt, labelled, areas=areas))
         return {f"oks_{name}": value for name, value in results.items()}
 
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """Within: the model holds the optimizer's moving average of its weights (when
+        ``optimizer.ema_momentum`` > 0 and a step has been taken); restored on exit."""
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        if not inner.use_ema or int(inner.iterations.numpy()) == 0:
+            yield
+            return
+        variables = self.model.trainable_variables
+        current = [v.numpy() for v in variables]
+        inner.finalize_variable_values(variables)
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, current):
+                variable.assign(value)
+
     def evaluate(self, step: int | None = None) -> dict:
-        """Validation metrics over ``eval_batches`` batches, written to TensorBoard and JSON."""
+        """Validation metrics over ``eval_batches`` batches, written to TensorBoard and JSON
+        (of the weights' moving average when the optimizer keeps one)."""
+        with self.averaged_weights():
+            return self._evaluate(step)
+
+    def _evaluate(self, step: int | None = None) -> dict:
         step = int(self.step.numpy()) if step is None else step
         run = self.run_evaluation()
         evaluator = run.evaluator
