@@ -156,8 +156,9 @@ def test_record_problems_are_named():
 
 
 def _damaged_folder(tmp_path):
-    folder = custom_format.write_random_people(tmp_path / "raw", {"train": 6}, image_size=(120, 160),
-                                               num_keypoints=17, seed=4, unlabelled_fraction=0.0)
+    folder = custom_format.write_random_people(
+        tmp_path / "raw", {"train": 6}, image_size=(120, 160), num_keypoints=17, seed=4,
+        unlabelled_fraction=0.0)
     path = folder / "train.json"
     records = json.loads(path.read_text())
     # Record 1: only the face is labelled (no torso). Record 2: a box far from its points.

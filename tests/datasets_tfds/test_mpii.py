@@ -369,9 +369,12 @@ def test_tfds_build_command_line(tmp_path):
     source = pipeline.DataSource("mpii/multi_person", data_dir=os.fspath(tmp_path))
     batches = pipeline.build_dataset([source], PipelineConfig(), batch_size=5, training=False)
     labelled = np.concatenate([batch["labelled"].numpy() for batch in batches])
-    assert labelled.shape == (5, 33)  # the train split, each person once
+    # The train split, each person once, but the one labelled only at the head top: no
+    # BlazePose landmark is labelled, so the pipeline skips it and its record check names it.
+    assert labelled.shape == (4, 33)
+    check = pipeline.check_records(source, PipelineConfig())
+    assert check.total == 5 and check.problems == {"no labelled keypoint": 1}
     mapped = [i for i in MPII_16.to_blazepose if i is not None]
     assert not np.delete(labelled, mapped, axis=1).any()
-    # Mapped joints labelled per train person: 12, 12, 0 (head top only), 8 (no knees or
-    # ankles), 12.
-    assert sorted(labelled[:, mapped].sum(axis=1).tolist()) == [0, 8, 12, 12, 12]
+    # Mapped joints labelled per remaining train person: 12, 12, 8 (no knees or ankles), 12.
+    assert sorted(labelled[:, mapped].sum(axis=1).tolist()) == [8, 12, 12, 12]
