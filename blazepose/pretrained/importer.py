@@ -432,16 +432,44 @@ def _per_keypoint_width(source_shape, target_shape, source_count: int, target_co
 
 def _gather_head(donor_weights, fresh_weights, width: int, keypoint_sources) -> list:
     """The target head's weights: channels of each keypoint copied from the donor's keypoint
-    ``keypoint_sources[i]`` (``width`` channels each, keypoint-major), fresh where None."""
+    ``keypoint_sources[i]`` (``width`` channels each, keypoint-major), or averaged over several
+    donor keypoints when it is a tuple, fresh where None. The heads are linear in their weights,
+    so an average of weights predicts the average of those keypoints."""
     out = []
     for donor, fresh in zip(donor_weights, fresh_weights):
         value = np.array(fresh)
-        for index, source_index in enumerate(keypoint_sources):
-            if source_index is not None:
-                value[..., index * width:(index + 1) * width] = donor[
-                    ..., source_index * width:(source_index + 1) * width]
+        for index, source in enumerate(keypoint_sources):
+            if source is None:
+                continue
+            sources = source if isinstance(source, tuple) else (source,)
+            value[..., index * width:(index + 1) * width] = np.mean(
+                [donor[..., i * width:(i + 1) * width] for i in sources], axis=0)
         out.append(value)
     return out
+
+
+def keypoint_sources_of(topology: Topology) -> list:
+    """For each keypoint of ``topology``, the BlazePose landmark(s) its heads start from: its
+    counterpart (``to_blazepose``), else the counterparts of the nearest keypoints along the
+    skeleton's edges (LSP's neck starts at the mid-shoulder), as a tuple to average; None when
+    no keypoint of its skeleton component has a counterpart."""
+    neighbours: dict[int, set] = collections.defaultdict(set)
+    for a, b in topology.edges:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    sources: list = []
+    for index, counterpart in enumerate(topology.to_blazepose):
+        if counterpart is not None:
+            sources.append(counterpart)
+            continue
+        seen, frontier, found = {index}, {index}, ()
+        while frontier and not found:
+            frontier = {n for k in frontier for n in neighbours[k]} - seen
+            seen |= frontier
+            found = tuple(sorted(topology.to_blazepose[k] for k in frontier
+                                 if topology.to_blazepose[k] is not None))
+        sources.append(found or None)
+    return sources
 
 
 def transfer_weights(source: keras.Model, target: keras.Model,
@@ -491,8 +519,9 @@ def initialize_from(model: keras.Model, init_from: str,
     """``init_from``: ``mediapipe_full`` (Google's weights) or a path to a ``.keras`` file.
 
     ``topology``: the keypoints of ``model`` when they are not BlazePose's; from Google's
-    weights, each keypoint's head channels then start from its BlazePose counterpart
-    (``topology.to_blazepose``, see :func:`transfer_weights`)."""
+    weights, each keypoint's head channels then start from its BlazePose counterpart, or from
+    the average of its skeleton neighbours' (:func:`keypoint_sources_of`,
+    :func:`transfer_weights`)."""
     if init_from == "mediapipe_full":
         source = load_mediapipe_model("full", cache_dir=cache_dir)
     elif os.path.exists(init_from):
@@ -503,5 +532,5 @@ def initialize_from(model: keras.Model, init_from: str,
     keypoint_sources = None
     if topology is not None and init_from == "mediapipe_full" and (
             topology.name != BLAZEPOSE_33.name):
-        keypoint_sources = list(topology.to_blazepose)
+        keypoint_sources = keypoint_sources_of(topology)
     return transfer_weights(source, model, keypoint_sources)

@@ -112,6 +112,23 @@ class _TrunkRates:
                                         if id(v) in trunk)
         self._trunk_factor, self._trunk_frozen_steps = float(factor), int(frozen_steps)
 
+    def start_average(self, variables) -> None:
+        """Starts the weight average (``use_ema``) at ``variables``' current values, e.g. the
+        pretrained weights, instead of Keras's choice, the weights after the first step."""
+        for variable, average in zip(variables, self._model_variables_moving_average):
+            if average is not None:
+                average.assign(variable)
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        # Keras restarts the average at the first step's weights; with start_average it starts
+        # at the pretrained ones, so the first (largest, Adam-normalised) steps are averaged too.
+        if self.use_ema:
+            for variable, average in zip(trainable_variables,
+                                         self._model_variables_moving_average):
+                if average is not None:
+                    average.assign(self.ema_momentum * average
+                                   + (1.0 - self.ema_momentum) * variable)
+
     def update_step(self, gradient, variable, learning_rate):
         if self._trunk_indices and self._get_variable_index(variable) in self._trunk_indices:
             learning_rate = learning_rate * tf.where(
@@ -463,6 +480,9 @@ class Trainer:
 
     def _train_loop(self, resumed: bool, preemption) -> dict:
         config = self.config
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        if inner.use_ema and int(inner.iterations.numpy()) == 0:  # a fresh optimizer
+            inner.start_average(self.model.trainable_variables)
         self._record_phase()
         if self.is_chief:  # evaluate and export read it back (config.load_run_config)
             (self.model_dir / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(config))
@@ -502,7 +522,10 @@ class Trainer:
                     tf.summary.scalar("images_per_second", rate)
                 last_time, last_step = now, step
             if step % config.checkpoint_every == 0 or step == config.train_steps:
-                self.manager.save(checkpoint_number=step)
+                # With a weight average, checkpoints hold it (what validation scored and what
+                # evaluate/export load); the optimizer keeps the average going on resume.
+                with self.averaged_weights():
+                    self.manager.save(checkpoint_number=step)
             if preemption is not None:  # every step, on every worker: it counts the calls
                 preemption.save_checkpoint_if_preempted(checkpoint_number=step)
             if step % config.eval_every == 0 or step == config.train_steps:
@@ -594,7 +617,8 @@ class Trainer:
     @contextlib.contextmanager
     def averaged_weights(self):
         """Within: the model holds the optimizer's moving average of its weights (when
-        ``optimizer.ema_momentum`` > 0 and a step has been taken); restored on exit."""
+        ``optimizer.ema_momentum`` > 0 and a step has been taken; the average starts at the
+        weights training started from); restored on exit."""
         inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         if not inner.use_ema or int(inner.iterations.numpy()) == 0:
             yield

@@ -206,6 +206,25 @@ def test_per_keypoint_heads_start_from_the_counterparts_of_their_keypoints():
         source.get_layer("heatmap").kernel.numpy()[..., [lsp.to_blazepose[i] for i in mapped]])
 
 
+def test_keypoints_without_a_counterpart_start_between_their_skeleton_neighbours():
+    from blazepose import topology
+
+    lsp = topology.LSP_14
+    sources = importer.keypoint_sources_of(lsp)
+    shoulders = (11, 12)  # BlazePose LEFT_SHOULDER, RIGHT_SHOULDER
+    assert sources[lsp.index("neck")] == shoulders
+    assert sources[lsp.index("head_top")] == shoulders  # via the neck, two edges away
+    assert sources[lsp.index("left_hip")] == 23
+    keras.utils.set_random_seed(6)
+    source = blazepose.build_model("lite")
+    target = blazepose.build_model("lite", num_keypoints=lsp.num_keypoints)
+    importer.transfer_weights(source, target, sources)
+    image = tf.random.stateless_uniform([1, 256, 256, 3], [3, 4])
+    neck = target(image)["landmarks"].numpy()[0, lsp.index("neck"), :2]
+    mid_shoulder = source(image)["landmarks"].numpy()[0, list(shoulders), :2].mean(axis=0)
+    np.testing.assert_allclose(neck, mid_shoulder, rtol=1e-4, atol=1e-3)
+
+
 def test_transfer_weights_refuses_an_unrelated_model():
     image = keras.Input((4,))
     unrelated = keras.Model(image, layers.Dense(2, name="dense")(image))
