@@ -92,10 +92,9 @@ def _restore(trainer, model_dir: str, which: str) -> None:
             raise app.UsageError(f"--checkpoint={which}: not a checkpoint prefix (no "
                                  f"{which}.index), nor one of {', '.join(CHECKPOINT_KEYWORDS)}")
         prefix, choice = which, "given"
-    if choice == "latest":
-        trainer.restore()  # handles a run whose phase changed since the checkpoint
-    else:
-        trainer.checkpoint.restore(prefix).expect_partial()
+    # The network and step only (the model is built in the run's phase, phase.json): the
+    # optimizer's state is not needed and differs between presets.
+    tf.train.Checkpoint(model=trainer.model, step=trainer.step).restore(prefix).expect_partial()
     print(f"evaluating the {choice} checkpoint {prefix} (step {int(trainer.step.numpy())})")
 
 

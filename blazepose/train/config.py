@@ -55,10 +55,11 @@ class OptimizerSection:
     # adapt to the new data before the features they read start to move.
     trunk_learning_rate_factor: float = 1.0
     trunk_frozen_fraction: float = 0.0
-    # > 0: validation, checkpoints and so evaluate/export use an exponential moving average of
-    # the weights with this momentum (Polyak averaging): the noise of small-batch steps at the
-    # peak learning rate no longer shows in the kept model. A resumed run continues from the
-    # averaged weights (the optimizer keeps the average itself).
+    # > 0: validation, the best and the final checkpoint (so evaluate/export) use an exponential
+    # moving average of the weights with this momentum (Polyak averaging), started at the
+    # weights training starts from: the noise of small-batch steps at the peak learning rate no
+    # longer shows in the kept model. Intermediate checkpoints hold the raw weights (and the
+    # optimizer the average), so an interrupted run resumes exactly.
     ema_momentum: float = 0.0
     step_boundaries: tuple[int, ...] = ()
     step_factor: float = 0.1

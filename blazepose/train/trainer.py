@@ -521,11 +521,14 @@ class Trainer:
                 with self.writer.as_default(step=step):
                     tf.summary.scalar("images_per_second", rate)
                 last_time, last_step = now, step
-            if step % config.checkpoint_every == 0 or step == config.train_steps:
-                # With a weight average, checkpoints hold it (what validation scored and what
-                # evaluate/export load); the optimizer keeps the average going on resume.
+            if step == config.train_steps:
+                # The finished run's checkpoint holds the weight average when there is one (what
+                # validation scored, what evaluate and export load); the others hold the raw
+                # weights, so an interrupted run resumes exactly.
                 with self.averaged_weights():
                     self.manager.save(checkpoint_number=step)
+            elif step % config.checkpoint_every == 0:
+                self.manager.save(checkpoint_number=step)
             if preemption is not None:  # every step, on every worker: it counts the calls
                 preemption.save_checkpoint_if_preempted(checkpoint_number=step)
             if step % config.eval_every == 0 or step == config.train_steps:

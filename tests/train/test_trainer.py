@@ -189,7 +189,10 @@ def _train_command(model_dir, data_dir, steps):
 
 def _final_weights(model_dir, data_dir):
     trainer = Trainer(_config(data_dir, train_steps=10), model_dir, print_fn=lambda *_: None)
-    trainer.checkpoint.restore(trainer.manager.latest_checkpoint).expect_partial()
+    # The network only: the run's optimizer (the default preset's, with a weight average)
+    # differs from this config's.
+    tf.train.Checkpoint(model=trainer.model, step=trainer.step).restore(
+        trainer.manager.latest_checkpoint).expect_partial()
     return int(trainer.step.numpy()), [w.numpy() for w in trainer.model.weights]
 
 
