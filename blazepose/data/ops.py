@@ -214,14 +214,17 @@ def person_frame(features: dict, crop: CropConfig,
 
 
 def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None,
-                topology: topology_lib.Topology | None = None) -> dict:
+                topology: topology_lib.Topology | None = None, frame: dict | None = None
+                ) -> dict:
     """Chooses the crop: adds ``crop_matrix`` (crop -> source coordinates) and ``flip``.
 
     The crop is placed by :func:`person_frame` (MediaPipe's framing, or a square around the
-    person box); ``augment`` (None for evaluation) randomises rotation, scale and shift around
-    it, all as one affine matrix, and draws ``flip`` for :func:`mirror`.
+    person box; ``frame`` when the caller has it already); ``augment`` (None for evaluation)
+    randomises rotation, scale and shift around it, all as one affine matrix, and draws
+    ``flip`` for :func:`mirror`.
     """
-    frame = person_frame(features, crop, topology)
+    if frame is None:
+        frame = person_frame(features, crop, topology)
     center, side, angle = frame["centre"], frame["side"], frame["angle"]
     flip = tf.constant(False)
     if augment is not None:
@@ -257,27 +260,42 @@ RECORD_PROBLEMS = ("usable", "non-finite keypoints or box", "no labelled keypoin
                    "no labelled keypoint inside the crop")
 
 
+def finite_geometry(features: dict) -> dict:
+    """Non-finite keypoints and box values replaced by 0 (a box of 0 to 1 px), so that even a
+    record with a problem (:func:`record_problem`) frames and crops without error."""
+    box = features["person_box"]
+    out = dict(features)
+    out["keypoints"] = tf.where(tf.math.is_finite(features["keypoints"]),
+                                features["keypoints"], 0.0)
+    out["person_box"] = tf.where(tf.math.is_finite(box), box, tf.constant([0.0, 0.0, 1.0, 1.0]))
+    return out
+
+
 def record_problem(features: dict, crop: CropConfig,
-                   topology: topology_lib.Topology | None = None) -> tf.Tensor:
+                   topology: topology_lib.Topology | None = None,
+                   frame: dict | None = None) -> tf.Tensor:
     """int32 index into :data:`RECORD_PROBLEMS` of the first problem of a record, 0 if none.
 
     Checked on the unaugmented crop of :func:`person_frame`: labelled keypoints and the person
     box must be finite, at least one keypoint labelled, a torso labelled when
     ``crop.require_torso``, and at least one labelled keypoint inside the crop. Such records give
     no useful loss (or a NaN one): the pipeline drops them and ``blazepose.data.pipeline``'s
-    record check counts and names them.
+    record check counts and names them. ``frame``: :func:`person_frame` of
+    :func:`finite_geometry` of ``features``, when the caller has it already.
     """
     keypoints, labelled = features["keypoints"], features["labelled"]
     finite = tf.reduce_all(tf.math.is_finite(tf.where(labelled[:, None], keypoints, 0.0))) & (
         tf.reduce_all(tf.math.is_finite(features["person_box"])))
-    safe = dict(features, keypoints=tf.where(tf.math.is_finite(keypoints), keypoints, 0.0),
-                person_box=tf.where(tf.math.is_finite(features["person_box"]),
-                                    features["person_box"], 0.0))
-    frame = person_frame(safe, crop, topology)
-    matrix = _crop_matrix(frame["centre"], frame["side"], frame["angle"], crop.size)
-    inverse = _affine_inverse(matrix)
-    in_crop = _transform_points(inverse, safe["keypoints"])
-    inside = tf.reduce_all((in_crop >= 0.0) & (in_crop < float(crop.size)), axis=-1) & labelled
+    safe = finite_geometry(features)
+    if frame is None:
+        frame = person_frame(safe, crop, topology)
+    # Inside the square crop: the offset from its centre, turned back by its angle, within
+    # half a side on both axes (the crop matrix's inverse, without building it).
+    offset = safe["keypoints"] - frame["centre"]
+    cos, sin = tf.cos(frame["angle"]), tf.sin(frame["angle"])
+    along = tf.stack([cos * offset[:, 0] + sin * offset[:, 1],
+                      -sin * offset[:, 0] + cos * offset[:, 1]], axis=-1)
+    inside = tf.reduce_all(tf.abs(along) < 0.5 * frame["side"], axis=-1) & labelled
     problems = tf.stack([
         ~finite,
         ~tf.reduce_any(labelled),

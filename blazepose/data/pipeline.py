@@ -82,9 +82,10 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
         features = ops.map_topology(features, source, target)
         # A record with a problem is cropped from harmless stand-in values and dropped after
         # the map (filter_usable); check_records counts and names such records.
-        problem = ops.record_problem(features, config.crop, target)
-        features = _finite_geometry(features)
-        features = ops.sample_crop(features, config.crop, augment, target)
+        safe = ops.finite_geometry(features)
+        frame = ops.person_frame(safe, config.crop, target)
+        problem = ops.record_problem(features, config.crop, target, frame)
+        features = ops.sample_crop(safe, config.crop, augment, target, frame)
         features = ops.decode_crop_and_warp(features, config.crop)
         if augment is not None:
             if augment.occlusion_probability > 0:
@@ -100,17 +101,6 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
                     problem=problem)
 
     return transform
-
-
-def _finite_geometry(features: dict) -> dict:
-    """Non-finite keypoints and box values replaced by 0 (a box of 0 to 1 px), so that even a
-    bad record (:func:`blazepose.data.ops.record_problem`) crops without error."""
-    box = features["person_box"]
-    out = dict(features)
-    out["keypoints"] = tf.where(tf.math.is_finite(features["keypoints"]),
-                                features["keypoints"], 0.0)
-    out["person_box"] = tf.where(tf.math.is_finite(box), box, tf.constant([0.0, 0.0, 1.0, 1.0]))
-    return out
 
 
 def filter_usable(dataset: tf.data.Dataset) -> tf.data.Dataset:
