@@ -100,8 +100,7 @@ def record_transform(source: topology_lib.Topology, target: topology_lib.Topolog
     def transform(record: dict) -> dict:
         features = data_pipeline.record_to_features(record, tf.zeros([2], tf.int64))
         features = ops.map_topology(features, source, target)
-        problem = ops.record_problem(features, crop, target)
-        features = ops.sample_crop(features, crop, None, target)
+        features = data_pipeline.frame_example(features, crop, target, None)
         return {
             "image": tf.io.decode_image(features["jpeg"], channels=3, expand_animations=False),
             "encoded": features["jpeg"],
@@ -111,7 +110,7 @@ def record_transform(source: topology_lib.Topology, target: topology_lib.Topolog
             "person_box": features["person_box"],
             "crop_matrix": features["crop_matrix"],
             "image_id": record.get("image_id", tf.constant("")),
-            "problem": problem,
+            "problem": features["problem"],
         }
 
     return transform

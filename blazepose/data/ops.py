@@ -286,12 +286,12 @@ def record_problem(features: dict, crop: CropConfig,
     keypoints, labelled = features["keypoints"], features["labelled"]
     finite = tf.reduce_all(tf.math.is_finite(tf.where(labelled[:, None], keypoints, 0.0))) & (
         tf.reduce_all(tf.math.is_finite(features["person_box"])))
-    safe = finite_geometry(features)
     if frame is None:
-        frame = person_frame(safe, crop, topology)
+        frame = person_frame(finite_geometry(features), crop, topology)
     # Inside the square crop: the offset from its centre, turned back by its angle, within
-    # half a side on both axes (the crop matrix's inverse, without building it).
-    offset = safe["keypoints"] - frame["centre"]
+    # half a side on both axes (the crop matrix's inverse, without building it). A non-finite
+    # point compares False: never inside.
+    offset = keypoints - frame["centre"]
     cos, sin = tf.cos(frame["angle"]), tf.sin(frame["angle"])
     along = tf.stack([cos * offset[:, 0] + sin * offset[:, 1],
                       -sin * offset[:, 0] + cos * offset[:, 1]], axis=-1)

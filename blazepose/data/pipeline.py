@@ -18,7 +18,7 @@ import tensorflow_datasets as tfds
 
 from blazepose import topology as topology_lib
 from blazepose.data import ops
-from blazepose.data.config import PipelineConfig
+from blazepose.data.config import AugmentConfig, CropConfig, PipelineConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -50,7 +50,7 @@ def record_to_features(record: dict, seed) -> dict:
     }
 
 
-_CROP_KEYS = ("image", "keypoints", "visibility", "labelled", "seed", "flip")
+_CROP_KEYS = ("image", "keypoints", "visibility", "labelled", "seed", "flip", "problem")
 EVALUATION_KEYS = ("area",)
 """Kept in evaluation batches besides ``ops.TRAINING_KEYS``: ``area`` float32 [B], the person's
 area in crop pixels² (-1 where the data set has none)."""
@@ -80,12 +80,7 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
 
     def transform(features: dict) -> dict:
         features = ops.map_topology(features, source, target)
-        # A record with a problem is cropped from harmless stand-in values and dropped after
-        # the map (filter_usable); check_records counts and names such records.
-        safe = ops.finite_geometry(features)
-        frame = ops.person_frame(safe, config.crop, target)
-        problem = ops.record_problem(features, config.crop, target, frame)
-        features = ops.sample_crop(safe, config.crop, augment, target, frame)
+        features = frame_example(features, config.crop, target, augment)
         features = ops.decode_crop_and_warp(features, config.crop)
         if augment is not None:
             if augment.occlusion_probability > 0:
@@ -96,11 +91,25 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
                 features = ops.degrade_jpeg(features, augment)
             if augment.noise_probability > 0:
                 features = ops.add_noise(features, augment)
-            return dict(ops.select(features, _CROP_KEYS), problem=problem)
-        return dict(ops.select(_area_in_crop(features), _CROP_KEYS + EVALUATION_KEYS),
-                    problem=problem)
+            return ops.select(features, _CROP_KEYS)
+        return ops.select(_area_in_crop(features), _CROP_KEYS + EVALUATION_KEYS)
 
     return transform
+
+
+def frame_example(features: dict, crop: CropConfig, target: topology_lib.Topology,
+                  augment: AugmentConfig | None) -> dict:
+    """Chooses an example's crop and says whether it can be used: adds ``crop_matrix`` and
+    ``flip`` (:func:`blazepose.data.ops.sample_crop`, keypoints in ``target``'s layout) and
+    ``problem`` int32 (:func:`blazepose.data.ops.record_problem`, 0: usable). A record with a
+    problem is framed from harmless stand-in values (``ops.finite_geometry``), so it crops
+    without error and is dropped after the map (:func:`filter_usable`); :func:`check_records`
+    counts and names such records."""
+    safe = ops.finite_geometry(features)
+    frame = ops.person_frame(safe, crop, target)
+    out = ops.sample_crop(safe, crop, augment, target, frame)
+    out["problem"] = ops.record_problem(features, crop, target, frame)
+    return out
 
 
 def filter_usable(dataset: tf.data.Dataset) -> tf.data.Dataset:

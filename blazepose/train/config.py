@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 import typing
 
 from blazepose.data.config import MEDIAPIPE_JITTER, CropConfig, PipelineConfig
@@ -206,8 +207,6 @@ RUN_CONFIG_FILE = "config.json"
 
 def load_run_config(model_dir) -> TrainConfig | None:
     """The resolved config a training run saved in ``model_dir`` (None for older runs)."""
-    import pathlib
-
     path = pathlib.Path(model_dir) / RUN_CONFIG_FILE
     if not path.is_file():
         return None

@@ -10,23 +10,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 import blazepose
-import datasets_tfds
 from blazepose.data.config import NO_AUGMENTATION, PipelineConfig
 from blazepose.train import config as config_lib
 from blazepose.train.trainer import TRUNK_PREFIXES, Trainer, WarmupSchedule, make_optimizer
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    datasets_tfds.register_builders()
-    directory = tmp_path_factory.mktemp("tfds")
-    tfds.builder("synthetic_pose/tiny", data_dir=str(directory)).download_and_prepare()
-    return str(directory)
 
 
 @pytest.mark.parametrize("train_steps", [20, 400, 30000])

@@ -10,21 +10,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-import datasets_tfds
 from blazepose.data.config import NO_AUGMENTATION, PipelineConfig
 from blazepose.train import config as config_lib
 from blazepose.train.task import PoseTask
 from blazepose.train.trainer import CheckpointMismatchError, NonFiniteLossError, Trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    datasets_tfds.register_builders()
-    directory = tmp_path_factory.mktemp("tfds")
-    tfds.builder("synthetic_pose/tiny", data_dir=str(directory)).download_and_prepare()
-    return str(directory)
 
 
 def _config(data_dir, **overrides):
