@@ -51,6 +51,9 @@ class PipelineConfig:
       roi_scale: crop side / (2 * |kp1 - kp0|).
       min_pose_flag: below this pose-flag probability there is no person (and tracking stops).
       refine_with_heatmap: MediaPipe's 7x7 heatmap refinement of x, y.
+      sampling: how the detector's letterbox and the landmark crop sample the image
+        (:data:`blazepose.inference.geometry.SAMPLINGS`): ``"mediapipe"``, MediaPipe's own
+        warp (its tensors, hence its landmarks), or ``"pixel_centers"``.
       landmarks_filter, world_landmarks_filter, auxiliary_filter: one-euro parameters.
       visibility_alpha: low-pass coefficient of the visibility in video mode.
     """
@@ -60,6 +63,7 @@ class PipelineConfig:
     roi_scale: float = geometry.ROI_SCALE
     min_pose_flag: float = 0.5
     refine_with_heatmap: bool = True
+    sampling: str = "mediapipe"
     landmarks_filter: filters.OneEuroConfig = filters.LANDMARKS_FILTER
     world_landmarks_filter: filters.OneEuroConfig = filters.WORLD_LANDMARKS_FILTER
     auxiliary_filter: filters.OneEuroConfig = filters.AUXILIARY_LANDMARKS_FILTER
@@ -70,6 +74,7 @@ class PipelineConfig:
                      "visibility_alpha"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        geometry.check_sampling(self.sampling)
         if self.roi_scale <= 0:
             raise ValueError(f"roi_scale must be positive, got {self.roi_scale}")
 
@@ -207,7 +212,8 @@ class PosePipeline:
         detection, or None."""
         image = _check_image(image, "image")
         height, width = image.shape[:2]
-        square, letterbox = geometry.letterbox_image(image, self.detector.input_size)
+        square, letterbox = geometry.letterbox_image(image, self.detector.input_size,
+                                                     self.config.sampling)
         outputs = self.detector(square)
         found = postprocess.best_detection(
             outputs["boxes"], outputs["scores"], input_size=self.detector.input_size,
@@ -230,7 +236,7 @@ class PosePipeline:
         """
         size = self.landmark_model.input_size
         start = time.perf_counter()
-        crop = geometry.crop_image(image, roi, size)
+        crop = geometry.crop_image(image, roi, size, sampling=self.config.sampling)
         tensor = crop.astype(np.float32)
         tensor *= np.float32(1 / 255)
         crop_done = time.perf_counter()

@@ -182,9 +182,8 @@ def refine_with_heatmap(landmarks: np.ndarray, heatmap_logits: np.ndarray,
     For landmark ``l`` at crop-normalised ``(u, v)``: the ``kernel_size`` window of
     ``sigmoid(heatmap[..., l])`` around cell ``(int(v * H), int(u * W))`` (truncated toward zero,
     clipped at the borders); if its maximum is >= ``min_confidence``, u and v become the
-    confidence-weighted mean column / W and row / H. Landmarks outside the heatmap are kept
-    (Google's test of "outside" checks the column against W and H but not the row against H,
-    which is reproduced).
+    confidence-weighted mean column / W and row / H. Landmarks whose cell is outside the
+    heatmap are kept.
     Same numbers as :func:`blazepose.model.decoding.refine_landmarks_with_heatmap`.
 
     Args:
@@ -204,12 +203,10 @@ def refine_with_heatmap(landmarks: np.ndarray, heatmap_logits: np.ndarray,
     u = result[:, 0] * width
     v = result[:, 1] * height
     # Also rejects NaN; keeps int() below far from overflow.
-    candidate = (u > -1) & (u < width) & (v > -1) & (v < 2 * height)
+    candidate = (u > -1) & (u < width) & (v > -1) & (v < height)
     col = np.where(candidate, u, 0).astype(np.int64)  # truncation toward zero, as C++'s int()
     row = np.where(candidate, v, 0).astype(np.int64)
-    # Google's test compares the column (not the row) with the height: a row just below the
-    # heatmap still refines from the part of its window inside it (empty from H + half on).
-    candidate &= (col >= 0) & (col < width) & (row >= 0) & (col < height) & (row < height + half)
+    candidate &= (col >= 0) & (col < width) & (row >= 0) & (row < height)
     index = np.flatnonzero(candidate)
     if index.size == 0:
         return result

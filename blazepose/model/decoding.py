@@ -37,9 +37,9 @@ def refine_landmarks_with_heatmap(landmarks: tf.Tensor, heatmap_logits: tf.Tenso
     For each landmark, takes the ``kernel_size`` window of sigmoid(heatmap) around the cell
     ``(int(y * H), int(x * W))`` (truncation toward zero, window clipped at the borders); if the
     window's maximum is >= ``min_confidence``, x and y become the confidence-weighted mean cell
-    column / W and row / H. Landmarks whose cell is outside the heatmap are left as they are.
-    Like Google's calculator, the "outside" test compares the row against the width, which only
-    matters for non-square heatmaps and is reproduced for exact parity.
+    column / W and row / H. Landmarks whose cell is outside the heatmap are left as they are
+    (MediaPipe since July 2023, both wheels we compare with; the older calculator tested the
+    column, not the row, against H).
 
     Args:
       landmarks: float32 ``[N, L, D]``, D >= 2, normalised x, y first (see
@@ -61,7 +61,7 @@ def refine_landmarks_with_heatmap(landmarks: tf.Tensor, heatmap_logits: tf.Tenso
     center_col = tf.cast(landmarks[..., 0] * width_f, tf.int32)  # [N, L]
     center_row = tf.cast(landmarks[..., 1] * height_f, tf.int32)
     inside = ((center_col >= 0) & (center_col < width) & (center_row >= 0)
-              & (center_col < height))
+              & (center_row < height))
     half = (kernel_size - 1) // 2
 
     def window_mask(center, size):  # [N, L] -> [N, L, size] bool

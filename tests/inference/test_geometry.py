@@ -45,7 +45,7 @@ def test_crop_samples_exactly_where_projection_says(roi):
     height, width, size = 240, 320, 64
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     image = np.stack([cols + 0.5, rows + 0.5, np.zeros_like(rows)], axis=-1)  # pixel centres
-    crop = geometry.crop_image(image, roi, size)
+    crop = geometry.crop_image(image, roi, size, sampling="pixel_centers")
     grid = (np.stack(np.meshgrid(np.arange(size), np.arange(size)), axis=-1) + 0.5) / size
     expected = geometry.project_points(grid, roi)
     inside = ((expected[..., 0] > 1) & (expected[..., 0] < width - 1)
@@ -70,7 +70,7 @@ def test_dots_cropped_with_a_rotated_roi_project_back_onto_themselves(roi):
         centre = (int(round((x * scale - 0.5) * 16)), int(round((y * scale - 0.5) * 16)))
         cv2.circle(big, centre, 3 * scale * 16, 255, -1, cv2.LINE_AA, 4)
     image = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
-    crop = geometry.crop_image(image, roi, size)
+    crop = geometry.crop_image(image, roi, size, sampling="pixel_centers")
     found = []
     for u, v in crop_points:
         col, row = int(u * size), int(v * size)
@@ -104,7 +104,7 @@ def test_letterbox_removal_recovers_image_coordinates(width, height):
     rows, cols = np.mgrid[0:height, 0:width]
     # float32 ramps: OpenCV resizes float images exactly (uint8 only to +-0.7 levels).
     image = np.stack([cols, rows, np.zeros_like(rows)], axis=-1).astype(np.float32)
-    square, letterbox = geometry.letterbox_image(image, 224)
+    square, letterbox = geometry.letterbox_image(image, 224, sampling="pixel_centers")
     assert square.shape == (224, 224, 3) and square.dtype == np.float32
     left, top, right, bottom = letterbox.padding
     assert min(left, right) == 0.0 or min(top, bottom) == 0.0
@@ -116,6 +116,54 @@ def test_letterbox_removal_recovers_image_coordinates(width, height):
               & (in_image[..., 1] > 1) & (in_image[..., 1] < height - 2))
     values = (square[..., :2] + 1.0) * 127.5
     np.testing.assert_allclose(values[inside], in_image[inside], atol=1e-3)
+
+
+@pytest.mark.parametrize("roi", ROIS)
+def test_mediapipe_sampling_maps_the_corners_onto_pixel_indices(roi):
+    """MediaPipe's warp: crop pixel (row i, col j) holds the image *index* at the continuous crop
+    point (j / S, i / S): the pixel-centre crop moved by half a crop step against the crop's axes
+    and half an image pixel along the image's."""
+    height, width, size = 240, 320, 64
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.stack([cols, rows, np.zeros_like(rows)], axis=-1)  # pixel indices
+    crop = geometry.crop_image(image, roi, size)  # sampling="mediapipe" is the default
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size)), axis=-1) / size
+    expected = geometry.project_points(grid, roi)
+    inside = ((expected[..., 0] > 1) & (expected[..., 0] < width - 2)
+              & (expected[..., 1] > 1) & (expected[..., 1] < height - 2))
+    assert inside.mean() > 0.8
+    # OpenCV's bilinear weights are fixed point (1/32 pixel).
+    np.testing.assert_allclose(crop[..., :2][inside], expected[inside], atol=0.04)
+    centred = geometry.crop_image(image, roi, size, sampling="pixel_centers")
+    cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
+    # Half a crop step along the crop's axes (R @ (1, 1)), less half an image pixel.
+    shift = roi.size / size / 2.0 * np.array([cos - sin, sin + cos]) - 0.5
+    np.testing.assert_allclose((centred[..., :2] - crop[..., :2])[inside].mean(axis=0), shift,
+                               atol=0.02)
+
+
+@pytest.mark.parametrize("width, height", [(200, 120), (90, 180), (1769, 994)])
+def test_mediapipe_letterbox_has_fractional_padding_and_removes_exactly(width, height):
+    rows, cols = np.mgrid[0:height, 0:width]
+    image = np.stack([cols, rows, np.zeros_like(rows)], axis=-1).astype(np.float32)
+    square, letterbox = geometry.letterbox_image(image, 224)
+    side = max(width, height)
+    left, top, right, bottom = letterbox.padding
+    assert (left, top) == pytest.approx(((1 - width / side) / 2, (1 - height / side) / 2))
+    assert (right, bottom) == (left, top)
+    assert square[0, 0, 0] == -1.0 or min(width, height) == side
+    # Tensor index k samples image index k * side / 224 (+ the offset of the centred square).
+    grid = np.stack(np.meshgrid(np.arange(224), np.arange(224)), axis=-1) / 224.0
+    in_image = letterbox.remove(grid) * [width, height]
+    inside = ((in_image[..., 0] > 1) & (in_image[..., 0] < width - 2)
+              & (in_image[..., 1] > 1) & (in_image[..., 1] < height - 2))
+    values = (square[..., :2] + 1.0) * 127.5
+    np.testing.assert_allclose(values[inside], in_image[inside], atol=0.04 * side / 224 + 1e-3)
+
+
+def test_unknown_sampling_is_refused():
+    with pytest.raises(ValueError, match="sampling"):
+        geometry.crop_image(np.zeros((8, 8, 3), np.uint8), ROIS[0], 4, sampling="nearest")
 
 
 def test_crop_mask_goes_back_onto_the_rotated_square():

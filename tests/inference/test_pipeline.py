@@ -7,8 +7,9 @@ from blazepose.inference import PosePipeline, PoseResult, geometry
 
 # Keras (our network, Google's weights, TF) against TFLite (Google's files): the networks agree
 # to ~1e-3 crop pixels (see blazepose.pretrained.parity); through the same numpy pre- and
-# post-processing the image-pixel results must agree to these tolerances.
-XY_TOLERANCE_PX = 0.05
+# post-processing the image-pixel results must agree to these tolerances (the astronaut's crop
+# is ~1250 px: 0.1 px is 0.02 crop pixels; the hands' heatmap windows amplify the 1e-3).
+XY_TOLERANCE_PX = 0.1
 Z_TOLERANCE_PX = 0.2
 PROBABILITY_TOLERANCE = 1e-3
 WORLD_TOLERANCE_M = 1e-3

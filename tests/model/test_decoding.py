@@ -12,14 +12,14 @@ def _logit(p):
 
 
 def _refine_reference(landmarks, heatmap, kernel_size=7, min_confidence=0.5):
-    """Google's calculator transcribed as plain loops over one example (the test oracle)."""
+    """MediaPipe's calculator (since July 2023) as plain loops over one example (the oracle)."""
     height, width, count = heatmap.shape
     out = landmarks.copy()
     confidence = 1 / (1 + np.exp(-heatmap))
     offset = (kernel_size - 1) // 2
     for k in range(count):
         col, row = int(landmarks[k, 0] * width), int(landmarks[k, 1] * height)
-        if col < 0 or col >= width or row < 0 or col >= height:
+        if col < 0 or col >= width or row < 0 or row >= height:
             continue
         rows = range(max(0, row - offset), min(height, row + offset + 1))
         cols = range(max(0, col - offset), min(width, col + offset + 1))
