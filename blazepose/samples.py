@@ -41,6 +41,32 @@ SAMPLES: dict[str, Sample] = {
         "sports2d==0.8.34", "sports2d-0.8.34-*.whl", "Sports2D/Demo/demo.mp4",
         "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039",
         ("--only-binary=:all:",)),
+    # Matplotlib's sample data: the public-domain portrait of Grace Hopper, 512x600 JPEG, head
+    # and shoulders.
+    "grace_hopper": Sample(
+        "matplotlib==3.10.0", "matplotlib-3.10.0-*.whl",
+        "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
+        "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
+        ("--only-binary=:all:", "--python-version", "3.11", "--platform",
+         "manylinux_2_17_x86_64")),
+    # The yolov5 wheel's test images: a street with several people before a bus (810x1080) and
+    # two men in suits (1280x720).
+    "bus": Sample(
+        "yolov5==7.0.14", "yolov5-7.0.14-*.whl", "yolov5/data/images/bus.jpg",
+        "33b198a1d2839bb9ac4c65d61f9e852196793cae9a0781360859425f6022b69c"),
+    "zidane": Sample(
+        "yolov5==7.0.14", "yolov5-7.0.14-*.whl", "yolov5/data/images/zidane.jpg",
+        "356dad2107bb0254e4e4a81bc1d9c7140043e88569d546e5b404b19bffa77d0a"),
+    # Pose2Sim (BSD-3-Clause): its single-person demo filmed by four cameras, 100 frames each,
+    # 1080x1920 (cameras 3 and 4: 1088x1920) portrait H.264.
+    **{f"pose2sim_cam{index}": Sample(
+        "pose2sim==0.10.49", "pose2sim-0.10.49-*.whl",
+        f"Pose2Sim/Demo_Batch/Trial_1/videos/cam0{index}.mp4", digest)
+       for index, digest in enumerate((
+           "cf4f2816c86bea4bfbea255333d8626ff32a3ecabdab8b0fb147cea9167fde3a",
+           "94ff87cf978b8406e8aa36ab3c5362e72848994e87652f0dc7a33c315e8e0442",
+           "b8b329f832f178f27ecb78d024d5026b96c6adb36c387bfe2c0af85eab8a11ca",
+           "b5c0e7863fd70d008e7178d3c556b045b0ea5f78fcd61ca548a0b2e807e641f7"), start=1)},
 }
 
 

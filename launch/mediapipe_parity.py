@@ -1,8 +1,16 @@
-r"""Prints how closely our Keras networks with imported weights reproduce Google's .tflite files.
+r"""Prints how closely we reproduce Google's MediaPipe: the networks, or the whole pipeline.
 
   python -m launch.mediapipe_parity                       # both models, tables + JSON last line
   python -m launch.mediapipe_parity --models=full --picture=/tmp/astronaut.png
+  python -m launch.mediapipe_parity --pipeline            # PosePipeline vs MediaPipe's runtime
 
+``--pipeline``: our ``PosePipeline`` against MediaPipe's own ``PoseLandmarker`` (mediapipe 1.2.2,
+installed once into a cached side environment) with a ``.task`` of the same Google files, on
+real photos and video frames fetched from PyPI wheels (``blazepose.mediapipe_runtime.parity``):
+IMAGE mode per image (found by each, our detection score, our crop minus MediaPipe's, median and
+max landmark distance), then VIDEO mode per clip. Last line: one JSON object.
+
+Network mode:
 Inputs: random images and a real photograph (scikit-image's astronaut, fetched from PyPI). For
 each output: max / mean absolute difference between our model (TF, float32) and the TFLite
 interpreter (XNNPACK) running Google's file, the largest reference magnitude, and the goal. A
@@ -25,6 +33,16 @@ _NUM_RANDOM = flags.DEFINE_integer("num_random", 3, "Random input images.", lowe
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Cache for Google's files and samples.")
 _PICTURE = flags.DEFINE_string("picture", None,
                                "Write the photo with the converted model's landmarks (PNG).")
+_PIPELINE = flags.DEFINE_boolean("pipeline", False,
+                                 "Compare the whole pipeline with MediaPipe's PoseLandmarker.")
+_BACKEND = flags.DEFINE_enum("backend", "tflite", ["tflite", "keras"],
+                             "--pipeline: our pipeline's networks (Google's files in the TFLite "
+                             "interpreter, or our Keras networks with Google's weights).")
+_SAMPLING = flags.DEFINE_enum("sampling", "mediapipe", ["mediapipe", "pixel_centers"],
+                              "--pipeline: PipelineConfig.sampling of our pipeline.")
+_VIDEO_GRAPH = flags.DEFINE_enum("video_graph", "tasks", ["tasks", "legacy"],
+                                 "--pipeline: PipelineConfig.video_graph of our pipeline.")
+_VIDEO = flags.DEFINE_boolean("video", True, "--pipeline: also compare VIDEO mode on clips.")
 
 
 def _photo(cache_dir):
@@ -48,9 +66,77 @@ def _print_table(title, rows):
               f"{figures['max_ref']:10.1f} {goal_text:>8}  {ok}")
 
 
+def _pipeline_table(title, rows):
+    print(f"\n{title}")
+    header = (f"{'frame':20} {'size':>9} {'ours':>4} {'mp':>3} {'score':>6} {'dROI px':>8} "
+              f"{'dside':>7} {'drot':>6} {'median':>7} {'max':>7} {'%crop':>6} ok")
+    print(header)
+    print("-" * len(header))
+
+    def number(value, form):
+        return format(value, form) if value is not None else "-"
+
+    for row in rows:
+        relative = (100 * row.median_px / row.crop_size_px if row.median_px is not None
+                    else None)
+        ours, theirs = ("yes" if found else "no" for found in (row.found_ours,
+                                                                row.found_mediapipe))
+        print(f"{row.name:20} {row.width:4d}x{row.height:<4d} {ours:>4} {theirs:>3} "
+              f"{number(row.score, '6.3f'):>6} "
+              f"{number(row.roi_center_px, '8.2f'):>8} {number(row.roi_size_px, '+7.2f'):>7} "
+              f"{number(row.roi_rotation_deg, '6.2f'):>6} {number(row.median_px, '7.2f'):>7} "
+              f"{number(row.max_px, '7.2f'):>7} {number(relative, '6.2f'):>6} "
+              f"{'yes' if row.agrees else 'NO'}")
+
+
+def _run_pipeline_parity():
+    import dataclasses
+    import tempfile
+
+    from blazepose.inference.pipeline import PipelineConfig, load_pipeline
+    from blazepose.mediapipe_runtime import environment, parity, probe
+
+    cache_dir = _CACHE_DIR.value
+    python = environment.ensure_python("tasks", cache_dir)
+    config = PipelineConfig(sampling=_SAMPLING.value, video_graph=_VIDEO_GRAPH.value)
+    report = {"mediapipe": environment.RUNTIMES["tasks"].requirements[0],
+              "backend": _BACKEND.value, "config": dataclasses.asdict(config)}
+    report["config"] = {k: report["config"][k] for k in ("sampling", "video_graph")}
+    with tempfile.TemporaryDirectory(prefix="parity-") as scratch:
+        task = parity.write_google_task(os.path.join(scratch, "google.task"), cache_dir)
+        probe_task = parity.write_google_task(os.path.join(scratch, "probe.task"), cache_dir,
+                                              landmarks=probe.probe_landmark_model())
+        still = load_pipeline(_BACKEND.value, tracking=False, smoothing=False,
+                              cache_dir=cache_dir, config=config)
+        rows = parity.compare_images(still, parity.still_images(cache_dir), task, probe_task,
+                                     python=python)
+        _pipeline_table("IMAGE mode: our PosePipeline minus MediaPipe's PoseLandmarker "
+                        "(pixels of the image)", rows)
+        report["image"] = parity.summary(rows)
+        if _VIDEO.value:
+            report["video"] = {}
+            video = load_pipeline(_BACKEND.value, cache_dir=cache_dir, config=config)
+            for name in parity.CLIPS:
+                frames, stamps = parity.clip(name, cache_dir)
+                rows = parity.compare_video(video, name, frames, stamps, task, python=python)
+                summary = parity.summary(rows)
+                report["video"][name] = summary
+                worst = max((row for row in rows if row.median_px is not None),
+                            key=lambda row: row.median_px, default=None)
+                print(f"\nVIDEO mode, {name}: {summary['frames']} frames, decisions differ on "
+                      f"{summary['decisions_differ']}, agree on {summary['agree']}; median "
+                      f"landmark distance per frame: median {summary['median_px_median']:.2f} px, "
+                      f"p90 {summary['median_px_p90']:.2f}, max {summary['median_px_max']:.2f}"
+                      + (f" ({worst.name})" if worst else ""))
+    print(json.dumps(report))
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if _PIPELINE.value:
+        _run_pipeline_parity()
+        return
     import numpy as np
 
     from blazepose.pretrained import files, importer, parity

@@ -13,11 +13,15 @@ Per image (:meth:`PosePipeline.process_image`):
    segmentation mask warped back onto the image.
 
 In video mode (:meth:`PosePipeline.process_frame`), MediaPipe's tracking: the crop of the next
-frame comes from this frame's auxiliary landmarks 33 (centre) and 34 (scale and rotation), one-euro
-filtered, by the same rule as from the detector keypoints; the detector runs again only after a
-frame whose pose flag fell below the threshold (that frame returns ``None``). Landmarks are
-smoothed with one-euro filters (speed relative to the person's size), world landmarks with a
-metric one-euro filter and visibility with a low-pass filter, all with MediaPipe's parameters.
+frame comes from this frame's auxiliary landmarks 33 (centre) and 34 (scale and rotation), by the
+same rule as from the detector keypoints; the detector runs again only after a frame whose pose
+flag fell below the threshold (that frame returns ``None``). Landmarks are smoothed with one-euro
+filters (speed relative to the person's size), world landmarks with a metric one-euro filter and
+visibility with a low-pass filter, all with MediaPipe's parameters. Two MediaPipe graphs differ
+here (:data:`VIDEO_GRAPHS`): the Tasks ``PoseLandmarker`` (default) places the next crop from the
+raw auxiliary landmarks and measures the person's size for the landmark filter on that crop;
+the legacy ``mp.solutions.pose`` one-euro filters the auxiliary landmarks first and measures the
+size on the square they span (1/1.25 of the crop).
 
 A person not found is a normal result, ``None``, not an error. A pipeline keeps per-video state
 and is not thread-safe: use one per video stream.
@@ -39,6 +43,9 @@ NUM_LANDMARKS = 33
 AUX_CENTER_INDEX = 33  # blazepose.topology.AUX_ROI_CENTER_INDEX
 AUX_SCALE_INDEX = 34  # blazepose.topology.AUX_ROI_SCALE_INDEX
 MIN_ROI_SIZE = 1.0  # pixels; a smaller tracked crop counts as a lost track
+# Video-mode behaviour of MediaPipe's two pose graphs: "tasks" (mediapipe.tasks PoseLandmarker,
+# mediapipe >= 0.10) and "legacy" (mediapipe.solutions.pose, removed in 0.10.30).
+VIDEO_GRAPHS = ("tasks", "legacy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +61,8 @@ class PipelineConfig:
       sampling: how the detector's letterbox and the landmark crop sample the image
         (:data:`blazepose.inference.geometry.SAMPLINGS`): ``"mediapipe"``, MediaPipe's own
         warp (its tensors, hence its landmarks), or ``"pixel_centers"``.
+      video_graph: whose video mode to reproduce (:data:`VIDEO_GRAPHS`): ``"tasks"`` or
+        ``"legacy"`` (``mp.solutions.pose``: auxiliary landmarks filtered, smaller object scale).
       landmarks_filter, world_landmarks_filter, auxiliary_filter: one-euro parameters.
       visibility_alpha: low-pass coefficient of the visibility in video mode.
     """
@@ -64,6 +73,7 @@ class PipelineConfig:
     min_pose_flag: float = 0.5
     refine_with_heatmap: bool = True
     sampling: str = "mediapipe"
+    video_graph: str = "tasks"
     landmarks_filter: filters.OneEuroConfig = filters.LANDMARKS_FILTER
     world_landmarks_filter: filters.OneEuroConfig = filters.WORLD_LANDMARKS_FILTER
     auxiliary_filter: filters.OneEuroConfig = filters.AUXILIARY_LANDMARKS_FILTER
@@ -75,6 +85,9 @@ class PipelineConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         geometry.check_sampling(self.sampling)
+        if self.video_graph not in VIDEO_GRAPHS:
+            raise ValueError(f"video_graph must be one of {VIDEO_GRAPHS}, got "
+                             f"{self.video_graph!r}")
         if self.roi_scale <= 0:
             raise ValueError(f"roi_scale must be positive, got {self.roi_scale}")
 
@@ -335,16 +348,21 @@ class PosePipeline:
         body = landmarks[:NUM_LANDMARKS].astype(np.float64)
         world = estimate["world_landmarks"][:NUM_LANDMARKS].astype(np.float64)
         aux = landmarks[AUX_CENTER_INDEX:AUX_SCALE_INDEX + 1, :3].astype(np.float64)
-        # MediaPipe's object scale: the side of the (unscaled) square the raw auxiliary landmarks
-        # span, i.e. (width + height) / 2 of that ROI in pixels.
-        object_scale = geometry.roi_from_keypoints(aux[0], aux[1], scale=1.0).size
+        legacy = self.config.video_graph == "legacy"
+        # The crop of the next frame; MediaPipe's object scale for the landmark filter is
+        # (width + height) / 2 in pixels of a square from the raw auxiliary landmarks: the next
+        # crop itself (Tasks) or the unscaled square they span (legacy).
+        next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
+        object_scale = geometry.roi_from_keypoints(
+            aux[0], aux[1], scale=1.0 if legacy else self.config.roi_scale).size
         if self.smoothing:
             body[:, 3] = self._visibility_filter.apply(body[:, 3])
             body[:, :3] = self._landmarks_filter.apply(body[:, :3], timestamp_s, object_scale)
             world = self._world_filter.apply(world, timestamp_s)
         if self.tracking:
-            aux = self._aux_filter.apply(aux, timestamp_s, object_scale)
-            next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
+            if legacy:
+                aux = self._aux_filter.apply(aux, timestamp_s, object_scale)
+                next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
             self._next_roi = next_roi if next_roi.size >= MIN_ROI_SIZE else None
         self.last_timings["filters_ms"] = (time.perf_counter() - start) * 1e3
         return PoseResult(

@@ -1,5 +1,6 @@
 """Runs MediaPipe's own ``PoseLandmarker``; executed as a script in the side environment of
-:mod:`blazepose.mediapipe_runtime.environment` (it imports only numpy and mediapipe, never this package or TensorFlow).
+:mod:`blazepose.mediapipe_runtime.environment` (it imports only numpy and mediapipe, never this
+package or TensorFlow).
 
   python runner.py REQUEST.json RESULT.json
 

@@ -1,0 +1,226 @@
+"""End-to-end parity of :class:`blazepose.inference.PosePipeline` with Google's MediaPipe.
+
+Both run Google's networks on the same uint8 frames: ours through
+:class:`~blazepose.inference.PosePipeline` (TFLite interpreter), MediaPipe's ``PoseLandmarker``
+(mediapipe 1.2.2, its side environment) on a ``.task`` bundle of the same two files with the
+metadata MediaPipe needs. Per frame: whether each found a person, our detection score, the crop
+(ROI) each landmark network saw (MediaPipe's, from the probe bundle of
+:mod:`blazepose.mediapipe_runtime.probe`), and the distance between the 33 landmarks (x, y,
+image pixels). A frame agrees when both decide alike and the median distance is at most
+:data:`MAX_MEDIAN_PX` or :data:`MAX_MEDIAN_CROP_FRACTION` of the crop side.
+
+The test media are real photos and clips fetched from PyPI wheels (:mod:`blazepose.samples`):
+:data:`PHOTOS` and frames of :data:`CLIPS`, several sizes and aspect ratios.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pathlib
+
+import cv2
+import numpy as np
+
+from blazepose import samples
+from blazepose.export import mediapipe_task
+from blazepose.inference.pipeline import PosePipeline
+from blazepose.mediapipe_runtime import client, probe
+
+MAX_MEDIAN_PX = 1.0
+MAX_MEDIAN_CROP_FRACTION = 0.005
+
+PHOTOS = ("astronaut", "grace_hopper", "bus", "zidane")
+# Still frames: sample -> frame indices.
+CLIP_STILLS = {
+    "pose2sim_cam1": (0, 20, 40, 60, 80), "pose2sim_cam2": (0, 20, 40, 60, 80),
+    "pose2sim_cam3": (0, 40, 80), "pose2sim_cam4": (0, 40, 80),
+    "sports2d_demo": tuple(range(0, 230, 20)),
+}
+# Video-mode runs: sample -> (first frame, number of frames).
+CLIPS = {"sports2d_demo": (90, 60), "pose2sim_cam1": (0, 60)}
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameComparison:
+    """One frame. Distances in image pixels; None where a side found nobody.
+
+    Attributes:
+      found_ours, found_mediapipe: each found a person.
+      score: our detector's probability (frames where our detector ran).
+      roi_center_px, roi_size_px, roi_rotation_deg: our crop minus MediaPipe's (centre
+        distance, side difference, rotation difference), when the probe ran.
+      median_px, max_px: over the 33 landmarks' (x, y).
+      crop_size_px: the side of our crop.
+    """
+
+    name: str
+    width: int
+    height: int
+    found_ours: bool
+    found_mediapipe: bool
+    score: float | None = None
+    roi_center_px: float | None = None
+    roi_size_px: float | None = None
+    roi_rotation_deg: float | None = None
+    median_px: float | None = None
+    max_px: float | None = None
+    crop_size_px: float | None = None
+
+    @property
+    def agrees(self) -> bool:
+        if self.found_ours != self.found_mediapipe:
+            return False
+        if not self.found_ours:
+            return True
+        return (self.median_px <= MAX_MEDIAN_PX
+                or self.median_px <= MAX_MEDIAN_CROP_FRACTION * self.crop_size_px)
+
+
+# ----------------------------------------------------------------------------------------------
+# Media and bundles.
+
+def read_frames(path: os.PathLike, indices) -> list[np.ndarray]:
+    """uint8 RGB frames ``indices`` (ascending) of a video file."""
+    wanted = sorted(set(int(i) for i in indices))
+    capture = cv2.VideoCapture(os.fspath(path))
+    frames, index = [], 0
+    try:
+        while wanted and index <= wanted[-1]:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in wanted:
+                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            index += 1
+    finally:
+        capture.release()
+    if len(frames) != len(wanted):
+        raise ValueError(f"{path}: read {len(frames)} of the frames {wanted[0]}..{wanted[-1]}")
+    return frames
+
+
+def still_images(cache_dir: os.PathLike | None = None) -> list[tuple[str, np.ndarray]]:
+    """``(name, uint8 RGB image)`` of the photos and the clips' still frames."""
+    images = []
+    for name in PHOTOS:
+        bgr = cv2.imread(os.fspath(samples.fetch_sample(name, cache_dir)), cv2.IMREAD_COLOR)
+        images.append((name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    for name, indices in CLIP_STILLS.items():
+        frames = read_frames(samples.fetch_sample(name, cache_dir), indices)
+        images += [(f"{name}#{index}", frame) for index, frame in zip(indices, frames)]
+    return images
+
+
+def clip(name: str, cache_dir: os.PathLike | None = None) -> tuple[list[np.ndarray], list[int]]:
+    """The frames of video run ``name`` (:data:`CLIPS`) and their timestamps (ms, from the
+    file's frame rate)."""
+    first, count = CLIPS[name]
+    path = samples.fetch_sample(name, cache_dir)
+    capture = cv2.VideoCapture(os.fspath(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    capture.release()
+    frames = read_frames(path, range(first, first + count))
+    return frames, [int(round(i * 1000.0 / fps)) for i in range(count)]
+
+
+def write_google_task(path: os.PathLike, cache_dir: os.PathLike | None = None,
+                      landmarks: bytes | None = None) -> pathlib.Path:
+    """A ``.task`` of Google's detector and Full landmark network (mediapipe 0.10.21 files),
+    or of Google's detector and ``landmarks`` (e.g. the probe, metadata attached)."""
+    from blazepose.pretrained import files
+
+    detector = pathlib.Path(files.fetch_model_file("detector", cache_dir)).read_bytes()
+    detector = mediapipe_task.with_detector_metadata(detector, files.MEDIAPIPE_VERSION)
+    if landmarks is None:
+        full = pathlib.Path(files.fetch_model_file("full", cache_dir)).read_bytes()
+        landmarks = mediapipe_task.with_landmark_metadata(full, files.MEDIAPIPE_VERSION)
+    path = pathlib.Path(path)
+    path.write_bytes(mediapipe_task.bundle(detector, landmarks))
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparisons.
+
+def _distances(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(np.asarray(ours, np.float64)[:33, :2] - theirs[:33, :2], axis=1)
+
+
+def _roi_difference(ours, theirs) -> dict:
+    if ours is None or theirs is None:
+        return {}
+    rotation = math.degrees(abs(math.remainder(ours.rotation - theirs.rotation, 2 * math.pi)))
+    return {"roi_center_px": math.hypot(ours.center_x - theirs.center_x,
+                                        ours.center_y - theirs.center_y),
+            "roi_size_px": ours.size - theirs.size, "roi_rotation_deg": rotation}
+
+
+def compare_images(pipeline: PosePipeline, images, task: os.PathLike,
+                   probe_task: os.PathLike | None = None, python=None,
+                   cache_dir: os.PathLike | None = None) -> list[FrameComparison]:
+    """IMAGE mode: each image alone through our pipeline and MediaPipe's.
+
+    Args:
+      images: ``(name, uint8 RGB [H, W, 3])`` pairs.
+      task: the bundle MediaPipe runs (Google's networks for parity).
+      probe_task: Google's detector + the ROI probe (MediaPipe's crops); None skips the ROIs.
+    """
+    frames = [image for _, image in images]
+    theirs = client.run_pose_landmarker(task, frames, python=python, cache_dir=cache_dir)
+    crops = (client.run_pose_landmarker(probe_task, frames, python=python, cache_dir=cache_dir)
+             if probe_task else [[] for _ in frames])
+    rows = []
+    for (name, image), found, probed in zip(images, theirs, crops):
+        result = pipeline.process_image(image)
+        height, width = image.shape[:2]
+        row = {"name": name, "width": width, "height": height,
+               "found_ours": result is not None, "found_mediapipe": bool(found)}
+        if result is not None:
+            row.update(score=result.detection_score, crop_size_px=result.roi.size)
+            their_roi = probe.roi_of(probed[0].landmarks) if probed else None
+            row.update(_roi_difference(result.roi, their_roi))
+        if result is not None and found:
+            distances = _distances(result.landmarks, found[0].landmarks)
+            row.update(median_px=float(np.median(distances)), max_px=float(distances.max()))
+        rows.append(FrameComparison(**row))
+    return rows
+
+
+def compare_video(pipeline: PosePipeline, name: str, frames, timestamps_ms, task: os.PathLike,
+                  python=None, cache_dir: os.PathLike | None = None) -> list[FrameComparison]:
+    """VIDEO mode: the frames in order through ``pipeline.process_frame`` (after ``reset``) and
+    one MediaPipe landmarker (tracking and smoothing on both sides)."""
+    theirs = client.run_pose_landmarker(task, frames, video=True, timestamps_ms=timestamps_ms,
+                                        python=python, cache_dir=cache_dir)
+    pipeline.reset()
+    rows = []
+    for index, (frame, stamp, found) in enumerate(zip(frames, timestamps_ms, theirs)):
+        result = pipeline.process_frame(frame, stamp / 1000.0)
+        height, width = frame.shape[:2]
+        row = {"name": f"{name}@{index}", "width": width, "height": height,
+               "found_ours": result is not None, "found_mediapipe": bool(found)}
+        if result is not None:
+            row.update(score=result.detection_score, crop_size_px=result.roi.size)
+        if result is not None and found:
+            distances = _distances(result.landmarks, found[0].landmarks)
+            row.update(median_px=float(np.median(distances)), max_px=float(distances.max()))
+        rows.append(FrameComparison(**row))
+    return rows
+
+
+def summary(rows: list[FrameComparison]) -> dict:
+    """Counts and distance percentiles of a list of comparisons (JSON-ready)."""
+    both = [row.median_px for row in rows if row.median_px is not None]
+    relative = [row.median_px / row.crop_size_px for row in rows if row.median_px is not None]
+    return {
+        "frames": len(rows),
+        "found_by_both": len(both),
+        "decisions_differ": sum(row.found_ours != row.found_mediapipe for row in rows),
+        "agree": sum(row.agrees for row in rows),
+        "median_px_median": float(np.median(both)) if both else None,
+        "median_px_p90": float(np.percentile(both, 90)) if both else None,
+        "median_px_max": float(np.max(both)) if both else None,
+        "median_crop_fraction_max": float(np.max(relative)) if relative else None,
+    }
