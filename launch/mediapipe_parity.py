@@ -7,8 +7,10 @@ r"""Prints how closely we reproduce Google's MediaPipe: the networks, or the who
 ``--pipeline``: our ``PosePipeline`` against MediaPipe's own ``PoseLandmarker`` (mediapipe 1.2.2,
 installed once into a cached side environment) with a ``.task`` of the same Google files, on
 real photos and video frames fetched from PyPI wheels (``blazepose.mediapipe_runtime.parity``):
-IMAGE mode per image (found by each, our detection score, our crop minus MediaPipe's, median and
-max landmark distance), then VIDEO mode per clip. Last line: one JSON object.
+IMAGE mode per image (found by each, our detection score, our crop minus MediaPipe's: centre
+distance, side and rotation; median and max landmark distance in pixels and the median as % of
+the crop side; median world-landmark distance in cm), then VIDEO mode per clip. Last line: one
+JSON object.
 
 Network mode:
 Inputs: random images and a real photograph (scikit-image's astronaut, fetched from PyPI). For
@@ -69,7 +71,7 @@ def _print_table(title, rows):
 def _pipeline_table(title, rows):
     print(f"\n{title}")
     header = (f"{'frame':20} {'size':>9} {'ours':>4} {'mp':>3} {'score':>6} {'dROI px':>8} "
-              f"{'dside':>7} {'drot':>6} {'median':>7} {'max':>7} {'%crop':>6} ok")
+              f"{'dside':>7} {'drot':>6} {'median':>7} {'max':>7} {'%crop':>6} {'world':>6} ok")
     print(header)
     print("-" * len(header))
 
@@ -86,6 +88,7 @@ def _pipeline_table(title, rows):
               f"{number(row.roi_center_px, '8.2f'):>8} {number(row.roi_size_px, '+7.2f'):>7} "
               f"{number(row.roi_rotation_deg, '6.2f'):>6} {number(row.median_px, '7.2f'):>7} "
               f"{number(row.max_px, '7.2f'):>7} {number(relative, '6.2f'):>6} "
+              f"{number(row.world_median_cm, '6.2f'):>6} "
               f"{'yes' if row.agrees else 'NO'}")
 
 

@@ -52,6 +52,8 @@ class FrameComparison:
       roi_center_px, roi_size_px, roi_rotation_deg: our crop minus MediaPipe's (centre
         distance, side difference, rotation difference), when the probe ran.
       median_px, max_px: over the 33 landmarks' (x, y).
+      world_median_cm: median distance of the 33 world landmarks (x, y, z), centimetres.
+      visibility_max: largest visibility difference.
       crop_size_px: the side of our crop.
     """
 
@@ -66,6 +68,8 @@ class FrameComparison:
     roi_rotation_deg: float | None = None
     median_px: float | None = None
     max_px: float | None = None
+    world_median_cm: float | None = None
+    visibility_max: float | None = None
     crop_size_px: float | None = None
 
     @property
@@ -148,6 +152,16 @@ def _distances(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(ours, np.float64)[:33, :2] - theirs[:33, :2], axis=1)
 
 
+def _landmark_figures(result, found) -> dict:
+    distances = _distances(result.landmarks, found.landmarks)
+    world = np.linalg.norm(np.asarray(result.world_landmarks, np.float64)[:33]
+                           - found.world_landmarks[:33], axis=1)
+    visibility = np.abs(np.asarray(result.landmarks, np.float64)[:33, 3] - found.landmarks[:33, 3])
+    return {"median_px": float(np.median(distances)), "max_px": float(distances.max()),
+            "world_median_cm": float(np.median(world) * 100),
+            "visibility_max": float(visibility.max())}
+
+
 def _roi_difference(ours, theirs) -> dict:
     if ours is None or theirs is None:
         return {}
@@ -182,8 +196,7 @@ def compare_images(pipeline: PosePipeline, images, task: os.PathLike,
             their_roi = probe.roi_of(probed[0].landmarks) if probed else None
             row.update(_roi_difference(result.roi, their_roi))
         if result is not None and found:
-            distances = _distances(result.landmarks, found[0].landmarks)
-            row.update(median_px=float(np.median(distances)), max_px=float(distances.max()))
+            row.update(_landmark_figures(result, found[0]))
         rows.append(FrameComparison(**row))
     return rows
 
@@ -204,8 +217,7 @@ def compare_video(pipeline: PosePipeline, name: str, frames, timestamps_ms, task
         if result is not None:
             row.update(score=result.detection_score, crop_size_px=result.roi.size)
         if result is not None and found:
-            distances = _distances(result.landmarks, found[0].landmarks)
-            row.update(median_px=float(np.median(distances)), max_px=float(distances.max()))
+            row.update(_landmark_figures(result, found[0]))
         rows.append(FrameComparison(**row))
     return rows
 
@@ -223,4 +235,8 @@ def summary(rows: list[FrameComparison]) -> dict:
         "median_px_p90": float(np.percentile(both, 90)) if both else None,
         "median_px_max": float(np.max(both)) if both else None,
         "median_crop_fraction_max": float(np.max(relative)) if relative else None,
+        "world_median_cm_max": max((row.world_median_cm for row in rows
+                                    if row.world_median_cm is not None), default=None),
+        "visibility_max": max((row.visibility_max for row in rows
+                               if row.visibility_max is not None), default=None),
     }
