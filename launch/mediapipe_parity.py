@@ -3,6 +3,7 @@ r"""Prints how closely we reproduce Google's MediaPipe: the networks, or the who
   python -m launch.mediapipe_parity                       # both models, tables + JSON last line
   python -m launch.mediapipe_parity --models=full --picture=/tmp/astronaut.png
   python -m launch.mediapipe_parity --pipeline            # PosePipeline vs MediaPipe's runtime
+  python -m launch.mediapipe_parity --solutions           # blazepose.solutions.pose vs 0.10.21
 
 ``--pipeline``: our ``PosePipeline`` against MediaPipe's own ``PoseLandmarker`` (mediapipe 1.2.2,
 installed once into a cached side environment) with a ``.task`` of the same Google files, on
@@ -11,6 +12,10 @@ IMAGE mode per image (found by each, our detection score, our crop minus MediaPi
 distance, side and rotation; median and max landmark distance in pixels and the median as % of
 the crop side; median world-landmark distance in cm), then VIDEO mode per clip. Last line: one
 JSON object.
+
+``--solutions``: :mod:`blazepose.solutions.pose` against the legacy ``mp.solutions.pose``
+(mediapipe 0.10.21, its own side environment) with the same ``Pose`` arguments: static images,
+video with and without smoothing, segmentation masks (IoU at 0.5).
 
 Network mode:
 Inputs: random images and a real photograph (scikit-image's astronaut, fetched from PyPI). For
@@ -45,6 +50,9 @@ _SAMPLING = flags.DEFINE_enum("sampling", "mediapipe", ["mediapipe", "pixel_cent
 _VIDEO_GRAPH = flags.DEFINE_enum("video_graph", "tasks", ["tasks", "legacy"],
                                  "--pipeline: PipelineConfig.video_graph of our pipeline.")
 _VIDEO = flags.DEFINE_boolean("video", True, "--pipeline: also compare VIDEO mode on clips.")
+_SOLUTIONS = flags.DEFINE_boolean("solutions", False,
+                                  "Compare blazepose.solutions.pose with the legacy "
+                                  "mp.solutions.pose of mediapipe 0.10.21.")
 
 
 def _photo(cache_dir):
@@ -71,7 +79,8 @@ def _print_table(title, rows):
 def _pipeline_table(title, rows):
     print(f"\n{title}")
     header = (f"{'frame':20} {'size':>9} {'ours':>4} {'mp':>3} {'score':>6} {'dROI px':>8} "
-              f"{'dside':>7} {'drot':>6} {'median':>7} {'max':>7} {'%crop':>6} {'world':>6} ok")
+              f"{'dside':>7} {'drot':>6} {'median':>7} {'max':>7} {'%crop':>6} {'world':>6} "
+              f"{'mask':>5} ok")
     print(header)
     print("-" * len(header))
 
@@ -79,8 +88,8 @@ def _pipeline_table(title, rows):
         return format(value, form) if value is not None else "-"
 
     for row in rows:
-        relative = (100 * row.median_px / row.crop_size_px if row.median_px is not None
-                    else None)
+        relative = (100 * row.median_px / row.crop_size_px
+                    if row.median_px is not None and row.crop_size_px else None)
         ours, theirs = ("yes" if found else "no" for found in (row.found_ours,
                                                                 row.found_mediapipe))
         print(f"{row.name:20} {row.width:4d}x{row.height:<4d} {ours:>4} {theirs:>3} "
@@ -88,8 +97,36 @@ def _pipeline_table(title, rows):
               f"{number(row.roi_center_px, '8.2f'):>8} {number(row.roi_size_px, '+7.2f'):>7} "
               f"{number(row.roi_rotation_deg, '6.2f'):>6} {number(row.median_px, '7.2f'):>7} "
               f"{number(row.max_px, '7.2f'):>7} {number(relative, '6.2f'):>6} "
-              f"{number(row.world_median_cm, '6.2f'):>6} "
+              f"{number(row.world_median_cm, '6.2f'):>6} {number(row.mask_iou, '5.3f'):>5} "
               f"{'yes' if row.agrees else 'NO'}")
+
+
+def _run_solutions_parity():
+    from blazepose.mediapipe_runtime import client, environment, parity
+
+    cache_dir = _CACHE_DIR.value
+    python = environment.ensure_python("legacy", cache_dir)
+    stills, video = parity.legacy_images(cache_dir), parity.legacy_clip(cache_dir)
+    runs = [
+        ("IMAGE mode (static_image_mode=True)", stills, {"static_image_mode": True}),
+        ("VIDEO mode (defaults: smoothing on)", video, {}),
+        ("VIDEO mode, smooth_landmarks=False", video, {"smooth_landmarks": False}),
+        ("IMAGE mode, segmentation", stills[:3],
+         {"static_image_mode": True, "enable_segmentation": True}),
+        ("VIDEO mode, segmentation (smoothed), first 10 frames", video[:10],
+         {"enable_segmentation": True}),
+    ]
+    legacy = client.run_legacy_pose(
+        [client.LegacyRun([frame for _, frame in named], options,
+                          masks=options.get("enable_segmentation", False))
+         for _, named, options in runs], python=python)
+    report = {"mediapipe": environment.RUNTIMES["legacy"].requirements[0]}
+    for (title, named, options), theirs in zip(runs, legacy):
+        ours = parity.run_solutions([frame for _, frame in named], options)
+        rows = parity.compare_solutions(named, ours, theirs)
+        _pipeline_table(f"{title}: blazepose.solutions.pose minus mp.solutions.pose", rows)
+        report[title] = parity.summary(rows)
+    print(json.dumps(report))
 
 
 def _run_pipeline_parity():
@@ -139,6 +176,9 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if _PIPELINE.value:
         _run_pipeline_parity()
+        return
+    if _SOLUTIONS.value:
+        _run_solutions_parity()
         return
     import numpy as np
 

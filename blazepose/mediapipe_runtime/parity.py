@@ -11,6 +11,10 @@ image pixels). A frame agrees when both decide alike and the median distance is 
 
 The test media are real photos and clips fetched from PyPI wheels (:mod:`blazepose.samples`):
 :data:`PHOTOS` and frames of :data:`CLIPS`, several sizes and aspect ratios.
+
+The same comparison for :mod:`blazepose.solutions.pose` against the legacy
+``mp.solutions.pose`` (mediapipe 0.10.21) on the same ``Pose`` arguments:
+:func:`legacy_images`, :func:`legacy_clip`, :func:`compare_solutions`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from blazepose import samples
 from blazepose.export import mediapipe_task
 from blazepose.inference.pipeline import PosePipeline
 from blazepose.mediapipe_runtime import client, probe
+from blazepose.solutions.pose import Pose, PoseOutputs
 
 MAX_MEDIAN_PX = 1.0
 MAX_MEDIAN_CROP_FRACTION = 0.005
@@ -40,6 +45,12 @@ CLIP_STILLS = {
 }
 # Video-mode runs: sample -> (first frame, number of frames).
 CLIPS = {"sports2d_demo": (90, 60), "pose2sim_cam1": (0, 60)}
+# The legacy solution's media: photos, still frames of the sports2d clip (two people, backlit;
+# some have nobody the detector finds), and a video run of it: frames 44..93, a man raising his
+# arms on a box, then a woman walking past; the detector finds the man on the first frame.
+LEGACY_PHOTOS = ("astronaut", "zidane")
+LEGACY_STILL_FRAMES = (45, 90, 135, 180, 195, 210)
+LEGACY_CLIP = ("sports2d_demo", 44, 50)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +66,7 @@ class FrameComparison:
       world_median_cm: median distance of the 33 world landmarks (x, y, z), centimetres.
       visibility_max: largest visibility difference.
       crop_size_px: the side of our crop.
+      mask_iou: IoU of the two segmentation masks thresholded at 0.5 (when both have one).
     """
 
     name: str
@@ -71,6 +83,7 @@ class FrameComparison:
     world_median_cm: float | None = None
     visibility_max: float | None = None
     crop_size_px: float | None = None
+    mask_iou: float | None = None
 
     @property
     def agrees(self) -> bool:
@@ -78,8 +91,9 @@ class FrameComparison:
             return False
         if not self.found_ours:
             return True
-        return (self.median_px <= MAX_MEDIAN_PX
-                or self.median_px <= MAX_MEDIAN_CROP_FRACTION * self.crop_size_px)
+        return (self.median_px <= MAX_MEDIAN_PX or (
+            self.crop_size_px is not None
+            and self.median_px <= MAX_MEDIAN_CROP_FRACTION * self.crop_size_px))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,11 +166,14 @@ def _distances(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.asarray(ours, np.float64)[:33, :2] - theirs[:33, :2], axis=1)
 
 
-def _landmark_figures(result, found) -> dict:
-    distances = _distances(result.landmarks, found.landmarks)
-    world = np.linalg.norm(np.asarray(result.world_landmarks, np.float64)[:33]
-                           - found.world_landmarks[:33], axis=1)
-    visibility = np.abs(np.asarray(result.landmarks, np.float64)[:33, 3] - found.landmarks[:33, 3])
+def _landmark_figures(ours: np.ndarray, ours_world: np.ndarray, theirs: np.ndarray,
+                      theirs_world: np.ndarray) -> dict:
+    """Distances of ``[33, >= 4]`` pixel landmarks (x, y, z, visibility) and ``[33, >= 3]``
+    world landmarks (metres)."""
+    distances = _distances(ours, theirs)
+    world = np.linalg.norm(np.asarray(ours_world, np.float64)[:33, :3]
+                           - np.asarray(theirs_world, np.float64)[:33, :3], axis=1)
+    visibility = np.abs(np.asarray(ours, np.float64)[:33, 3] - theirs[:33, 3])
     return {"median_px": float(np.median(distances)), "max_px": float(distances.max()),
             "world_median_cm": float(np.median(world) * 100),
             "visibility_max": float(visibility.max())}
@@ -196,7 +213,8 @@ def compare_images(pipeline: PosePipeline, images, task: os.PathLike,
             their_roi = probe.roi_of(probed[0].landmarks) if probed else None
             row.update(_roi_difference(result.roi, their_roi))
         if result is not None and found:
-            row.update(_landmark_figures(result, found[0]))
+            row.update(_landmark_figures(result.landmarks, result.world_landmarks,
+                                         found[0].landmarks, found[0].world_landmarks))
         rows.append(FrameComparison(**row))
     return rows
 
@@ -217,7 +235,8 @@ def compare_video(pipeline: PosePipeline, name: str, frames, timestamps_ms, task
         if result is not None:
             row.update(score=result.detection_score, crop_size_px=result.roi.size)
         if result is not None and found:
-            row.update(_landmark_figures(result, found[0]))
+            row.update(_landmark_figures(result.landmarks, result.world_landmarks,
+                                         found[0].landmarks, found[0].world_landmarks))
         rows.append(FrameComparison(**row))
     return rows
 
@@ -225,10 +244,14 @@ def compare_video(pipeline: PosePipeline, name: str, frames, timestamps_ms, task
 def summary(rows: list[FrameComparison]) -> dict:
     """Counts and distance percentiles of a list of comparisons (JSON-ready)."""
     both = [row.median_px for row in rows if row.median_px is not None]
-    relative = [row.median_px / row.crop_size_px for row in rows if row.median_px is not None]
+    relative = [row.median_px / row.crop_size_px for row in rows
+                if row.median_px is not None and row.crop_size_px]
     return {
         "frames": len(rows),
         "found_by_both": len(both),
+        "world_median_cm_median": float(np.median([row.world_median_cm for row in rows
+                                                   if row.world_median_cm is not None]))
+        if both else None,
         "decisions_differ": sum(row.found_ours != row.found_mediapipe for row in rows),
         "agree": sum(row.agrees for row in rows),
         "median_px_median": float(np.median(both)) if both else None,
@@ -239,4 +262,65 @@ def summary(rows: list[FrameComparison]) -> dict:
                                     if row.world_median_cm is not None), default=None),
         "visibility_max": max((row.visibility_max for row in rows
                                if row.visibility_max is not None), default=None),
+        "mask_iou_min": min((row.mask_iou for row in rows if row.mask_iou is not None),
+                            default=None),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# blazepose.solutions.pose against the legacy mp.solutions.pose.
+
+def legacy_images(cache_dir: os.PathLike | None = None) -> list[tuple[str, np.ndarray]]:
+    """``(name, uint8 RGB)``: :data:`LEGACY_PHOTOS`, the astronaut turned a quarter clockwise
+    (a lying person, a rotated crop), a blank image (nobody) and :data:`LEGACY_STILL_FRAMES`."""
+    images = []
+    for name in LEGACY_PHOTOS:
+        bgr = cv2.imread(os.fspath(samples.fetch_sample(name, cache_dir)), cv2.IMREAD_COLOR)
+        images.append((name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    images.append(("astronaut_rot90", np.ascontiguousarray(np.rot90(images[0][1], k=-1))))
+    images.append(("blank", np.full((240, 320, 3), 128, np.uint8)))
+    frames = read_frames(samples.fetch_sample("sports2d_demo", cache_dir), LEGACY_STILL_FRAMES)
+    images += [(f"sports2d#{index}", frame) for index, frame in zip(LEGACY_STILL_FRAMES, frames)]
+    return images
+
+
+def legacy_clip(cache_dir: os.PathLike | None = None) -> list[tuple[str, np.ndarray]]:
+    """``(name, uint8 RGB)`` consecutive frames of :data:`LEGACY_CLIP`."""
+    name, first, count = LEGACY_CLIP
+    indices = range(first, first + count)
+    frames = read_frames(samples.fetch_sample(name, cache_dir), indices)
+    return [(f"{name}#{index}", frame) for index, frame in zip(indices, frames)]
+
+
+def run_solutions(frames, options, **pose_kwargs) -> list[PoseOutputs]:
+    """:class:`blazepose.solutions.pose.Pose` ``(**options, **pose_kwargs)`` over ``frames``
+    in order."""
+    with Pose(**options, **pose_kwargs) as pose:
+        return [pose.process(frame) for frame in frames]
+
+
+def _mask_iou(ours: np.ndarray | None, theirs: np.ndarray | None) -> float | None:
+    if ours is None or theirs is None:
+        return None
+    a, b = ours > 0.5, theirs > 0.5
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def compare_solutions(named_frames, ours, legacy) -> list[FrameComparison]:
+    """Per frame: our ``PoseOutputs`` against the legacy solution's
+    :class:`~blazepose.mediapipe_runtime.client.LegacyPose` (or None)."""
+    rows = []
+    for (name, frame), mine, theirs in zip(named_frames, ours, legacy):
+        height, width = frame.shape[:2]
+        row = {"name": name, "width": width, "height": height,
+               "found_ours": mine.pose_landmarks is not None,
+               "found_mediapipe": theirs is not None}
+        if mine.pose_landmarks is not None and theirs is not None:
+            points = mine.pose_landmarks.to_array().astype(np.float64)
+            points[:, :3] *= np.array([width, height, width])
+            row.update(_landmark_figures(points, mine.pose_world_landmarks.to_array(),
+                                         theirs.landmarks, theirs.world_landmarks))
+            row["mask_iou"] = _mask_iou(mine.segmentation_mask, theirs.segmentation_mask)
+        rows.append(FrameComparison(**row))
+    return rows
