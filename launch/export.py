@@ -1,4 +1,5 @@
-r"""Exports a landmark network as a SavedModel, TFLite, ONNX or TF.js model, with metadata.
+r"""Exports a landmark network as a SavedModel, TFLite, ONNX, TF.js model or MediaPipe task
+bundle, with metadata.
 
   python -m launch.export --checkpoint=runs/default --format=saved_model --output=export/sm
   python -m launch.export --checkpoint=runs/default --format=tflite --quantize=float16 \
@@ -8,6 +9,8 @@ r"""Exports a landmark network as a SavedModel, TFLite, ONNX or TF.js model, wit
   python -m launch.export --model=full.keras --format=onnx --output=export/onnx
   python -m launch.export --checkpoint=runs/default --format=tfjs --with_preprocessing \
       --output=export/web && python -m launch.serve_web --model_dir=export/web
+  python -m launch.export --checkpoint=runs/default --format=mediapipe_task \
+      --quantize=float16 --output=export/task    # -> export/task/pose_landmarker.task
 
 --checkpoint is a training run (python -m launch.train --model_dir) or one of its checkpoint
 prefixes (RUN/best/ckpt-200, RUN/checkpoints/ckpt-300). A run directory stands for its best
@@ -19,6 +22,15 @@ differs. --model is a .keras file or mediapipe_full
 (Google's weights). Every flag, the source and the output folder are checked before any file is
 written; by default the export is then run in its own runtime on a photograph (plus held-out
 calibration crops for int8) and must agree with the Keras model (--noverify skips that).
+
+--format=mediapipe_task writes pose_landmarker.task for MediaPipe's PoseLandmarker (Python,
+Android, iOS, web): the landmark network (33-landmark BlazePose topology; float32 or float16)
+and Google's person detector (--detector: another .tflite or a .keras detector from
+launch.convert_mediapipe), with the TFLite metadata MediaPipe requires. Unless --noverify, the
+bundle is also run in MediaPipe's own PoseLandmarker (mediapipe 1.2.2 in a side environment made
+once under the cache folder, or --mediapipe_python) in IMAGE and VIDEO modes on a photograph,
+beside Google's own files bundled the same way; an export of Google's weights must give
+Google's landmarks. The figures go into metadata.json under "mediapipe".
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ from absl import app, flags
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-FORMATS = ("saved_model", "tflite", "onnx", "tfjs")
+FORMATS = ("saved_model", "tflite", "onnx", "tfjs", "mediapipe_task")
 QUANTIZATIONS = ("none", "float16", "int8")
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Training run directory (its best "
@@ -40,7 +52,8 @@ _MODEL = flags.DEFINE_string("model", None, "A .keras file, or mediapipe_full (G
 _FORMAT = flags.DEFINE_enum("format", None, FORMATS, "Export format.", required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to create.", required=True)
 _QUANTIZE = flags.DEFINE_enum("quantize", "none", QUANTIZATIONS,
-                              "tflite: none|float16|int8; tfjs: none|float16; others: none.")
+                              "tflite: none|float16|int8; tfjs and mediapipe_task: "
+                              "none|float16; others: none.")
 _WITH_PREPROCESSING = flags.DEFINE_bool("with_preprocessing", False,
                                         "The model takes a uint8 image of any size, resizes and "
                                         "normalises it inside, and returns decoded landmarks.")
@@ -60,7 +73,16 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _CALIBRATION_IMAGES = flags.DEFINE_integer("calibration_images", 64,
                                            "Crops calibrating int8.", lower_bound=1)
 _VERIFY = flags.DEFINE_bool("verify", True, "Run the export in its runtime and compare it with "
-                            "the Keras model before keeping it.")
+                            "the Keras model before keeping it (mediapipe_task: also run it in "
+                            "MediaPipe's PoseLandmarker beside Google's models).")
+_DETECTOR = flags.DEFINE_string("detector", None, "mediapipe_task: the person detector to bundle, "
+                                "a .tflite file or a .keras detector (python -m "
+                                "launch.convert_mediapipe --model=detector); default: Google's "
+                                "pose_detection.tflite (mediapipe 0.10.21).")
+_MEDIAPIPE_PYTHON = flags.DEFINE_string("mediapipe_python", None, "mediapipe_task: a Python "
+                                        "interpreter with mediapipe installed to check the "
+                                        "bundle in; default: a side environment made once "
+                                        "(pip install mediapipe==1.2.2, ~1 minute).")
 
 _HELD_OUT = 8  # representative crops kept out of calibration, to verify int8 on
 
@@ -73,13 +95,22 @@ def _one_source(values):
 
 @flags.multi_flags_validator(["format", "quantize"],
                              message="--quantize is not available for that --format: tflite "
-                                     "takes none|float16|int8, tfjs none|float16, saved_model "
-                                     "and onnx none")
+                                     "takes none|float16|int8, tfjs none|float16, "
+                                     "mediapipe_task none|float16 (int8 is not accurate enough "
+                                     "for MediaPipe yet), saved_model and onnx none")
 def _quantization_supported(values):
     from blazepose.export.config import SUPPORTED_QUANTIZATIONS
 
     return values["format"] is None or values["quantize"] in SUPPORTED_QUANTIZATIONS.get(
         values["format"], ())
+
+
+@flags.multi_flags_validator(["format", "detector", "mediapipe_python"],
+                             message="--detector and --mediapipe_python apply to "
+                                     "--format=mediapipe_task only")
+def _task_flags_need_task(values):
+    return values["format"] == "mediapipe_task" or (values["detector"] is None and
+                                                    values["mediapipe_python"] is None)
 
 
 @flags.multi_flags_validator(["model", "variant", "preset"],
@@ -159,11 +190,13 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from blazepose.export import ExportConfig, ExportError, exporter
+    from blazepose.export.config import VerificationError
     from blazepose.train.trainer import CheckpointMismatchError
 
     try:
         export_config = ExportConfig(_FORMAT.value, _QUANTIZE.value, _WITH_PREPROCESSING.value,
-                                     calibration_images=_CALIBRATION_IMAGES.value)
+                                     calibration_images=_CALIBRATION_IMAGES.value,
+                                     detector=_DETECTOR.value)
         config = train_config()
         exporter.check_output(_OUTPUT.value, _OVERWRITE.value)
         source = _load_source(config)
@@ -181,9 +214,19 @@ def main(argv):
         calibration, verify_crops = _crops(config, export_config)
         result = exporter.export_model(source, _OUTPUT.value, export_config,
                                        overwrite=_OVERWRITE.value, representative=calibration,
-                                       verify_crops=verify_crops)
+                                       verify_crops=verify_crops,
+                                       check_in_mediapipe=_VERIFY.value,
+                                       mediapipe_python=_MEDIAPIPE_PYTHON.value)
     except (ExportError, CheckpointMismatchError) as error:
         raise app.UsageError(str(error)) from None
+    except VerificationError as error:
+        raise SystemExit(f"export refused, nothing kept in {_OUTPUT.value}: {error}\n"
+                         "(--noverify keeps an export that fails these checks)") from None
+    _report(result)
+
+
+def _report(result) -> None:
+    """Prints what was written and the verification figures."""
     print(f"wrote {result.directory}: {', '.join(result.metadata['files'])}")
     verification = result.metadata.get("verification")
     if verification:
@@ -192,6 +235,14 @@ def main(argv):
                           if k.startswith("landmark") or k == "pose_flag"}))
     if "tensorrt" in result.metadata:
         print("TensorRT:", result.metadata["tensorrt"])
+    if "bundle" in result.metadata:
+        print(f"{result.model_path}: {result.metadata['bundle']['bytes']} bytes")
+    mediapipe = result.metadata.get("mediapipe")
+    if mediapipe:
+        print(f"{mediapipe['runtime']} vs Google's files, {mediapipe['photo']['sample']} "
+              f"{mediapipe['photo']['shape'][1]}x{mediapipe['photo']['shape'][0]} (image px):")
+        for mode in ("image", "video"):
+            print(f"  {mode}:", json.dumps(mediapipe[mode]))
 
 
 def run():

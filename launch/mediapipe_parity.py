@@ -50,6 +50,10 @@ _SAMPLING = flags.DEFINE_enum("sampling", "mediapipe", ["mediapipe", "pixel_cent
 _VIDEO_GRAPH = flags.DEFINE_enum("video_graph", "tasks", ["tasks", "legacy"],
                                  "--pipeline: PipelineConfig.video_graph of our pipeline.")
 _VIDEO = flags.DEFINE_boolean("video", True, "--pipeline: also compare VIDEO mode on clips.")
+_TASK = flags.DEFINE_string("task", None,
+                            "--pipeline: a pose_landmarker.task (e.g. from launch.export "
+                            "--format=mediapipe_task): MediaPipe runs it and our pipeline runs "
+                            "its two networks. Default: Google's files.")
 _SOLUTIONS = flags.DEFINE_boolean("solutions", False,
                                   "Compare blazepose.solutions.pose with the legacy "
                                   "mp.solutions.pose of mediapipe 0.10.21.")
@@ -133,8 +137,9 @@ def _run_pipeline_parity():
     import dataclasses
     import tempfile
 
+    from blazepose.export import task_export
     from blazepose.inference.pipeline import PipelineConfig, load_pipeline
-    from blazepose.mediapipe_runtime import environment, parity, probe
+    from blazepose.mediapipe_runtime import environment, parity
 
     cache_dir = _CACHE_DIR.value
     python = environment.ensure_python("tasks", cache_dir)
@@ -143,11 +148,20 @@ def _run_pipeline_parity():
               "backend": _BACKEND.value, "config": dataclasses.asdict(config)}
     report["config"] = {k: report["config"][k] for k in ("sampling", "video_graph")}
     with tempfile.TemporaryDirectory(prefix="parity-") as scratch:
-        task = parity.write_google_task(os.path.join(scratch, "google.task"), cache_dir)
-        probe_task = parity.write_google_task(os.path.join(scratch, "probe.task"), cache_dir,
-                                              landmarks=probe.probe_landmark_model())
-        still = load_pipeline(_BACKEND.value, tracking=False, smoothing=False,
-                              cache_dir=cache_dir, config=config)
+        if _TASK.value:
+            task = _TASK.value
+            report["task"] = os.path.abspath(task)
+
+            def make_pipeline(**kwargs):
+                return parity.pipeline_from_task(task, scratch, config=config, **kwargs)
+        else:
+            task = task_export.google_bundle(os.path.join(scratch, "google.task"), cache_dir)
+
+            def make_pipeline(**kwargs):
+                return load_pipeline(_BACKEND.value, cache_dir=cache_dir, config=config,
+                                     **kwargs)
+        probe_task = parity.write_probe_task(task, os.path.join(scratch, "probe.task"))
+        still = make_pipeline(tracking=False, smoothing=False)
         rows = parity.compare_images(still, parity.still_images(cache_dir), task, probe_task,
                                      python=python)
         _pipeline_table("IMAGE mode: our PosePipeline minus MediaPipe's PoseLandmarker "
@@ -155,7 +169,7 @@ def _run_pipeline_parity():
         report["image"] = parity.summary(rows)
         if _VIDEO.value:
             report["video"] = {}
-            video = load_pipeline(_BACKEND.value, cache_dir=cache_dir, config=config)
+            video = make_pipeline()
             for name in parity.CLIPS:
                 frames, stamps = parity.clip(name, cache_dir)
                 rows = parity.compare_video(video, name, frames, stamps, task, python=python)

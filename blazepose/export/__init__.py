@@ -1,4 +1,5 @@
-"""Export and deployment: SavedModel, TFLite (float32, float16, int8), ONNX and TF.js.
+"""Export and deployment: SavedModel, TFLite (float32, float16, int8), ONNX, TF.js and
+MediaPipe's ``pose_landmarker.task`` (float32, float16; see :mod:`blazepose.export.task_export`).
 
 ``python -m launch.export`` is the command line; :func:`export_model` the library call::
 
@@ -20,6 +21,12 @@ TensorRT consumes the ONNX export (not run here: no GPU). On a machine with Tens
         --maxShapes=image:16x256x256x3
 
 (the ONNX export's ``metadata.json`` records the exact command under ``tensorrt``).
+
+MediaPipe's runtime (Python Tasks, Android, iOS, web) takes the ``mediapipe_task`` export::
+
+    export_model(source, "out/task", ExportConfig("mediapipe_task", quantize="float16"))
+    # out/task/pose_landmarker.task: Google's detector + this landmark network, run in
+    # MediaPipe's PoseLandmarker (IMAGE and VIDEO modes) before it is kept
 """
 
 from blazepose.export.config import (

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 
-FORMATS = ("saved_model", "tflite", "onnx", "tfjs")
+FORMATS = ("saved_model", "tflite", "onnx", "tfjs", "mediapipe_task")
 QUANTIZATIONS = ("none", "float16", "int8")
 
 # Quantisations each format can produce. TFLite: float16 weights (dequantised at load time, as in
 # Google's own file) or full-integer int8 calibrated on a representative data set. TF.js: float16
 # weights in the weight files (computed in float32). SavedModel and ONNX are float32 only.
+# MediaPipe task bundle: the landmark network in float32 or with float16 weights (Google's own
+# format); int8 is refused until it is accurate (see INT8_TASK_REFUSAL).
 SUPPORTED_QUANTIZATIONS = {
     "saved_model": ("none",),
     "tflite": ("none", "float16", "int8"),
     "onnx": ("none",),
     "tfjs": ("none", "float16"),
+    "mediapipe_task": ("none", "float16"),
 }
+
+INT8_TASK_REFUSAL = (
+    "--format=mediapipe_task does not offer --quantize=int8 yet: post-training int8 moves the "
+    "keypoints by 8-14 px on a 256-px crop and makes the pose flag unusable (MediaPipe decides "
+    "from it whether a person is present), so the bundle would not be accurate; use "
+    "--quantize=float16 (60 % of the bundle's size; keypoints ~0.3 px from float32 on average "
+    "on a 256-px crop) or --quantize=none")
+
+# Files a detector given to a mediapipe_task export may be (ExportConfig.detector).
+DETECTOR_SUFFIXES = (".tflite", ".keras")
 
 # Names of the SavedModel's serving signatures (see blazepose.export.saved_model).
 CROP_SIGNATURE = "serving_default"
@@ -27,12 +40,19 @@ class ExportError(ValueError):
     file is written."""
 
 
+class VerificationError(RuntimeError):
+    """The export does not agree with the Keras model (or, for a ``.task``, MediaPipe's run of
+    it with Google's models) within the stated tolerances; nothing is written."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
     """One export.
 
     Attributes:
-      format: ``saved_model``, ``tflite``, ``onnx`` or ``tfjs``.
+      format: ``saved_model``, ``tflite``, ``onnx``, ``tfjs`` or ``mediapipe_task`` (a
+        ``pose_landmarker.task`` for MediaPipe's ``PoseLandmarker``: see
+        :mod:`blazepose.export.task_export`).
       quantize: ``none``, ``float16`` or ``int8`` (see ``SUPPORTED_QUANTIZATIONS``).
       with_preprocessing: the converted model takes a uint8 RGB image of any size and resizes and
         normalises it inside, returning decoded landmarks (the SavedModel's ``serve_image``
@@ -40,6 +60,12 @@ class ExportConfig:
         (``serving_default``). A SavedModel always has both signatures.
       calibration_images: crops of the representative data set used to calibrate int8.
       onnx_opset: ONNX opset of the ONNX export.
+      detector: ``mediapipe_task`` only: the person detector bundled with the landmark network.
+        None: Google's ``pose_detection.tflite`` (mediapipe 0.10.21, fetched once and cached);
+        else a path to a ``.tflite`` file with the interface of Google's (float32 input
+        ``[1, 224, 224, 3]`` in [-1, 1]; outputs boxes ``[1, 2254, 12]``, scores
+        ``[1, 2254, 1]``) or a ``.keras`` detector network (``python -m
+        launch.convert_mediapipe --model=detector``), converted with ``quantize``.
     """
 
     format: str
@@ -47,6 +73,7 @@ class ExportConfig:
     with_preprocessing: bool = False
     calibration_images: int = 64
     onnx_opset: int = 17
+    detector: str | None = None
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -54,6 +81,11 @@ class ExportConfig:
         if self.quantize not in QUANTIZATIONS:
             raise ExportError(f"unknown --quantize {self.quantize!r}; known: "
                               f"{', '.join(QUANTIZATIONS)}")
+        if self.format == "mediapipe_task":
+            self._check_task_request()
+        elif self.detector is not None:
+            raise ExportError(f"--detector is bundled only by --format=mediapipe_task, not "
+                              f"--format={self.format}")
         supported = SUPPORTED_QUANTIZATIONS[self.format]
         if self.quantize not in supported:
             raise ExportError(f"--format={self.format} cannot be quantised to {self.quantize}; "
@@ -62,6 +94,18 @@ class ExportConfig:
             raise ExportError(f"calibration_images must be >= 1, got {self.calibration_images}")
         if not 13 <= self.onnx_opset <= 21:
             raise ExportError(f"onnx_opset must be in 13..21, got {self.onnx_opset}")
+
+    def _check_task_request(self) -> None:
+        if self.quantize == "int8":
+            raise ExportError(INT8_TASK_REFUSAL)
+        if self.with_preprocessing:
+            raise ExportError("--with_preprocessing does not apply to --format=mediapipe_task: "
+                              "MediaPipe's PoseLandmarker detects, crops and normalises the image "
+                              "itself and feeds the landmark network float32 256x256 crops")
+        if self.detector is not None and not str(self.detector).endswith(DETECTOR_SUFFIXES):
+            raise ExportError(f"--detector {self.detector}: expected a .tflite file or a .keras "
+                              "detector network (python -m launch.convert_mediapipe "
+                              "--model=detector)")
 
     @property
     def signature(self) -> str:

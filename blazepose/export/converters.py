@@ -9,6 +9,9 @@ see :mod:`blazepose.export.saved_model`) and writes its files into an output fol
   5 RESIZE_BILINEAR, 3 RESHAPE, 2 MAX_POOL_2D, 1 LOGISTIC). ``float16`` stores float16 weights
   with DEQUANTIZE ops (Google's own format); ``int8`` is full-integer post-training
   quantisation (every op int8, float32 input and output) calibrated on representative crops.
+* MediaPipe (``mediapipe_task``): :func:`convert_for_mediapipe` traces ``serving_default`` for
+  a batch of 1 as TFLite too, keeps only the outputs MediaPipe reads, reshaped to its shapes
+  (landmarks ``[1, 39, 5]`` -> ``[1, 195]``, ...) and lists them in its order.
 * ONNX: ``tf2onnx`` (``from_function`` on the loaded signature), dynamic batch dimension.
 * TF.js: the ``tensorflowjs`` converter in its own package folder (see ``tfjs_env``).
 """
@@ -19,13 +22,14 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import tensorflow as tf
 
+from blazepose.export import mediapipe_task
 from blazepose.export import saved_model as saved_model_lib
-from blazepose.export.config import IMAGE_SIGNATURE, ExportError
+from blazepose.export.config import CROP_SIGNATURE, IMAGE_SIGNATURE, ExportError
 
 
 class ConversionError(RuntimeError):
@@ -58,7 +62,16 @@ def convert_tflite(saved_model_dir: os.PathLike, path: os.PathLike, signature: s
         ``[1, ...]`` in the signature's dtype (float32 crops or uint8 images).
     """
     function, loaded = _fixed_batch_function(saved_model_dir, signature)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], loaded)
+    flatbuffer = _convert(function, loaded, quantize, representative,
+                          f"{saved_model_dir} ({signature}, {quantize})")
+    pathlib.Path(path).write_bytes(flatbuffer)
+    return flatbuffer
+
+
+def _convert(function, trackable, quantize: str,
+             representative: Callable[[], Iterable[np.ndarray]] | None, what: str) -> bytes:
+    """TFLite flatbuffer of a concrete function (see :func:`convert_tflite` for ``quantize``)."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], trackable)
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -71,12 +84,40 @@ def convert_tflite(saved_model_dir: os.PathLike, path: os.PathLike, signature: s
     elif quantize != "none":
         raise ExportError(f"unknown TFLite quantisation {quantize!r}")
     try:
-        flatbuffer = converter.convert()
+        return converter.convert()
     except Exception as error:  # the converter raises ConverterError and others
-        raise ConversionError(f"TFLite conversion of {saved_model_dir} ({signature}, "
-                              f"{quantize}) failed: {error}") from error
-    pathlib.Path(path).write_bytes(flatbuffer)
-    return flatbuffer
+        raise ConversionError(f"TFLite conversion of {what} failed: {error}") from error
+
+
+def convert_for_mediapipe(saved_model_dir: os.PathLike, input_spec: tf.TensorSpec,
+                          outputs: Mapping[str, tuple[int, ...]], quantize: str = "none"
+                          ) -> bytes:
+    """The SavedModel's ``serving_default`` as TFLite bytes laid out for MediaPipe.
+
+    Args:
+      input_spec: the input with a batch of 1, e.g. float32 ``[1, 256, 256, 3]`` named
+        ``image``.
+      outputs: output name -> shape MediaPipe reads (batch 1), in MediaPipe's order, e.g.
+        ``{"landmarks": (1, 195), "pose_flag": (1, 1), ...}``; each signature output is
+        reshaped to it (same element count) and the others (an offset head) are left out.
+      quantize: ``none`` (float32) or ``float16`` (float16 weights, as Google's files).
+    Returns:
+      the flatbuffer, its one subgraph's outputs in the order of ``outputs``.
+    """
+    if quantize not in ("none", "float16"):
+        raise ExportError(f"a MediaPipe network is converted to float32 or float16, not "
+                          f"{quantize!r}")
+    loaded = tf.saved_model.load(os.fspath(saved_model_dir))
+    serving = loaded.signatures[CROP_SIGNATURE]
+
+    def serve(image):
+        raw = serving(image=image)
+        return {name: tf.reshape(raw[name], shape) for name, shape in outputs.items()}
+
+    function = tf.function(serve).get_concrete_function(input_spec)
+    flatbuffer = _convert(function, loaded, quantize, None,
+                          f"{saved_model_dir} (MediaPipe layout, {quantize})")
+    return mediapipe_task.order_outputs(flatbuffer, list(outputs))
 
 
 def _run(command: list[str], what: str, env: dict | None = None) -> str:

