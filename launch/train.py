@@ -75,6 +75,10 @@ _LOG_EVERY = flags.DEFINE_integer("log_every", None, "Steps between console line
 _HEATMAP_LOSS = flags.DEFINE_enum("heatmap_loss", None, ["bce", "focal", "mse"], "Heatmap loss.")
 _REGRESSION_LOSS = flags.DEFINE_enum("regression_loss", None, ["huber", "wing", "l1"],
                                      "Landmark regression loss.")
+_PRESERVE_WEIGHT = flags.DEFINE_float("preserve_weight", None,
+                                      "Weight of the loss keeping the pose flag and world "
+                                      "landmarks at the --init_from network's values (0: off).",
+                                      lower_bound=0)
 
 
 @flags.multi_flags_validator(["strategy", "num_cpu_devices"],
@@ -158,6 +162,8 @@ def config_from_flags():
         losses = dataclasses.replace(losses, heatmap=_HEATMAP_LOSS.value)
     if _REGRESSION_LOSS.value is not None:
         losses = dataclasses.replace(losses, regression=_REGRESSION_LOSS.value)
+    if _PRESERVE_WEIGHT.value is not None:
+        losses = dataclasses.replace(losses, preserve_weight=_PRESERVE_WEIGHT.value)
     return dataclasses.replace(config, data=data, model=model, optimizer=optimizer,
                                losses=losses, **overrides)
 

@@ -24,10 +24,14 @@ _LOG = logging.getLogger(__name__)
 # Parts without labels in 2-D keypoint data (segmentation and its 128 px tap, world landmarks,
 # the pose flag: every training crop shows a person): never trained, they keep their weights.
 UNSUPERVISED_PREFIXES = ("seg", "tap128", "reg_world", "reg_flag")
+# With LossConfig.preserve_weight the pose-flag head trains, on the preserve loss alone.
+PRESERVE_HEAD_PREFIX = "reg_flag"
 
 
 class PoseTask:
     """Model, data, losses and metrics for one :class:`TrainConfig`."""
+
+    PRESERVE_HEAD_PREFIX = PRESERVE_HEAD_PREFIX
 
     def __init__(self, config: TrainConfig, loss_config: losses_lib.LossConfig | None = None):
         self.config = config
@@ -45,7 +49,8 @@ class PoseTask:
 
         ``heatmap``: the regression branch is frozen. ``regression``: everything but the
         regression branch is frozen and the branch reads the trunk through a stop-gradient.
-        ``joint``: all supervised parts train. Segmentation and world-landmark heads never train.
+        ``joint``: all supervised parts train. Segmentation and world-landmark heads never train;
+        the pose-flag head trains only with ``LossConfig.preserve_weight`` (on that loss alone).
         """
         model_config = self.config.model
         phase = self.config.phase
@@ -56,15 +61,32 @@ class PoseTask:
             if not layer.weights:
                 continue
             regression = layer.name.startswith("reg")
+            unsupervised = layer.name.startswith(UNSUPERVISED_PREFIXES) and not (
+                self.preserves_outputs and layer.name.startswith(PRESERVE_HEAD_PREFIX))
             layer.trainable = not (
-                layer.name.startswith(UNSUPERVISED_PREFIXES)
+                unsupervised
                 or (phase == "heatmap" and regression)
                 or (phase == "regression" and not regression))
         return model
 
+    @property
+    def preserves_outputs(self) -> bool:
+        """Whether the losses keep the unsupervised outputs at a reference network's values
+        (``LossConfig.preserve_weight``): the trainer then runs :meth:`reference_view`."""
+        return self.loss_config.preserve_weight > 0
+
+    def reference_view(self, model: keras.Model) -> keras.Model:
+        """The frozen starting network's :data:`losses.PRESERVED_OUTPUTS` (``model``, built by
+        :meth:`build_model` and given the starting weights, is frozen here)."""
+        model.trainable = False
+        outputs = {key: model.output[key] for key in losses_lib.PRESERVED_OUTPUTS}
+        return keras.Model(model.inputs, outputs, name=f"{model.name}_reference")
+
     def training_view(self, model: keras.Model) -> keras.Model:
         """``model`` restricted to the outputs losses and metrics read (shared layers)."""
         needed = ("landmarks", "heatmap", "offsets")
+        if self.preserves_outputs:
+            needed += losses_lib.PRESERVED_OUTPUTS
         outputs = {key: model.output[key] for key in needed if key in model.output}
         return keras.Model(model.inputs, outputs, name=f"{model.name}_training")
 
@@ -134,11 +156,13 @@ class PoseTask:
 
     # -- losses and predictions -----------------------------------------------------------
 
-    def per_example_losses(self, batch: dict, outputs: dict) -> dict:
-        """Per-example losses ``[B]`` per head and ``total`` (see ``losses.compute_losses``)."""
+    def per_example_losses(self, batch: dict, outputs: dict, reference: dict | None = None
+                           ) -> dict:
+        """Per-example losses ``[B]`` per head and ``total`` (see ``losses.compute_losses``);
+        ``reference``: the :meth:`reference_view`'s outputs on the same images."""
         return losses_lib.compute_losses(batch, outputs, self.loss_config,
                                          crop_size=float(self.config.data.pipeline.crop.size),
-                                         phase=self.config.phase)
+                                         phase=self.config.phase, reference=reference)
 
     def predict_keypoints(self, outputs: dict) -> tuple[np.ndarray, np.ndarray]:
         """Predicted keypoints ``[B, K, 2]`` in crop pixels and visibility ``[B, K]``.

@@ -24,6 +24,7 @@ from blazepose import drawing, metrics
 from blazepose import topology as topology_lib
 from blazepose.progress import ProgressBar
 from blazepose.train import config as config_lib
+from blazepose.train import losses as losses_lib
 from blazepose.train.config import TrainConfig
 from blazepose.train.task import PoseTask
 
@@ -273,6 +274,15 @@ class Trainer:
             # The same layers without the outputs no loss reads (the 256x256 segmentation head,
             # the world landmarks): the traced step then never computes them.
             self.training_model = self.task.training_view(self.model)
+            # The frozen starting network whose pose flag and world landmarks the losses keep
+            # (LossConfig.preserve_weight); float32, never checkpointed, re-made from init_from.
+            self._reference_full = self.reference_model = None
+            if self.task.preserves_outputs:
+                if not config.init_from:
+                    raise ValueError("losses.preserve_weight > 0 keeps outputs at the starting "
+                                     "network's values: it needs --init_from")
+                self._reference_full = self.task.build_model()
+                self.reference_model = self.task.reference_view(self._reference_full)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
@@ -295,12 +305,15 @@ class Trainer:
 
     def restore(self) -> bool:
         """Resumes from the latest checkpoint; returns whether one was found."""
+        from blazepose.pretrained.importer import initialize_from
+
+        if self._reference_full is not None:
+            initialize_from(self._reference_full, self.config.init_from,
+                            topology=self.task.topology)
         # Every worker resumes from the chief's checkpoints.
         latest = tf.train.latest_checkpoint(str(self.model_dir / "checkpoints"))
         if latest is None:
             if self.config.init_from:
-                from blazepose.pretrained.importer import initialize_from
-
                 report = initialize_from(self.model, self.config.init_from,
                                          topology=self.task.topology)
                 self.print(f"initialised from {self.config.init_from}: {len(report.loaded)} "
@@ -356,18 +369,39 @@ class Trainer:
 
     def _make_train_step(self):
         task, model, optimizer = self.task, self.training_model, self.optimizer
+        reference_model = self.reference_model
         global_batch = self.config.batch_size
         mixed = self.config.mixed_precision
 
+        variables = model.trainable_variables
+        # The preserve loss re-fits the pose-flag head only: through the shared features it
+        # would hold the landmarks back (LSP, 400 steps: PCK@0.2 0.769 against 0.824).
+        flag_head = [index for index, variable in enumerate(variables)
+                     if variable.path.startswith(task.PRESERVE_HEAD_PREFIX)]
+        preserve_weight = task.loss_config.preserve_weight
+
         def replica_step(batch):
-            with tf.GradientTape() as tape:
+            reference = (None if reference_model is None
+                         else reference_model(batch["image"], training=False))
+            with tf.GradientTape(persistent=reference is not None) as tape:
                 outputs = model(batch["image"], training=True)
-                per_example = task.per_example_losses(batch, outputs)
-                loss = tf.nn.compute_average_loss(per_example["total"],
-                                                  global_batch_size=global_batch)
+                per_example = task.per_example_losses(batch, outputs, reference)
+                main = per_example["total"]
+                if reference is not None:
+                    preserve = preserve_weight * per_example[losses_lib.PRESERVE]
+                    main = main - preserve
+                    preserve = tf.nn.compute_average_loss(preserve,
+                                                          global_batch_size=global_batch)
+                loss = tf.nn.compute_average_loss(main, global_batch_size=global_batch)
                 scaled = optimizer.scale_loss(loss) if mixed else loss
-            variables = model.trainable_variables
             gradients = tape.gradient(scaled, variables)
+            if reference is not None:
+                scaled = optimizer.scale_loss(preserve) if mixed else preserve
+                head = tape.gradient(scaled, [variables[index] for index in flag_head])
+                for index, extra in zip(flag_head, head):
+                    gradients[index] = extra if gradients[index] is None else (
+                        gradients[index] + extra)
+                del tape
             optimizer.apply_gradients(zip(gradients, variables))
             return {name: tf.nn.compute_average_loss(value, global_batch_size=global_batch)
                     for name, value in per_example.items()}

@@ -451,3 +451,43 @@ def test_mirrored_strategy_on_two_cpus_averages_to_the_global_mean():
     np.testing.assert_allclose(loss.numpy(), tf.reduce_mean(expected).numpy(), rtol=1e-5)
     assert np.isfinite(gradient.numpy()) and gradient.numpy() != 0.0
 
+
+
+def _flag(values):
+    return {"pose_flag": tf.constant(values, tf.float32)}
+
+
+def test_preserve_loss_is_zero_at_the_reference_and_grows_with_the_drift():
+    reference = _flag([[0.98], [0.6], [0.1]])
+    np.testing.assert_allclose(losses.preserve_loss(reference, reference).numpy(), 0.0,
+                               atol=1e-6)
+    # Example 0's flag falls to 0.51 (what 400 LSP steps did to a head-and-shoulders photo);
+    # example 1's rises a little; example 2 is unchanged.
+    drifted = losses.preserve_loss(_flag([[0.51], [0.7], [0.1]]), reference).numpy()
+    expected = [0.98 * math.log(0.98 / 0.51) + 0.02 * math.log(0.02 / 0.49),
+                0.6 * math.log(0.6 / 0.7) + 0.4 * math.log(0.4 / 0.3), 0.0]
+    np.testing.assert_allclose(drifted, expected, rtol=1e-4, atol=1e-6)
+    # Only the network in training gets a gradient, towards the reference.
+    flag = tf.Variable([[0.5], [0.6], [0.1]])
+    target = tf.Variable([[0.98], [0.6], [0.1]])
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(losses.preserve_loss({"pose_flag": flag}, {"pose_flag": target}))
+    gradient_flag, gradient_target = tape.gradient(value, [flag, target])
+    assert gradient_flag.numpy()[0, 0] < 0 and gradient_target is None
+
+
+def test_preserve_enters_the_total_only_with_a_reference_and_a_weight():
+    targets = _targets()
+    outputs = dict(_perfect_outputs(targets), **_flag([[0.5], [0.5], [0.5]]))
+    reference = _flag([[0.9], [0.9], [0.9]])
+    plain = losses.LossConfig()
+    weighted = dataclasses.replace(plain, preserve_weight=2.0)
+    without = losses.compute_losses(targets, outputs, weighted, CROP)
+    unweighted = losses.compute_losses(targets, outputs, plain, CROP, reference=reference)
+    assert losses.PRESERVE not in without and losses.PRESERVE not in unweighted
+    result = losses.compute_losses(targets, outputs, weighted, CROP, reference=reference)
+    np.testing.assert_allclose(result["total"].numpy() - without["total"].numpy(),
+                               2.0 * result[losses.PRESERVE].numpy(), rtol=1e-5)
+    assert np.all(result[losses.PRESERVE].numpy() > 0.1)
+    with pytest.raises(ValueError, match="preserve_weight"):
+        losses.LossConfig(preserve_weight=-1.0)

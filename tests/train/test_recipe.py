@@ -106,15 +106,17 @@ def test_every_preset_round_trips_through_json(name):
     assert config_lib.from_json(config_lib.to_json(preset)) == preset
 
 
-def test_topology_flag_trains_another_keypoint_set():
+def test_topology_and_preserve_flags_override_the_preset():
     code = ("from absl import flags; from launch import train; "
-            "flags.FLAGS(['train', '--topology=coco_17', '--preset=finetune']); "
+            "flags.FLAGS(['train', '--topology=coco_17', '--preset=finetune', "
+            "'--preserve_weight=0.5']); "
             "c = train.config_from_flags(); "
-            "print(c.model.num_keypoints, c.data.pipeline.topology, c.data.pipeline.crop.framing)")
+            "print(c.model.num_keypoints, c.data.pipeline.topology, c.data.pipeline.crop.framing,"
+            " c.losses.preserve_weight, c.losses.visibility_weight)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["17", "coco_17", "mediapipe"]
+    assert result.stdout.split() == ["17", "coco_17", "mediapipe", "0.5", "0.1"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,3 +158,34 @@ def test_the_finetune_recipe_does_not_collapse(data_dir, tmp_path):
     assert final["pck@0.2"] >= start - 0.02 and "collapse_warning" not in final
     assert not any("WARNING" in line for line in lines)
     keras.backend.clear_session()
+
+
+def test_preserve_runs_googles_network_beside_and_reports_its_loss(data_dir, tmp_path):
+    """The reference the pose flag is kept at is Google's network, frozen, untouched by the
+    training steps, never checkpointed; the loss it adds is logged."""
+    from blazepose.pretrained.importer import load_mediapipe_model
+
+    recipe = config_lib.get_preset("finetune")
+    losses = dataclasses.replace(recipe.losses, preserve_weight=1.0)
+    trainer, lines = _pretrained_run(data_dir, tmp_path, recipe.optimizer, losses=losses)
+    assert any("preserve=" in line for line in lines)
+    assert not trainer.reference_model.trainable_variables
+    batch = next(iter(trainer.task.dataset_fn(False)(tf.distribute.InputContext())))
+    google = load_mediapipe_model("full")(batch["image"])
+    np.testing.assert_allclose(trainer.reference_model(batch["image"])["pose_flag"],
+                               google["pose_flag"], atol=1e-5)
+    trained = trainer.model(batch["image"])["landmarks"]
+    assert float(np.max(np.abs(trained - google["landmarks"]))) > 1e-3  # the student moved
+    saved = [name for name, _ in tf.train.list_variables(str(tmp_path / "checkpoints"))]
+    assert saved and not any("reference" in name for name in saved)
+    keras.backend.clear_session()
+
+
+def test_preserve_needs_a_starting_network(data_dir, tmp_path):
+    config = dataclasses.replace(
+        config_lib.get_preset("finetune"), init_from=None,
+        losses=dataclasses.replace(config_lib.get_preset("finetune").losses, preserve_weight=1.0),
+        data=dataclasses.replace(config_lib.get_preset("finetune").data,
+                                 datasets=("synthetic_pose/tiny",), data_dir=data_dir))
+    with pytest.raises(ValueError, match="init_from"):
+        Trainer(config, tmp_path, print_fn=lambda *_: None)
