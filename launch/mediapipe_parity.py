@@ -54,6 +54,13 @@ _TASK = flags.DEFINE_string("task", None,
                             "--pipeline: a pose_landmarker.task (e.g. from launch.export "
                             "--format=mediapipe_task): MediaPipe runs it and our pipeline runs "
                             "its two networks. Default: Google's files.")
+
+
+@flags.validator("task", message="--task must name an existing .task file")
+def _task_exists(value):
+    return value is None or os.path.isfile(value)
+
+
 _SOLUTIONS = flags.DEFINE_boolean("solutions", False,
                                   "Compare blazepose.solutions.pose with the legacy "
                                   "mp.solutions.pose of mediapipe 0.10.21.")
