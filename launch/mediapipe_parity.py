@@ -141,7 +141,6 @@ def _run_solutions_parity():
 
 
 def _run_pipeline_parity():
-    import dataclasses
     import tempfile
 
     from blazepose.export import task_export
@@ -152,8 +151,8 @@ def _run_pipeline_parity():
     python = environment.ensure_python("tasks", cache_dir)
     config = PipelineConfig(sampling=_SAMPLING.value, video_graph=_VIDEO_GRAPH.value)
     report = {"mediapipe": environment.RUNTIMES["tasks"].requirements[0],
-              "backend": _BACKEND.value, "config": dataclasses.asdict(config)}
-    report["config"] = {k: report["config"][k] for k in ("sampling", "video_graph")}
+              "backend": _BACKEND.value,
+              "config": {"sampling": config.sampling, "video_graph": config.video_graph}}
     with tempfile.TemporaryDirectory(prefix="parity-") as scratch:
         if _TASK.value:
             task = _TASK.value

@@ -349,18 +349,17 @@ class PosePipeline:
         world = estimate["world_landmarks"][:NUM_LANDMARKS].astype(np.float64)
         aux = landmarks[AUX_CENTER_INDEX:AUX_SCALE_INDEX + 1, :3].astype(np.float64)
         legacy = self.config.video_graph == "legacy"
-        # The crop of the next frame; MediaPipe's object scale for the landmark filter is
-        # (width + height) / 2 in pixels of a square from the raw auxiliary landmarks: the next
-        # crop itself (Tasks) or the unscaled square they span (legacy).
+        # The next frame's crop from the raw auxiliary landmarks. MediaPipe's object scale for
+        # the landmark filter is (width + height) / 2 in pixels of a square from them: that crop
+        # itself (Tasks) or the unscaled square they span (legacy).
         next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
-        object_scale = geometry.roi_from_keypoints(
-            aux[0], aux[1], scale=1.0 if legacy else self.config.roi_scale).size
+        object_scale = next_roi.size / self.config.roi_scale if legacy else next_roi.size
         if self.smoothing:
             body[:, 3] = self._visibility_filter.apply(body[:, 3])
             body[:, :3] = self._landmarks_filter.apply(body[:, :3], timestamp_s, object_scale)
             world = self._world_filter.apply(world, timestamp_s)
         if self.tracking:
-            if legacy:
+            if legacy:  # the legacy graph places the crop from filtered auxiliary landmarks
                 aux = self._aux_filter.apply(aux, timestamp_s, object_scale)
                 next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
             self._next_roi = next_roi if next_roi.size >= MIN_ROI_SIZE else None

@@ -121,12 +121,15 @@ def read_frames(path: os.PathLike, indices) -> list[np.ndarray]:
     return frames
 
 
+def read_photo(name: str, cache_dir: os.PathLike | None = None) -> np.ndarray:
+    """Sample photo ``name`` (:mod:`blazepose.samples`) as uint8 RGB ``[H, W, 3]``."""
+    bgr = cv2.imread(os.fspath(samples.fetch_sample(name, cache_dir)), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def still_images(cache_dir: os.PathLike | None = None) -> list[tuple[str, np.ndarray]]:
     """``(name, uint8 RGB image)`` of the photos and the clips' still frames."""
-    images = []
-    for name in PHOTOS:
-        bgr = cv2.imread(os.fspath(samples.fetch_sample(name, cache_dir)), cv2.IMREAD_COLOR)
-        images.append((name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    images = [(name, read_photo(name, cache_dir)) for name in PHOTOS]
     for name, indices in CLIP_STILLS.items():
         frames = read_frames(samples.fetch_sample(name, cache_dir), indices)
         images += [(f"{name}#{index}", frame) for index, frame in zip(indices, frames)]
@@ -214,17 +217,8 @@ def compare_images(pipeline: PosePipeline, images, task: os.PathLike,
     rows = []
     for (name, image), found, probed in zip(images, theirs, crops):
         result = pipeline.process_image(image)
-        height, width = image.shape[:2]
-        row = {"name": name, "width": width, "height": height,
-               "found_ours": result is not None, "found_mediapipe": bool(found)}
-        if result is not None:
-            row.update(score=result.detection_score, crop_size_px=result.roi.size)
-            their_roi = probe.roi_of(probed[0].landmarks) if probed else None
-            row.update(_roi_difference(result.roi, their_roi))
-        if result is not None and found:
-            row.update(_landmark_figures(result.landmarks, result.world_landmarks,
-                                         found[0].landmarks, found[0].world_landmarks))
-        rows.append(FrameComparison(**row))
+        their_roi = probe.roi_of(probed[0].landmarks) if probed else None
+        rows.append(_comparison(name, image, result, found, their_roi))
     return rows
 
 
@@ -235,19 +229,25 @@ def compare_video(pipeline: PosePipeline, name: str, frames, timestamps_ms, task
     theirs = client.run_pose_landmarker(task, frames, video=True, timestamps_ms=timestamps_ms,
                                         python=python, cache_dir=cache_dir)
     pipeline.reset()
-    rows = []
-    for index, (frame, stamp, found) in enumerate(zip(frames, timestamps_ms, theirs)):
-        result = pipeline.process_frame(frame, stamp / 1000.0)
-        height, width = frame.shape[:2]
-        row = {"name": f"{name}@{index}", "width": width, "height": height,
-               "found_ours": result is not None, "found_mediapipe": bool(found)}
-        if result is not None:
-            row.update(score=result.detection_score, crop_size_px=result.roi.size)
-        if result is not None and found:
-            row.update(_landmark_figures(result.landmarks, result.world_landmarks,
-                                         found[0].landmarks, found[0].world_landmarks))
-        rows.append(FrameComparison(**row))
-    return rows
+    return [_comparison(f"{name}@{index}", frame, pipeline.process_frame(frame, stamp / 1000.0),
+                        found)
+            for index, (frame, stamp, found) in enumerate(zip(frames, timestamps_ms, theirs))]
+
+
+def _comparison(name: str, frame: np.ndarray, result, found, their_roi=None
+                ) -> FrameComparison:
+    """One frame's row: our ``PoseResult`` (or None) against MediaPipe's poses (a list) and,
+    when the probe ran, MediaPipe's crop."""
+    height, width = frame.shape[:2]
+    row = {"name": name, "width": width, "height": height,
+           "found_ours": result is not None, "found_mediapipe": bool(found)}
+    if result is not None:
+        row.update(score=result.detection_score, crop_size_px=result.roi.size)
+        row.update(_roi_difference(result.roi, their_roi))
+    if result is not None and found:
+        row.update(_landmark_figures(result.landmarks, result.world_landmarks,
+                                     found[0].landmarks, found[0].world_landmarks))
+    return FrameComparison(**row)
 
 
 def summary(rows: list[FrameComparison]) -> dict:
@@ -282,10 +282,7 @@ def summary(rows: list[FrameComparison]) -> dict:
 def legacy_images(cache_dir: os.PathLike | None = None) -> list[tuple[str, np.ndarray]]:
     """``(name, uint8 RGB)``: :data:`LEGACY_PHOTOS`, the astronaut turned a quarter clockwise
     (a lying person, a rotated crop), a blank image (nobody) and :data:`LEGACY_STILL_FRAMES`."""
-    images = []
-    for name in LEGACY_PHOTOS:
-        bgr = cv2.imread(os.fspath(samples.fetch_sample(name, cache_dir)), cv2.IMREAD_COLOR)
-        images.append((name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    images = [(name, read_photo(name, cache_dir)) for name in LEGACY_PHOTOS]
     images.append(("astronaut_rot90", np.ascontiguousarray(np.rot90(images[0][1], k=-1))))
     images.append(("blank", np.full((240, 320, 3), 128, np.uint8)))
     frames = read_frames(samples.fetch_sample("sports2d_demo", cache_dir), LEGACY_STILL_FRAMES)

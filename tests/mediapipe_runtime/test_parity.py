@@ -28,10 +28,7 @@ def bundles(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photos():
-    images = []
-    for name in ("astronaut", "zidane"):
-        bgr = cv2.imread(str(samples.fetch_sample(name)), cv2.IMREAD_COLOR)
-        images.append((name, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    images = [(name, parity.read_photo(name)) for name in ("astronaut", "zidane")]
     frames = parity.read_frames(samples.fetch_sample("sports2d_demo"), (100, 120, 220))
     return images + [(f"sports2d#{i}", f) for i, f in zip((100, 120, 220), frames)]
 

@@ -12,7 +12,6 @@ import pytest
 import tensorflow as tf
 
 import blazepose
-from blazepose.data.config import NO_AUGMENTATION, PipelineConfig
 from blazepose.train import config as config_lib
 from blazepose.train.trainer import TRUNK_PREFIXES, Trainer, WarmupSchedule, make_optimizer
 
@@ -61,21 +60,9 @@ def test_trunk_is_frozen_then_learns_at_its_factor():
     assert trunk_change == pytest.approx(0.25 * head_change, rel=1e-4)
 
 
-def _config(data_dir, **overrides):
-    base = config_lib.TrainConfig(
-        model=config_lib.ModelSection(variant="lite"),
-        data=config_lib.DataSection(datasets=("synthetic_pose/tiny",), data_dir=data_dir,
-                                    pipeline=PipelineConfig(augment=NO_AUGMENTATION)),
-        optimizer=config_lib.OptimizerSection(learning_rate=2e-3, warmup_steps=1,
-                                              schedule="constant"),
-        train_steps=4, batch_size=4, eval_every=2, eval_batches=1, checkpoint_every=2,
-        log_every=2, summary_every=2, deterministic=True)
-    return dataclasses.replace(base, **overrides)
-
-
-def test_validation_uses_the_weight_average_and_training_keeps_its_weights(data_dir, tmp_path):
-    config = _config(data_dir, optimizer=dataclasses.replace(
-        _config(data_dir).optimizer, ema_momentum=0.9))
+def test_validation_uses_the_weight_average_and_training_keeps_its_weights(small_config, tmp_path):
+    config = small_config(eval_every=2, summary_every=2, optimizer=dataclasses.replace(
+        small_config().optimizer, ema_momentum=0.9))
     trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
     trainer.train()
     variables = trainer.model.trainable_variables
@@ -91,8 +78,8 @@ def test_validation_uses_the_weight_average_and_training_keeps_its_weights(data_
     assert (tmp_path / "best.json").exists()
 
 
-def test_a_run_saves_its_resolved_config_and_reads_it_back(data_dir, tmp_path):
-    config = _config(data_dir, train_steps=2, eval_every=100)
+def test_a_run_saves_its_resolved_config_and_reads_it_back(small_config, tmp_path):
+    config = small_config(train_steps=2, eval_every=100, summary_every=2)
     Trainer(config, tmp_path, print_fn=lambda *_: None).train()
     assert config_lib.load_run_config(tmp_path) == config
     (tmp_path / "config.json").write_text(json.dumps({"no_such_field": 1}))

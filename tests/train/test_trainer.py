@@ -1,6 +1,5 @@
 """The training loop on CPU: learning, distribution, checkpoints, NaN guard, TensorBoard."""
 
-import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -18,18 +17,6 @@ from blazepose.train.trainer import CheckpointMismatchError, NonFiniteLossError,
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _config(data_dir, **overrides):
-    base = config_lib.TrainConfig(
-        model=config_lib.ModelSection(variant="lite"),
-        data=config_lib.DataSection(datasets=("synthetic_pose/tiny",), data_dir=data_dir,
-                                    pipeline=PipelineConfig(augment=NO_AUGMENTATION)),
-        optimizer=config_lib.OptimizerSection(learning_rate=2e-3, warmup_steps=1,
-                                              schedule="constant"),
-        train_steps=4, batch_size=4, eval_every=1000, eval_batches=1, checkpoint_every=2,
-        log_every=2, summary_every=1, deterministic=True)
-    return dataclasses.replace(base, **overrides)
-
-
 def _fixed_batch(task):
     dataset = tf.distribute.get_strategy().distribute_datasets_from_function(
         task.dataset_fn(False))
@@ -41,8 +28,8 @@ def _loss(trainer, batch):
     return float(tf.reduce_mean(trainer.task.per_example_losses(batch, outputs)["total"]))
 
 
-def test_loss_falls_and_artifacts_are_written(data_dir, tmp_path):
-    config = _config(data_dir, train_steps=12, phase="heatmap")
+def test_loss_falls_and_artifacts_are_written(small_config, tmp_path):
+    config = small_config(train_steps=12, phase="heatmap")
     trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
     batch = _fixed_batch(trainer.task)
     before = _loss(trainer, batch)
@@ -68,10 +55,10 @@ def _event_tags(folder):
     return set(accumulator.Tags()["tensors"])
 
 
-def test_mirrored_on_two_cpus_matches_one_device(data_dir, tmp_path):
+def test_mirrored_on_two_cpus_matches_one_device(small_config, tmp_path):
     losses = {}
     for name in ("default", "mirrored"):
-        config = _config(data_dir, train_steps=3, checkpoint_every=100)
+        config = small_config(train_steps=3, checkpoint_every=100)
         strategy = (tf.distribute.get_strategy() if name == "default" else
                     tf.distribute.MirroredStrategy(
                         [d.name for d in tf.config.list_logical_devices("CPU")[:2]]))
@@ -81,19 +68,19 @@ def test_mirrored_on_two_cpus_matches_one_device(data_dir, tmp_path):
     assert losses["mirrored"] == pytest.approx(losses["default"], rel=1e-4)
 
 
-def test_resume_continues_the_step_counter(data_dir, tmp_path):
+def test_resume_continues_the_step_counter(small_config, tmp_path):
     printed = []
-    Trainer(_config(data_dir, train_steps=2), tmp_path, print_fn=printed.append).train()
-    second = Trainer(_config(data_dir, train_steps=4), tmp_path, print_fn=printed.append)
+    Trainer(small_config(train_steps=2), tmp_path, print_fn=printed.append).train()
+    second = Trainer(small_config(train_steps=4), tmp_path, print_fn=printed.append)
     second.train()
     assert any("resumed from" in line and "step 2" in line for line in printed), printed
     assert int(second.step.numpy()) == 4
     assert second.manager.latest_checkpoint.endswith("ckpt-4")
 
 
-def test_another_architecture_is_refused_with_what_differs(data_dir, tmp_path):
-    Trainer(_config(data_dir, train_steps=2), tmp_path, print_fn=lambda *_: None).train()
-    other = _config(data_dir, model=config_lib.ModelSection(variant="full"))
+def test_another_architecture_is_refused_with_what_differs(small_config, tmp_path):
+    Trainer(small_config(train_steps=2), tmp_path, print_fn=lambda *_: None).train()
+    other = small_config(model=config_lib.ModelSection(variant="full"))
     with pytest.raises(CheckpointMismatchError, match="variant.*lite.*full"):
         Trainer(other, tmp_path, print_fn=lambda *_: None)
 
@@ -112,8 +99,8 @@ class _PoisonedTask(PoseTask):
         return poisoned
 
 
-def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
-    config = _config(data_dir, train_steps=6, checkpoint_every=2)
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(small_config, tmp_path):
+    config = small_config(train_steps=6, checkpoint_every=2)
     trainer = Trainer(config, tmp_path, task=_PoisonedTask(config), print_fn=lambda *_: None)
     with pytest.raises(NonFiniteLossError, match=r"at step (\d+).*ckpt-2") as raised:
         trainer.train()
@@ -123,11 +110,11 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
     assert trainer.manager.latest_checkpoint.endswith("ckpt-2")
 
 
-def test_phases_freeze_the_right_layers(data_dir):
+def test_phases_freeze_the_right_layers(small_config):
     for phase, trains_regression, trains_trunk in [("heatmap", False, True),
                                                    ("regression", True, False),
                                                    ("joint", True, True)]:
-        model = PoseTask(_config(data_dir, phase=phase)).build_model()
+        model = PoseTask(small_config(phase=phase)).build_model()
         assert model.get_layer("reg_landmarks").trainable == trains_regression, phase
         assert model.get_layer("trunk_expand").trainable == trains_trunk, phase
         assert not model.get_layer("segmentation").trainable
@@ -159,8 +146,8 @@ def test_config_rejects_contradictions():
     assert np.isfinite(config_lib.TrainConfig().optimizer.learning_rate)
 
 
-def test_evaluate_program_reads_the_run(data_dir, tmp_path):
-    Trainer(_config(data_dir, train_steps=2, model=config_lib.ModelSection(variant="full")),
+def test_evaluate_program_reads_the_run(small_config, data_dir, tmp_path):
+    Trainer(small_config(train_steps=2, model=config_lib.ModelSection(variant="full")),
             tmp_path, print_fn=lambda *_: None).train()
     result = subprocess.run(
         [sys.executable, "-m", "launch.evaluate", f"--model_dir={tmp_path}", "--preset=default",
@@ -178,8 +165,8 @@ def _train_command(model_dir, data_dir, steps):
             "--eval_every=1000", "--log_every=1", "--deterministic", "--learning_rate=1e-3"]
 
 
-def _final_weights(model_dir, data_dir):
-    trainer = Trainer(_config(data_dir, train_steps=10), model_dir, print_fn=lambda *_: None)
+def _final_weights(model_dir, small_config):
+    trainer = Trainer(small_config(train_steps=10), model_dir, print_fn=lambda *_: None)
     # The network only: the run's optimizer (the default preset's, with a weight average)
     # differs from this config's.
     tf.train.Checkpoint(model=trainer.model, step=trainer.step).restore(
@@ -188,7 +175,7 @@ def _final_weights(model_dir, data_dir):
 
 
 @pytest.fixture(scope="module")
-def straight_run(data_dir, tmp_path_factory):
+def straight_run(small_config, data_dir, tmp_path_factory):
     """Final step and weights of an uninterrupted deterministic 12-step run."""
     import os
 
@@ -196,11 +183,12 @@ def straight_run(data_dir, tmp_path_factory):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     subprocess.run(_train_command(model_dir, data_dir, 12), cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=600)
-    return _final_weights(model_dir, data_dir)
+    return _final_weights(model_dir, small_config)
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
-def test_interrupted_run_resumes_to_the_same_weights(data_dir, tmp_path, straight_run, how):
+def test_interrupted_run_resumes_to_the_same_weights(small_config, data_dir, tmp_path, straight_run,
+                                                     how):
     """Interrupt mid-run, restart: the step counter continues from the last checkpoint and, in
     deterministic mode, the final weights equal those of an uninterrupted run.
 
@@ -250,7 +238,7 @@ def test_interrupted_run_resumes_to_the_same_weights(data_dir, tmp_path, straigh
         assert resumed_at == int(saved.group(1))
     assert f"step {resumed_at + 1}/12" in resumed.stdout
     straight_step, straight = straight_run
-    final_step, after_interruption = _final_weights(interrupted, data_dir)
+    final_step, after_interruption = _final_weights(interrupted, small_config)
     assert straight_step == final_step == 12
     for a, b in zip(straight, after_interruption):
         np.testing.assert_array_equal(a, b)
@@ -296,14 +284,14 @@ def test_multi_worker_two_processes_on_loopback(data_dir, tmp_path):
     assert not list((tmp_path / "run").glob("worker_scratch_*")), "scratch folders removed"
 
 
-def test_data_service_on_loopback_feeds_the_loop(data_dir, tmp_path):
+def test_data_service_on_loopback_feeds_the_loop(small_config, tmp_path):
     from launch import data_service
 
     dispatcher_port, worker_port = _free_ports(2)
     dispatcher = data_service.start("dispatcher", dispatcher_port)
     worker = data_service.start("worker", worker_port, f"localhost:{dispatcher_port}")
     try:
-        config = _config(data_dir, train_steps=3,
+        config = small_config(train_steps=3,
                          data_service=f"grpc://localhost:{dispatcher_port}")
         trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
         trainer.train()
@@ -315,10 +303,10 @@ def test_data_service_on_loopback_feeds_the_loop(data_dir, tmp_path):
         dispatcher.stop()
 
 
-def test_mixed_precision_trains_with_loss_scaling(data_dir, tmp_path):
+def test_mixed_precision_trains_with_loss_scaling(small_config, tmp_path):
     import keras
 
-    config = _config(data_dir, train_steps=3, mixed_precision=True)
+    config = small_config(train_steps=3, mixed_precision=True)
     trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
     assert trainer.model.get_layer("stem_conv").compute_dtype == "float16"
     assert trainer.model.get_layer("stem_conv").kernel.dtype == "float32"
@@ -331,7 +319,7 @@ def test_mixed_precision_trains_with_loss_scaling(data_dir, tmp_path):
     assert np.isfinite(after) and after != before
 
 
-def test_coco_data_gets_oks_ap(tmp_path):
+def test_coco_data_gets_oks_ap(small_config, tmp_path):
     """Evaluating COCO-17 data adds pycocotools' OKS AP; perfect predictions score 1."""
     import datasets_tfds.custom_pose.custom_pose_dataset_builder  # noqa: F401
     from blazepose.data import custom_format
@@ -341,7 +329,7 @@ def test_coco_data_gets_oks_ap(tmp_path):
     data_dir = str(tmp_path / "tfds")
     tfds.builder("custom_pose/auto", data_dir=data_dir).download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=str(folder)))
-    config = _config(data_dir, data=config_lib.DataSection(
+    config = small_config(data=config_lib.DataSection(
         datasets=("custom_pose/auto",), data_dir=data_dir, eval_split="validation",
         pipeline=PipelineConfig(augment=NO_AUGMENTATION)))
     trainer = Trainer(config, tmp_path / "run", print_fn=lambda *_: None)
@@ -372,14 +360,14 @@ def test_sources_take_a_split_per_data_set_and_separate_evaluation_sets():
     assert [(s.name, s.split) for s in plain.sources(False)] == [("mpii", "validation")]
 
 
-def test_regression_phase_continues_the_heatmap_phase(data_dir, tmp_path):
+def test_regression_phase_continues_the_heatmap_phase(small_config, tmp_path):
     """The recipe's second phase resumes the first one's checkpoint in the same model_dir: the
     weights carry over, only the regression branch changes, the step counter continues."""
     quiet = {"print_fn": lambda *_: None}
-    first = Trainer(_config(data_dir, phase="heatmap", train_steps=2), tmp_path, **quiet)
+    first = Trainer(small_config(phase="heatmap", train_steps=2), tmp_path, **quiet)
     first.train()
     trunk = first.model.get_layer("trunk_expand").get_weights()[0].copy()
-    second = Trainer(_config(data_dir, phase="regression", train_steps=4), tmp_path, **quiet)
+    second = Trainer(small_config(phase="regression", train_steps=4), tmp_path, **quiet)
     second.train()
     assert int(second.step.numpy()) == 4
     np.testing.assert_array_equal(second.model.get_layer("trunk_expand").get_weights()[0], trunk)
