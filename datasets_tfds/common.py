@@ -50,20 +50,6 @@ def topology_metadata(topology: Topology) -> tfds.core.MetadataDict:
     )
 
 
-def box_from_keypoints(keypoints: np.ndarray, labelled: np.ndarray, width: int, height: int
-                       ) -> np.ndarray:
-    """x_min, y_min, x_max, y_max around the labelled keypoints, clipped to the image.
-
-    Falls back to the whole image when nothing is labelled.
-    """
-    points = np.asarray(keypoints, np.float32)[np.asarray(labelled, bool)]
-    if len(points) == 0:
-        return np.array([0, 0, width, height], np.float32)
-    low = np.clip(points.min(axis=0), 0, [width, height])
-    high = np.clip(points.max(axis=0), 0, [width, height])
-    return np.array([low[0], low[1], high[0], high[1]], np.float32)
-
-
 def pose_example(image, image_id: str, keypoints, visibility, labelled, person_box,
                  topology: Topology) -> dict:
     """An example dict in the shared layout, with dtypes and shapes checked.
@@ -123,5 +109,5 @@ def read_topology(info: tfds.core.DatasetInfo) -> str:
     return str(info.metadata["topology"])
 
 
-__all__ = ["UnlistedConfigs", "box_from_keypoints", "check_images_exist", "pose_example",
+__all__ = ["UnlistedConfigs", "check_images_exist", "pose_example",
            "pose_features", "read_topology", "topology_metadata"]

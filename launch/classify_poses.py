@@ -9,7 +9,7 @@ r"""Pose classification on a TFDS image data set (Yoga-82): landmarks, k-NN and 
    reported. The landmarks are cached in ``--cache`` (.npz), and splits already in the cache
    are not extracted again (``--refresh`` forces it).
 2. Training: a k-NN classifier (MediaPipe's two-stage search) and a small Keras MLP over the
-   normalised pose embedding (``blazepose.classification``), per label level.
+   normalised pose embedding (``blazepose.analysis.classification``), per label level.
 3. Report: accuracy on the test split per level (``label_6``, ``label_20``, ``label_82``) and
    classifier, over the test images with a detected person, and over all listed test images
    (images without a person count as wrong), as a table and a final JSON line.
@@ -28,6 +28,8 @@ import sys
 import time
 
 from absl import app, flags
+
+from datasets_tfds.prepare import prepare
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -70,7 +72,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_flags()
-    from blazepose.classification import (
+    from blazepose.analysis.classification import (
         evaluate_landmark_cache,
         extract_split_landmarks,
         format_classification_report,
@@ -89,6 +91,7 @@ def main(argv):
     meta.setdefault("dataset", _DATASET.value)
     for split in (_TRAIN_SPLIT.value, _TEST_SPLIT.value):
         if _REFRESH.value or f"{split}_landmarks" not in arrays:
+            prepare(_DATASET.value, _DATA_DIR.value, split, flag="--dataset")
             new, names = extract_split_landmarks(_DATASET.value, split, _DATA_DIR.value,
                                                  _BACKEND.value, _MAX_IMAGES.value, log)
             arrays = {k: v for k, v in arrays.items() if not k.startswith(f"{split}_")}

@@ -9,7 +9,8 @@ r"""Counts exercise repetitions in a pose track (run_video's JSON) or a video.
 ``--format=json`` prints ``{"exercise": E, "count": N, "reps": [{"start_s": a, "end_s": b}, ...]}``;
 ``--format=text`` one readable line. The rule counter knows pushup, squat, situp, jumping_jack and
 lunge; the k-NN counter learns any exercise from a folder of labelled frames (``--samples``,
-layout in ``blazepose.counting.load_samples``: ``FOLDER/<class>/*.json`` or ``FOLDER/<class>.csv``)
+layout in ``blazepose.analysis.counting.load_samples``: ``FOLDER/<class>/*.json`` or
+``FOLDER/<class>.csv``)
 and counts entering and leaving ``--knn_class`` (default ``down``).
 """
 
@@ -23,8 +24,8 @@ from absl import app, flags
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RULE_EXERCISES = ("pushup", "squat", "situp", "jumping_jack", "lunge")
-"""Exercises the rule counter knows (``blazepose.counting.EXERCISES``; repeated here so that
-flags are checked before the library, and TensorFlow, is imported)."""
+"""Exercises the rule counter knows (``blazepose.analysis.counting.EXERCISES``; repeated here so
+that flags are checked before the library, and TensorFlow, is imported)."""
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -77,11 +78,12 @@ def validate_flags() -> str:
 
 
 def track_from_video(path: str, backend: str = "tflite"):
-    """Runs the tracking pose pipeline over a video; a :class:`blazepose.counting.PoseTrack`."""
+    """Runs the tracking pose pipeline over a video; a
+    :class:`blazepose.analysis.counting.PoseTrack`."""
     import cv2  # the `video` extra: opencv-python-headless
     import numpy as np
 
-    from blazepose.counting import track_from_json
+    from blazepose.analysis.counting import track_from_json
     from blazepose.inference import PosePipeline
 
     capture = cv2.VideoCapture(path)
@@ -116,8 +118,8 @@ def track_from_video(path: str, backend: str = "tflite"):
 
 def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str | None,
           knn_class: str, backend: str = "tflite"):
-    """The :class:`blazepose.counting.RepCount` of one input."""
-    from blazepose import counting
+    """The :class:`blazepose.analysis.counting.RepCount` of one input."""
+    from blazepose.analysis import counting
 
     track = counting.load_track(path) if kind == "json" else track_from_video(path, backend)
     if counter == "rule":

@@ -35,6 +35,8 @@ import os
 
 from absl import app, flags
 
+from datasets_tfds.prepare import prepare_sources
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CHECKPOINT_KEYWORDS = ("auto", "best", "latest", "none")
@@ -167,7 +169,7 @@ def main(argv):
         with tf.io.gfile.GFile(phase_file) as stream:
             config = dataclasses.replace(config, phase=json.load(stream)["phase"])
     task = PoseTask(config)
-    task.prepare_data()
+    prepare_sources(task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, task=task)
     _restore(trainer, _MODEL_DIR.value, which)
     crops = _CROPS.value

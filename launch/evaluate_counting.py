@@ -4,7 +4,7 @@ r"""Measures repetition counting on generated exercise recordings with known cou
   python -m launch.evaluate_counting --sequences=200 --counter=rule,knn --seed=7
   python -m launch.evaluate_counting --depth=2d                       # no world landmarks, no z
 
-The recordings and their degradations are described in ``blazepose.synthetic_tracks``
+The recordings and their degradations are described in ``blazepose.synthesis.tracks``
 (motion model of ``datasets_tfds/synthetic_pose``; extra noise, dropped frames, low visibility,
 legs out of the frame, speed changes, mirrored videos); recording ``i`` of exercise ``e`` is a
 pure function of ``(seed, e, i)``.
@@ -45,7 +45,7 @@ KNOWN_COUNTERS = ("rule", "knn")
 
 
 def _validated_flags() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from blazepose.counting import EXERCISES
+    from blazepose.analysis.counting import EXERCISES
 
     exercises = tuple(_EXERCISES.value or EXERCISES)
     unknown = [e for e in exercises if e not in EXERCISES]
@@ -69,7 +69,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     exercises, counters = _validated_flags()
-    from blazepose.synthetic_tracks import NO_DEGRADATIONS, Degradations, evaluate, format_table
+    from blazepose.synthesis.tracks import NO_DEGRADATIONS, Degradations, evaluate, format_table
 
     started = time.perf_counter()
     results = evaluate(exercises, _SEQUENCES.value, _SEED.value, counters, _DEPTH.value,

@@ -41,6 +41,8 @@ import pathlib
 
 from absl import app, flags
 
+from datasets_tfds.prepare import prepare
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FORMATS = ("saved_model", "tflite", "onnx", "tfjs", "mediapipe_task")
@@ -170,6 +172,10 @@ def _crops(config, export_config):
         name = _REPRESENTATIVE.value or config.data.datasets[0]
         source = DataSource(name, _REPRESENTATIVE_SPLIT.value,
                             data_dir=_DATA_DIR.value or config.data.data_dir)
+        try:
+            prepare(source.name, source.data_dir, source.split, flag="--representative_dataset")
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
         crops = representative.representative_crops(
             source, export_config.calibration_images + _HELD_OUT, config.data.pipeline)
         if len(crops) <= _HELD_OUT:

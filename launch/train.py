@@ -17,6 +17,8 @@ import os
 
 from absl import app, flags
 
+from datasets_tfds.prepare import prepare_sources
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _PRESET = flags.DEFINE_string("preset", "default", "Named preset (blazepose.train.config).")
@@ -190,7 +192,7 @@ def main(argv):
         task = PoseTask(config)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    task.prepare_data()
+    prepare_sources(task.sources(True) + task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, strategy=strategy, task=task)
     results = trainer.train()
     pck = results.get("pck@0.2", float("nan"))

@@ -1,4 +1,4 @@
-"""Tests of blazepose.classification: the pose embedding's invariances and the classifiers.
+"""Tests of blazepose.analysis.classification: the pose embedding's invariances and the classifiers.
 
 Poses come from the synthetic body model (``datasets_tfds.synthetic_pose``): five pose
 archetypes, random body proportions and joint noise, seen by a camera from the front with a
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blazepose.classification import (
+from blazepose.analysis.classification import (
     EMBEDDING_PAIRS,
     EmaSmoothing,
     KnnConfig,
@@ -20,8 +20,8 @@ from blazepose.classification import (
     mirror_landmarks,
     pose_embedding,
 )
-from datasets_tfds.synthetic_pose.body_model import sample_body_shape
-from datasets_tfds.synthetic_pose.poses import sample_posed_body
+from blazepose.synthesis.body_model import sample_body_shape
+from blazepose.synthesis.poses import sample_posed_body
 
 CLASSES = ("standing", "arms_up", "sitting", "squatting", "lying")
 

@@ -1,4 +1,4 @@
-"""Tests of blazepose.counting: rule counters, the k-NN counter, tracks and samples.
+"""Tests of blazepose.analysis.counting: rule counters, the k-NN counter, tracks and samples.
 
 Recordings come from the synthetic exercise motion model through
 ``launch.evaluate_counting.synthetic_recording`` (known count and intervals); each test changes
@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from blazepose.counting import (
+from blazepose.analysis.counting import (
     EXERCISES,
     KnnRepCounter,
     PoseTrack,
@@ -24,7 +24,7 @@ from blazepose.counting import (
     track_from_json,
     track_to_json,
 )
-from blazepose.synthetic_tracks import (
+from blazepose.synthesis.tracks import (
     NO_DEGRADATIONS,
     Degradations,
     evaluate,

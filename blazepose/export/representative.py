@@ -13,24 +13,6 @@ from blazepose.data.config import PipelineConfig
 from blazepose.export.config import ExportError
 
 
-def prepare(source: pipeline.DataSource) -> None:
-    """Builds the data set if it is not prepared yet (generated builders such as
-    ``synthetic_pose`` build here; manual ones raise TFDS's error naming what to place)."""
-    import tensorflow_datasets as tfds
-
-    import datasets_tfds
-
-    datasets_tfds.register_builders()
-    try:
-        builder = tfds.builder(source.name, data_dir=source.data_dir)
-    except Exception as error:  # TFDS raises DatasetNotFoundError and others
-        raise ExportError(f"--representative_dataset {source.name}: {error}") from error
-    builder.download_and_prepare()
-    if source.split not in builder.info.splits:
-        raise ExportError(f"--representative_dataset {source.name} has no split "
-                          f"{source.split!r}; it has {sorted(builder.info.splits)}")
-
-
 def representative_crops(source: pipeline.DataSource, count: int,
                          config: PipelineConfig | None = None) -> np.ndarray:
     """Up to ``count`` crops, float32 ``[n, 256, 256, 3]`` in [0, 1], in record order.
@@ -38,7 +20,6 @@ def representative_crops(source: pipeline.DataSource, count: int,
     Raises:
       ExportError: the split holds no example.
     """
-    prepare(source)
     config = config or PipelineConfig()
     config = dataclasses.replace(config, deterministic=True)
     dataset = pipeline.build_dataset([source], config, batch_size=min(count, 16), training=False)

@@ -22,12 +22,17 @@ from blazepose.model.detection import (
                                        weighted_non_max_suppression,
 )
 from blazepose.model.detector import build_detector_model
-from blazepose.model.landmark import OUTPUT_KEYS, LandmarkModelConfig, build_landmark_model
+from blazepose.model.landmark import (
+    OUTPUT_KEYS,
+    LandmarkModelConfig,
+    build_landmark_model,
+    build_model,
+)
 from blazepose.model.layers import DepthToSpace, StopGradient
 
 __all__ = [
     "FULL", "HEAVY", "LITE", "VARIANTS", "InvertedResidual", "LandmarkArchitecture",
-    "LandmarkModelConfig", "OUTPUT_KEYS", "StopGradient", "build_landmark_model",
+    "LandmarkModelConfig", "OUTPUT_KEYS", "StopGradient", "build_landmark_model", "build_model",
     "get_architecture", "scale_architecture",
     # Person detector and its pre/post-processing.
     "DepthToSpace", "POSE_DETECTOR_ANCHORS", "SsdAnchorOptions", "anchor_grids",

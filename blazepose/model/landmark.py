@@ -175,3 +175,32 @@ def build_landmark_model(config: LandmarkModelConfig | None = None, name: str | 
     if name is None:
         name = f"blazepose_{config.variant}_k{config.num_keypoints}"
     return keras.Model(image, outputs, name=name)
+
+
+def build_model(variant: str = "full", num_keypoints: int = topology.NUM_BLAZEPOSE_LANDMARKS, *,
+                num_extra_landmarks: int | None = None, offset_head: bool = False,
+                stop_regression_gradient: bool = False, name: str | None = None):
+    """Builds a BlazePose landmark network (a Keras 3 functional model).
+
+    Args:
+      variant: ``"full"`` (layer for layer Google's BlazePose Full, 3.17 M parameters at K=33),
+        ``"lite"`` or ``"heavy"`` (untrained re-scalings, see ``blazepose.model.architecture``).
+      num_keypoints: K, the body keypoints the heads predict.
+      num_extra_landmarks: outputs after the K keypoints; default 6 for K=33 (Google's two
+        auxiliary ROI points and four unused), else 0.
+      offset_head: add an ``offsets`` output ``[N, 64, 64, 2L]``.
+      stop_regression_gradient: the regression branch does not train the shared trunk.
+      name: the Keras model's name.
+
+    Returns:
+      A ``keras.Model`` taking float32 ``[N, 256, 256, 3]`` RGB in [0, 1] and returning a dict
+      ``landmarks [N, L, 5]``, ``world_landmarks [N, L, 3]``, ``pose_flag [N, 1]``,
+      ``heatmap [N, 64, 64, L]``, ``segmentation [N, 256, 256, 1]`` (L = K + extra).
+
+    Raises:
+      ValueError: unknown variant or a keypoint count below 1.
+    """
+    config = LandmarkModelConfig(variant=variant, num_keypoints=num_keypoints,
+                                 num_extra_landmarks=num_extra_landmarks, offset_head=offset_head,
+                                 stop_regression_gradient=stop_regression_gradient)
+    return build_landmark_model(config, name=name)

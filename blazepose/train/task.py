@@ -113,18 +113,6 @@ class PoseTask:
         return dataclasses.replace(self.config.data.pipeline, seed=self.config.seed,
                                    deterministic=self.config.deterministic)
 
-    def prepare_data(self) -> None:
-        """Builds the data sets that are not prepared yet (generated ones like synthetic_pose
-        build here; manual ones raise TFDS's error naming the files to place)."""
-        import tensorflow_datasets as tfds
-
-        import datasets_tfds
-
-        datasets_tfds.register_builders()
-        names = {source.name: source for source in self.sources(True) + self.sources(False)}
-        for source in names.values():
-            tfds.builder(source.name, data_dir=source.data_dir).download_and_prepare()
-
     def source_topologies(self, training: bool) -> list[topology_lib.Topology]:
         """The keypoint topology each (prepared) data set declares, in ``sources`` order."""
         import tensorflow_datasets as tfds

@@ -36,8 +36,9 @@ import numpy as np
 import tensorflow as tf
 from etils import epath
 
+from blazepose.keypoints import box_from_keypoints
 from blazepose.topology import Topology
-from datasets_tfds.common import box_from_keypoints, pose_example
+from datasets_tfds.common import pose_example
 
 __all__ = [
     "COCO_FORMAT",

@@ -13,11 +13,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from blazepose.synthesis.exercise import EXERCISES
+from blazepose.synthesis.scene import render_scene
+from blazepose.synthesis.sequences import FACINGS, generate_sequence
 from blazepose.topology import BLAZEPOSE_33
 from datasets_tfds.common import pose_example, pose_features, topology_metadata
-from datasets_tfds.synthetic_pose.exercise import EXERCISES
-from datasets_tfds.synthetic_pose.scene import render_scene
-from datasets_tfds.synthetic_pose.sequences import FACINGS, generate_sequence
 
 _SPLIT_CODES = {"train": 0, "validation": 1}
 

@@ -13,25 +13,25 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from blazepose.topology import BLAZEPOSE_33
-from datasets_tfds.common import pose_features
-from datasets_tfds.synthetic_pose import render
-from datasets_tfds.synthetic_pose.body_model import (
+from blazepose.synthesis import render
+from blazepose.synthesis.body_model import (
     BODY_PARTS,
     LANDMARK_INDEX,
     BodyShape,
     neutral_angles,
     pose_body,
 )
-from datasets_tfds.synthetic_pose.exercise import EXERCISES
-from datasets_tfds.synthetic_pose.inverse_kinematics import (
+from blazepose.synthesis.exercise import EXERCISES
+from blazepose.synthesis.inverse_kinematics import (
     arm_angles_from_directions,
     mirror_for_side,
     to_frame,
     two_bone_middle_joint,
 )
-from datasets_tfds.synthetic_pose.scene import Scene, render_posed_body, render_scene
-from datasets_tfds.synthetic_pose.sequences import generate_sequence
+from blazepose.synthesis.scene import Scene, render_posed_body, render_scene
+from blazepose.synthesis.sequences import generate_sequence
+from blazepose.topology import BLAZEPOSE_33
+from datasets_tfds.common import pose_features
 from datasets_tfds.synthetic_pose.synthetic_pose_dataset_builder import (
     Builder,
     SyntheticPoseConfig,

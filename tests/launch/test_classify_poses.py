@@ -14,13 +14,13 @@ import sys
 
 import numpy as np
 
-from blazepose.classification import (
+from blazepose.analysis.classification import (
     evaluate_landmark_cache,
     read_landmark_cache,
     write_landmark_cache,
 )
-from datasets_tfds.synthetic_pose.body_model import sample_body_shape
-from datasets_tfds.synthetic_pose.poses import sample_posed_body
+from blazepose.synthesis.body_model import sample_body_shape
+from blazepose.synthesis.poses import sample_posed_body
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCHETYPES = ("arms_up", "squatting", "lying")
@@ -106,7 +106,7 @@ def test_landmarks_are_extracted_from_a_built_yoga82_split(tmp_path):
 
     import datasets_tfds
     from blazepose import samples
-    from blazepose.classification import extract_split_landmarks
+    from blazepose.analysis.classification import extract_split_landmarks
 
     manual = tmp_path / "yoga"
     for pose in ("Akarna_Dhanurasana", "Cockerel_Pose"):

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from blazepose.counting import track_to_json
-from blazepose.synthetic_tracks import NO_DEGRADATIONS, synthetic_recording
+from blazepose.analysis.counting import track_to_json
+from blazepose.synthesis.tracks import NO_DEGRADATIONS, synthetic_recording
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from datasets_tfds.synthetic_pose import exercise
-from datasets_tfds.synthetic_pose.body_model import (
+from blazepose.synthesis import exercise
+from blazepose.synthesis.body_model import (
     JOINT_LIMITS,
     BodyShape,
     PosedBody,

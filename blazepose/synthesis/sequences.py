@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from blazepose.synthesis import exercise as exercise_model
+from blazepose.synthesis import render
+from blazepose.synthesis.body_model import LANDMARK_INDEX, pose_body, sample_body_shape
+from blazepose.synthesis.camera import View, solids_to_camera, view_rotation
+from blazepose.synthesis.scene import DEPTH_TOLERANCE
 from blazepose.topology import BLAZEPOSE_33
-from datasets_tfds.synthetic_pose import exercise as exercise_model
-from datasets_tfds.synthetic_pose import render
-from datasets_tfds.synthetic_pose.body_model import LANDMARK_INDEX, pose_body, sample_body_shape
-from datasets_tfds.synthetic_pose.camera import View, solids_to_camera, view_rotation
-from datasets_tfds.synthetic_pose.scene import DEPTH_TOLERANCE
 
 __all__ = ["FACINGS", "FRAME_SIZES", "facing_of", "generate_sequence"]
 

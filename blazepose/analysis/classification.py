@@ -446,10 +446,8 @@ def extract_split_landmarks(dataset: str, split: str, data_dir: str | None, back
     import numpy as np
     import tensorflow_datasets as tfds
 
-    import datasets_tfds
     from blazepose.inference import PosePipeline
 
-    datasets_tfds.register_builders()
     builder = tfds.builder(dataset, data_dir=data_dir)
     names = {level: list(builder.info.features[f"label_{level}"].names) for level in _LABEL_LEVELS
              if f"label_{level}" in builder.info.features}

@@ -1,13 +1,14 @@
 """Generated exercise recordings as pose tracks, degraded like real ones, to measure counters.
 
 Each recording is one exercise sequence of the synthetic data set's motion model
-(``datasets_tfds.synthetic_pose.sequences.generate_sequence``: known repetition count, varying
+(``blazepose.synthesis.sequences.generate_sequence``: known repetition count, varying
 speed and amplitude, holds and pauses, camera from either side, tracker jitter, outliers, missed
 points, dropped frames, 15% partial views), turned into run_video's track
-(:class:`blazepose.counting.PoseTrack`: visibility and presence as scores, world landmarks in
-metres, dropped frames as NaN / ``null``) and degraded further (:class:`Degradations`): extra
-pixel noise, extra dropped frames, low visibility on random points, legs out of the frame, a
-time warp (the set played faster, slower, and at a drifting speed), and a mirror image.
+(:class:`blazepose.analysis.counting.PoseTrack`: visibility and presence as scores, world
+landmarks in metres, dropped frames as NaN / ``null``) and degraded further
+(:class:`Degradations`): extra pixel noise, extra dropped frames, low visibility on random
+points, legs out of the frame, a time warp (the set played faster, slower, and at a drifting
+speed), and a mirror image.
 Recording ``i`` of exercise ``e`` is a pure function of ``(seed, e, i)``
 (:func:`recording_rng`).
 
@@ -18,7 +19,7 @@ exact-count rate, the mean absolute count error and the mean IoU of the repetiti
 of the way to the turning point and ``up`` frames those within 10% of rest, measured on the
 noise-free 3-D landmarks.
 
-The synthetic motion model lives in ``datasets_tfds``; it is imported when a recording is made.
+The motion model is :mod:`blazepose.synthesis.sequences`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import dataclasses
 
 import numpy as np
 
-from blazepose.counting import (
+from blazepose.analysis.counting import (
     EXERCISE_RULES,
     EXERCISES,
     KnnRepCounter,
@@ -91,7 +92,7 @@ class SyntheticRecording:
     """A generated track with its truth.
 
     Attributes:
-      track: the degraded :class:`blazepose.counting.PoseTrack`.
+      track: the degraded :class:`blazepose.analysis.counting.PoseTrack`.
       num_reps: the true count.
       intervals: float64 ``[R, 2]`` true repetition intervals (seconds of the track's clock).
       clean_depth: float64 ``[T]`` progress to the turning point in [0, 1] per frame of the
@@ -150,7 +151,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
       depth: ``world`` (world landmarks and image z), ``image`` (image z only) or ``2d``.
       clean: no tracker faults in the motion model either (jitter, outliers, misses, drops).
     """
-    from datasets_tfds.synthetic_pose.sequences import generate_sequence
+    from blazepose.synthesis.sequences import generate_sequence
 
     sequence = generate_sequence(rng, exercise=exercise, num_reps=num_reps, clean=clean)
     fps = float(sequence["fps"])

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets_tfds.synthetic_pose.body_model import (
+from blazepose.synthesis.body_model import (
     LANDMARK_INDEX,
     BodyShape,
     PosedBody,
     neutral_angles,
     pose_body,
 )
-from datasets_tfds.synthetic_pose.inverse_kinematics import (
+from blazepose.synthesis.inverse_kinematics import (
     arm_angles_from_directions,
     foot_angle_from_direction,
     forearm_frame,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datasets_tfds.synthetic_pose.geometry import rotation_x, rotation_y, rotation_z
+from blazepose.synthesis.geometry import rotation_x, rotation_y, rotation_z
 
 __all__ = [
     "arm_angles_from_directions",

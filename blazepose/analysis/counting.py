@@ -38,11 +38,11 @@ Mirrored views (a person facing left or right, or the other side towards the cam
 same angles, because each side's angle is measured on that side's own joints.
 
 The learned counter (:class:`KnnRepCounter`) is MediaPipe's example: per frame, a k-NN vote over
-labelled samples (:class:`blazepose.classification.KnnPoseClassifier`), smoothed with an EMA
-(:class:`blazepose.classification.EmaSmoothing`); a repetition counts when the confidence of the
-counted class (e.g. ``down``) has risen above ``enter_threshold`` and then falls below
-``exit_threshold``. Its samples come from a folder (:func:`load_samples`, format in its
-docstring).
+labelled samples (:class:`blazepose.analysis.classification.KnnPoseClassifier`), smoothed with an
+EMA (:class:`blazepose.analysis.classification.EmaSmoothing`); a repetition counts when the
+confidence of the counted class (e.g. ``down``) has risen above ``enter_threshold`` and then
+falls below ``exit_threshold``. Its samples come from a folder (:func:`load_samples`, format in
+its docstring).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from blazepose.classification import (
+from blazepose.analysis.classification import (
     EmaSmoothing,
     KnnConfig,
     KnnPoseClassifier,

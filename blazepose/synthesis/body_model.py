@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blazepose.synthesis.geometry import rotation_x, rotation_y, rotation_z
 from blazepose.topology import BLAZEPOSE_33
-from datasets_tfds.synthetic_pose.geometry import rotation_x, rotation_y, rotation_z
 
 __all__ = [
     "BODY_PARTS",

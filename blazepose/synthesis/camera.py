@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets_tfds.synthetic_pose.body_model import Solid
-from datasets_tfds.synthetic_pose.geometry import (
+from blazepose.synthesis.body_model import Solid
+from blazepose.synthesis.geometry import (
     SurfaceHit,
     capsule_front_surface,
     ellipsoid_front_surface,

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets_tfds.common import box_from_keypoints
-from datasets_tfds.synthetic_pose import render
-from datasets_tfds.synthetic_pose.body_model import BodyShape, PosedBody, sample_body_shape
-from datasets_tfds.synthetic_pose.camera import CameraSolid, View, solids_to_camera, view_rotation
-from datasets_tfds.synthetic_pose.poses import sample_posed_body
+from blazepose.keypoints import box_from_keypoints
+from blazepose.synthesis import render
+from blazepose.synthesis.body_model import BodyShape, PosedBody, sample_body_shape
+from blazepose.synthesis.camera import CameraSolid, View, solids_to_camera, view_rotation
+from blazepose.synthesis.poses import sample_posed_body
 
 __all__ = [
     "DEPTH_TOLERANCE",

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets_tfds.synthetic_pose.body_model import BODY_PARTS, FACE_POINT_ANGLES, face_direction
-from datasets_tfds.synthetic_pose.camera import CameraSolid
+from blazepose.synthesis.body_model import BODY_PARTS, FACE_POINT_ANGLES, face_direction
+from blazepose.synthesis.camera import CameraSolid
 
 __all__ = [
     "BACKGROUND_PART",
