@@ -74,7 +74,7 @@ def _interpreter_name() -> str:
 def _time_round_robin(paths: dict, threads: int, repeats: int) -> dict:
     import numpy as np
 
-    from blazepose.pretrained.parity import make_interpreter
+    from blazepose.pretrained.interpreter import make_interpreter
 
     image = np.random.default_rng(0).random((1, 256, 256, 3), dtype=np.float32)
     calls = {}

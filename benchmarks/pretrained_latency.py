@@ -46,7 +46,8 @@ def main(argv):
 
     tf.config.threading.set_intra_op_parallelism_threads(_THREADS.value)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from blazepose.pretrained import files, importer, parity
+    from blazepose.pretrained import files, importer
+    from blazepose.pretrained.interpreter import make_interpreter
 
     rows, figures = [], {}
     for name in dict.fromkeys(_MODELS.value):
@@ -56,7 +57,7 @@ def main(argv):
         for batch in (int(b) for b in _BATCHES.value):
             images = np.random.default_rng(0).random((batch, size, size, 3), dtype=np.float32)
             tensor = tf.constant(images)
-            interpreter = parity.make_interpreter(files.fetch_model_file(name), _THREADS.value)
+            interpreter = make_interpreter(files.fetch_model_file(name), _THREADS.value)
             input_index = interpreter.get_input_details()[0]["index"]
             interpreter.resize_tensor_input(input_index, [batch, size, size, 3])
             interpreter.allocate_tensors()

@@ -6,7 +6,7 @@ r"""Converts Google's BlazePose .tflite files into our Keras 3 networks, weights
 The file is fetched once from the `mediapipe==0.10.21` wheel on PyPI (checked by sha256) unless
 --tflite names a local copy. The .keras file is written only after the converted model has been
 reloaded in safe mode and has given the same outputs: on any error nothing is written.
-Load it with `import blazepose; keras.models.load_model(PATH, safe_mode=True)`.
+Load it with `import blazepose.model; keras.models.load_model(PATH, safe_mode=True)`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import os
 import pathlib
 import tempfile
 
+import keras
+import numpy as np
 from absl import app, flags, logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import blazepose.model  # noqa: F401  (registers the custom layers)
+from blazepose.pretrained import files, importer, tflite_graph
 
 _MODEL = flags.DEFINE_enum("model", "full", ["full", "detector"], "Which of Google's models.")
 _OUTPUT = flags.DEFINE_string("output", None, "Path of the .keras file to write.", required=True)
@@ -33,11 +36,6 @@ flags.register_validator("output", lambda path: path is None or path.endswith(".
 def convert(model_name: str, output: pathlib.Path, tflite: str | None, cache_dir: str | None,
             overwrite: bool) -> dict:
     """Converts, verifies the reloaded file, then moves it into place. Returns a summary."""
-    import keras
-    import numpy as np
-
-    from blazepose.pretrained import importer
-
     if output.exists() and not overwrite:
         raise app.UsageError(f"--output {output} exists; pass --overwrite to replace it")
     model = importer.load_mediapipe_model(model_name, tflite_path=tflite, cache_dir=cache_dir)
@@ -60,9 +58,6 @@ def convert(model_name: str, output: pathlib.Path, tflite: str | None, cache_dir
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    import blazepose  # noqa: F401  (registers the custom layers)
-    from blazepose.pretrained import files, importer, tflite_graph
-
     try:
         summary = convert(_MODEL.value, pathlib.Path(_OUTPUT.value), _TFLITE.value,
                           _CACHE_DIR.value, _OVERWRITE.value)

@@ -29,10 +29,20 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
+import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from blazepose import drawing, samples, topology
+from blazepose.export import task_export
+from blazepose.inference.pipeline import PipelineConfig, load_pipeline
+from blazepose.mediapipe_runtime import client, environment, parity
+from blazepose.model import decoding
+from blazepose.pretrained import files, importer
+from blazepose.pretrained import parity as network_parity
+from blazepose.pretrained.interpreter import make_interpreter
 
 _MODELS = flags.DEFINE_multi_enum("models", ["full", "detector"], ["full", "detector"],
                                   "Models to compare.")
@@ -67,10 +77,6 @@ _SOLUTIONS = flags.DEFINE_boolean("solutions", False,
 
 
 def _photo(cache_dir):
-    import tensorflow as tf
-
-    from blazepose import samples
-
     path = samples.fetch_sample("astronaut", cache_dir)
     return tf.io.decode_png(tf.io.read_file(str(path)), channels=3).numpy()
 
@@ -113,8 +119,6 @@ def _pipeline_table(title, rows):
 
 
 def _run_solutions_parity():
-    from blazepose.mediapipe_runtime import client, environment, parity
-
     cache_dir = _CACHE_DIR.value
     python = environment.ensure_python("legacy", cache_dir)
     stills, video = parity.legacy_images(cache_dir), parity.legacy_clip(cache_dir)
@@ -141,12 +145,6 @@ def _run_solutions_parity():
 
 
 def _run_pipeline_parity():
-    import tempfile
-
-    from blazepose.export import task_export
-    from blazepose.inference.pipeline import PipelineConfig, load_pipeline
-    from blazepose.mediapipe_runtime import environment, parity
-
     cache_dir = _CACHE_DIR.value
     python = environment.ensure_python("tasks", cache_dir)
     config = PipelineConfig(sampling=_SAMPLING.value, video_graph=_VIDEO_GRAPH.value)
@@ -200,32 +198,31 @@ def main(argv):
     if _SOLUTIONS.value:
         _run_solutions_parity()
         return
-    import numpy as np
-
-    from blazepose.pretrained import files, importer, parity
-
     photo = _photo(_CACHE_DIR.value)
     report = {}
     for name in dict.fromkeys(_MODELS.value):
         model = importer.load_mediapipe_model(name, cache_dir=_CACHE_DIR.value)
-        interpreter = parity.make_interpreter(files.fetch_model_file(name, _CACHE_DIR.value))
-        make_inputs = parity.landmark_inputs if name == "full" else parity.detector_inputs
+        interpreter = make_interpreter(files.fetch_model_file(name, _CACHE_DIR.value))
+        make_inputs = (network_parity.landmark_inputs if name == "full"
+                       else network_parity.detector_inputs)
         random_images = make_inputs(None, count=_NUM_RANDOM.value)
         photo_images = make_inputs(photo, count=0)
-        ours = parity.keras_runner(model)
-        theirs = parity.tflite_runner(interpreter, parity.OUTPUT_MAPS[name])
-        truth = parity.keras_runner(parity.float64_twin(model, parity.BUILDERS[name]))
-        goals = parity.PARITY_GOALS[name]
-        on_photo = parity.compare(ours, theirs, photo_images)
-        on_random = parity.compare(ours, theirs, random_images) if len(random_images) else {}
+        ours = network_parity.keras_runner(model)
+        theirs = network_parity.tflite_runner(interpreter, network_parity.OUTPUT_MAPS[name])
+        twin = network_parity.float64_twin(model, network_parity.BUILDERS[name])
+        truth = network_parity.keras_runner(twin)
+        goals = network_parity.PARITY_GOALS[name]
+        on_photo = network_parity.compare(ours, theirs, photo_images)
+        on_random = (network_parity.compare(ours, theirs, random_images) if len(random_images)
+                     else {})
         _print_table(f"{name}: ours vs Google's file, real photo (goals apply here)",
                      [(k, v, goals.get(k)) for k, v in on_photo.items()])
         if on_random:
             _print_table(f"{name}: ours vs Google's file, {len(random_images)} random images",
                          [(k, v, None) for k, v in on_random.items()])
         all_images = np.concatenate([random_images, photo_images])
-        ours_error = parity.compare(ours, truth, all_images)
-        theirs_error = parity.compare(theirs, truth, all_images)
+        ours_error = network_parity.compare(ours, truth, all_images)
+        theirs_error = network_parity.compare(theirs, truth, all_images)
         print(f"\n{name}: float32 rounding, max abs error against float64 evaluation")
         print(f"{'output':26} {'ours (TF)':>10} {'TFLite':>10}")
         for key in ours_error:
@@ -245,12 +242,6 @@ def main(argv):
 
 
 def _draw(model, photo, path):
-    import numpy as np
-    import tensorflow as tf
-
-    from blazepose import drawing, topology
-    from blazepose.model import decoding
-
     crop = tf.image.resize(photo.astype(np.float32) / 255.0, (256, 256))[tf.newaxis]
     decoded = decoding.decode_outputs(model(crop, training=False))
     landmarks = decoded["landmarks"].numpy()[0, :topology.NUM_BLAZEPOSE_LANDMARKS]

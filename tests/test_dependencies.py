@@ -41,7 +41,8 @@ def test_library_never_imports_the_builders():
 def test_the_import_scan_sees_nested_imports(tmp_path):
     """The scan above would catch an import hidden inside a function."""
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    import datasets_tfds.common\n    from datasets_tfds import x\n")
+    module.write_text("def f():\n    import datasets_tfds.common\n"
+                      "    from datasets_tfds import x\n")
     assert {"datasets_tfds.common", "datasets_tfds"} <= _imported_modules(module)
 
 

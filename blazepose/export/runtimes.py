@@ -79,7 +79,7 @@ def saved_model_runner(directory: os.PathLike, signature: str) -> Runner:
 
 def tflite_runner(path: os.PathLike, num_threads: int = 2) -> Runner:
     """The file's only signature, one example at a time (the model has a batch of 1)."""
-    from blazepose.pretrained.parity import make_interpreter
+    from blazepose.pretrained.interpreter import make_interpreter
 
     interpreter = make_interpreter(path, num_threads)
     signature = interpreter.get_signature_runner()

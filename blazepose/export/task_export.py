@@ -37,6 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import blazepose.model  # noqa: F401  (registers the custom layers for safe_mode loading)
 from blazepose import __version__, samples
 from blazepose.export import converters, mediapipe_task, saved_model
 from blazepose.export.config import ExportError, VerificationError
@@ -125,8 +126,6 @@ def resolve_detector(path: os.PathLike | None = None,
 
 
 def _load_keras_detector(path: pathlib.Path) -> keras.Model:
-    import blazepose  # noqa: F401  (registers the custom layers for safe_mode loading)
-
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file

@@ -24,15 +24,11 @@ from typing import Protocol
 
 import numpy as np
 
+from blazepose.pretrained.interpreter import DETECTOR_OUTPUTS, LANDMARK_OUTPUTS, make_interpreter
+
 LANDMARK_KEYS = ("landmarks", "world_landmarks", "pose_flag", "heatmap", "segmentation")
 DETECTOR_KEYS = ("boxes", "scores")
 
-# Google's output tensor names (blazepose.pretrained.importer's LANDMARK_OUTPUTS /
-# DETECTOR_OUTPUTS), repeated here so that the TFLite path does not import Keras.
-_GOOGLE_LANDMARK_NAMES = {"Identity": "landmarks", "Identity_1": "pose_flag",
-                          "Identity_2": "segmentation", "Identity_3": "heatmap",
-                          "Identity_4": "world_landmarks"}
-_GOOGLE_DETECTOR_NAMES = {"Identity": "boxes", "Identity_1": "scores"}
 
 
 class BackendError(ValueError):
@@ -88,7 +84,7 @@ def resolve_output_keys(shapes: Mapping[str, tuple[int, ...]], source: str = "mo
     candidates = []
     if names <= set(LANDMARK_KEYS) or names <= set(DETECTOR_KEYS):
         candidates.append({name: name for name in names})
-    for google in (_GOOGLE_LANDMARK_NAMES, _GOOGLE_DETECTOR_NAMES):
+    for google in (LANDMARK_OUTPUTS, DETECTOR_OUTPUTS):
         if names == set(google):
             candidates.append(dict(google))
     candidates.append(_by_shape(shapes))
@@ -127,8 +123,6 @@ class TFLiteBackend:
     """
 
     def __init__(self, model_path: os.PathLike | str, num_threads: int = 2):
-        from blazepose.pretrained.parity import make_interpreter
-
         self.source = str(model_path)
         if not pathlib.Path(model_path).is_file():
             raise FileNotFoundError(f"{model_path}: no such .tflite file")
@@ -231,7 +225,7 @@ class KerasBackend:
                 raise BackendError(f"{path}: expected a .keras file or a SavedModel directory")
             import keras
 
-            import blazepose  # noqa: F401  (registers the custom layers)
+            import blazepose.model  # noqa: F401  (registers the custom layers)
 
             model = keras.models.load_model(path, safe_mode=True, compile=False)
         self.model = model

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from blazepose.pretrained.interpreter import DETECTOR_OUTPUTS, LANDMARK_OUTPUTS
 from blazepose.pretrained.tflite_graph import TFLiteGraph, read_tflite_graph
 from blazepose.topology import BLAZEPOSE_33, Topology
 
@@ -368,13 +369,6 @@ def import_tflite_weights(model: keras.Model, graph: TFLiteGraph, output_map: di
 
 # --------------------------------------------------------------------------------------------
 # Google's two files and our networks for them.
-
-# Output tensors of Google's files (read off the files: shapes 195 = 39 x 5, 117 = 39 x 3, ...).
-LANDMARK_OUTPUTS = {"Identity": "landmarks", "Identity_1": "pose_flag",
-                    "Identity_2": "segmentation", "Identity_3": "heatmap",
-                    "Identity_4": "world_landmarks"}
-DETECTOR_OUTPUTS = {"Identity": "boxes", "Identity_1": "scores"}
-
 
 def _build_for(name: str) -> tuple[keras.Model, dict[str, str]]:
     if name == "full":

@@ -8,37 +8,13 @@ the values it is on).
 
 from __future__ import annotations
 
-import os
-import warnings
-
 import numpy as np
 
-from blazepose.pretrained.importer import DETECTOR_OUTPUTS, LANDMARK_OUTPUTS
-
-
-def make_interpreter(tflite_path: os.PathLike, num_threads: int = 2):
-    """TFLite interpreter (LiteRT's when installed, else TensorFlow's), XNNPACK on by default."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            interpreter = tf.lite.Interpreter(model_path=os.fspath(tflite_path),
-                                              num_threads=num_threads)
-    else:
-        interpreter = Interpreter(model_path=os.fspath(tflite_path), num_threads=num_threads)
-    interpreter.allocate_tensors()
-    return interpreter
-
-
-def run_tflite(interpreter, image: np.ndarray, output_map: dict[str, str]) -> dict[str, np.ndarray]:
-    """Runs one image ``[1, H, W, 3]``; returns outputs keyed like our model's."""
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image.astype(np.float32))
-    interpreter.invoke()
-    return {output_map[d["name"]]: np.array(interpreter.get_tensor(d["index"]))
-            for d in interpreter.get_output_details()}
+from blazepose.pretrained.interpreter import (
+    DETECTOR_OUTPUTS,
+    LANDMARK_OUTPUTS,
+    run_tflite,
+)
 
 
 def split_outputs(outputs: dict) -> dict:

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-import blazepose  # noqa: F401  (registers custom layers for load_model)
+import blazepose.model  # noqa: F401  (registers custom layers for load_model)
 from blazepose.pretrained import files
 from launch import convert_mediapipe
 

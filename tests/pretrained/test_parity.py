@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from blazepose import samples
 from blazepose.pretrained import files, importer, parity
+from blazepose.pretrained.interpreter import make_interpreter
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def pair(request):
     """(name, our model with Google's weights, interpreter on Google's file)."""
     name = request.param
     model = importer.load_mediapipe_model(name)
-    interpreter = parity.make_interpreter(files.fetch_model_file(name))
+    interpreter = make_interpreter(files.fetch_model_file(name))
     return name, model, interpreter
 
 
