@@ -15,6 +15,8 @@ import pathlib
 import tempfile
 import zipfile
 
+from blazepose.pretrained.files import default_cache_dir, pip_download, write_atomically
+
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
@@ -76,8 +78,6 @@ class SampleError(RuntimeError):
 
 def fetch_sample(name: str, cache_dir: os.PathLike | None = None) -> pathlib.Path:
     """Returns the path of sample ``name``, downloading its wheel once."""
-    from blazepose.pretrained.files import default_cache_dir, pip_download, write_atomically
-
     try:
         sample = SAMPLES[name]
     except KeyError:

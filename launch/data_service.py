@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 
+import tensorflow as tf
 from absl import app, flags
+
+import datasets_tfds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,8 +32,6 @@ flags.register_multi_flags_validator(
 
 def start(role: str, port: int, dispatcher: str | None = None, work_dir: str | None = None):
     """Starts one server and returns it (call ``.join()`` to block)."""
-    import tensorflow as tf
-
     service = tf.data.experimental.service
     if role == "dispatcher":
         return service.DispatchServer(service.DispatcherConfig(
@@ -42,8 +43,6 @@ def start(role: str, port: int, dispatcher: str | None = None, work_dir: str | N
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    import datasets_tfds
-
     datasets_tfds.register_builders()
     server = start(_ROLE.value, _PORT.value, _DISPATCHER.value, _WORK_DIR.value)
     print(f"tf.data service {_ROLE.value} listening on port {_PORT.value}", flush=True)

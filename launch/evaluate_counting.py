@@ -26,6 +26,9 @@ import time
 
 from absl import app, flags
 
+from blazepose.analysis.counting import EXERCISES
+from blazepose.synthesis.tracks import NO_DEGRADATIONS, Degradations, evaluate, format_table
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _SEQUENCES = flags.DEFINE_integer("sequences", 100, "Recordings per exercise.", lower_bound=1)
@@ -45,8 +48,6 @@ KNOWN_COUNTERS = ("rule", "knn")
 
 
 def _validated_flags() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from blazepose.analysis.counting import EXERCISES
-
     exercises = tuple(_EXERCISES.value or EXERCISES)
     unknown = [e for e in exercises if e not in EXERCISES]
     if unknown:
@@ -69,8 +70,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     exercises, counters = _validated_flags()
-    from blazepose.synthesis.tracks import NO_DEGRADATIONS, Degradations, evaluate, format_table
-
     started = time.perf_counter()
     results = evaluate(exercises, _SEQUENCES.value, _SEED.value, counters, _DEPTH.value,
                        Degradations() if _DEGRADE.value else NO_DEGRADATIONS, _KNN_TRAIN.value,

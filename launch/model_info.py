@@ -15,7 +15,12 @@ import os
 import pathlib
 import tempfile
 
+import keras
+import numpy as np
 from absl import app, flags
+
+import blazepose
+from blazepose.model import decoding
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,12 +49,6 @@ def _part_of(layer_name: str) -> str:
 def describe(variant: str, num_keypoints: int, offset_head: bool, output_dir: pathlib.Path
              ) -> dict:
     """Builds, runs, saves and reloads one variant; returns the figures that are printed."""
-    import keras
-    import numpy as np
-
-    import blazepose
-    from blazepose.model import decoding
-
     model = blazepose.build_model(variant, num_keypoints, offset_head=offset_head)
     parts: dict[str, int] = {}
     for layer in model.layers:

@@ -12,7 +12,11 @@ loaded from the internet, so the page works offline.
 
 from __future__ import annotations
 
+import os
+
 from absl import app, flags
+
+from blazepose.export import ExportError, web_assets
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "A TF.js export (python -m launch.export "
                                  "--format=tfjs).", required=True)
@@ -23,16 +27,12 @@ _PORT = flags.DEFINE_integer("port", 8000, "Port (0: any free port).", lower_bou
 
 @flags.validator("model_dir", message="--model_dir must be a folder holding model.json")
 def _has_model_json(value):
-    import os
-
     return value is not None and os.path.isfile(os.path.join(value, "model.json"))
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from blazepose.export import ExportError, web_assets
-
     try:
         node_modules = web_assets.ensure_node_modules()
         server = web_assets.make_server(_MODEL_DIR.value, node_modules, _HOST.value, _PORT.value)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from blazepose.export import mediapipe_task
+from blazepose.export import mediapipe_task, tfjs_env
 from blazepose.export import saved_model as saved_model_lib
 from blazepose.export.config import CROP_SIGNATURE, IMAGE_SIGNATURE, ExportError
 
@@ -160,8 +160,6 @@ def convert_tfjs(saved_model_dir: os.PathLike, output_dir: os.PathLike, signatur
     ``environment``: the converter's package folder (default: created by
     ``tfjs_env.ensure_environment``).
     """
-    from blazepose.export import tfjs_env
-
     environment = environment or tfjs_env.ensure_environment()
     env = _quiet_env()
     env["PYTHONPATH"] = os.pathsep.join(

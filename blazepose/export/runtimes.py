@@ -24,9 +24,10 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from blazepose.export import mediapipe_task
+from blazepose.export import mediapipe_task, web_assets
 from blazepose.export import saved_model as saved_model_lib
 from blazepose.export.config import IMAGE_SIGNATURE
+from blazepose.pretrained.interpreter import make_interpreter
 
 Runner = Callable[[np.ndarray], dict]
 
@@ -79,8 +80,6 @@ def saved_model_runner(directory: os.PathLike, signature: str) -> Runner:
 
 def tflite_runner(path: os.PathLike, num_threads: int = 2) -> Runner:
     """The file's only signature, one example at a time (the model has a batch of 1)."""
-    from blazepose.pretrained.interpreter import make_interpreter
-
     interpreter = make_interpreter(path, num_threads)
     signature = interpreter.get_signature_runner()
 
@@ -142,8 +141,6 @@ def tfjs_runner(model_dir: os.PathLike, node_modules: os.PathLike | None = None,
                 timeout: float = 300) -> Runner:
     """Runs the TF.js graph model in Node (``@tensorflow/tfjs``, CPU backend), whole batch in
     one process."""
-    from blazepose.export import web_assets
-
     node_modules = pathlib.Path(node_modules or web_assets.ensure_node_modules())
     script = web_assets.WEB_DIR / "run_model.js"
 

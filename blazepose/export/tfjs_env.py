@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 from blazepose.export.config import ExportError
+from blazepose.pretrained.files import build_folder_atomically, default_cache_dir
 
 # Exact versions: the converter with the Keras 2 package matching TF 2.21 and TF Hub (both
 # imported by its modules).
@@ -33,8 +34,6 @@ def environment_key(packages=TFJS_PACKAGES) -> str:
 
 
 def default_environment_dir(cache_dir: os.PathLike | None = None) -> pathlib.Path:
-    from blazepose.pretrained.files import default_cache_dir
-
     base = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
     return base / "tfjs-env" / environment_key()
 
@@ -45,8 +44,6 @@ def ensure_environment(cache_dir: os.PathLike | None = None, print_fn=print) -> 
     Raises:
       ExportError: pip failed (its output is in the message).
     """
-    from blazepose.pretrained.files import build_folder_atomically
-
     target = default_environment_dir(cache_dir)
 
     def install(scratch: pathlib.Path) -> None:

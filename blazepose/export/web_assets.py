@@ -24,6 +24,7 @@ import subprocess
 import urllib.parse
 
 from blazepose.export.config import ExportError
+from blazepose.pretrained.files import build_folder_atomically, default_cache_dir
 
 WEB_DIR = pathlib.Path(__file__).resolve().with_name("web")
 PAGE_FILES = ("index.html", "app.js", "style.css")
@@ -45,8 +46,6 @@ def _lock_key() -> str:
 
 
 def default_npm_dir(cache_dir: os.PathLike | None = None) -> pathlib.Path:
-    from blazepose.pretrained.files import default_cache_dir
-
     base = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
     return base / "web-npm" / _lock_key()
 
@@ -58,8 +57,6 @@ def ensure_node_modules(cache_dir: os.PathLike | None = None, print_fn=print) ->
     Raises:
       ExportError: npm is missing or failed.
     """
-    from blazepose.pretrained.files import build_folder_atomically
-
     root = default_npm_dir(cache_dir)
     if (root / READY_FILE).is_file():
         return root / "node_modules"

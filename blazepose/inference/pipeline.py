@@ -38,6 +38,7 @@ import numpy as np
 
 from blazepose.inference import filters, geometry, postprocess
 from blazepose.inference.backends import KerasBackend, TFLiteBackend, make_backend
+from blazepose.pretrained import files
 
 NUM_LANDMARKS = 33
 AUX_CENTER_INDEX = 33  # blazepose.topology.AUX_ROI_CENTER_INDEX
@@ -391,8 +392,6 @@ class PosePipeline:
 def pretrained_backend(name: str, backend: str = "tflite", num_threads: int = 2,
                        cache_dir: os.PathLike | None = None):
     """Google's ``full`` landmark network or ``detector`` on ``backend`` (``tflite``/``keras``)."""
-    from blazepose.pretrained import files
-
     if backend == "tflite":
         return TFLiteBackend(files.fetch_model_file(name, cache_dir), num_threads)
     if backend == "keras":

@@ -25,6 +25,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from blazepose.model.detector import build_detector_model
+from blazepose.model.landmark import LandmarkModelConfig, build_landmark_model
+from blazepose.pretrained import files
 from blazepose.pretrained.interpreter import DETECTOR_OUTPUTS, LANDMARK_OUTPUTS
 from blazepose.pretrained.tflite_graph import TFLiteGraph, read_tflite_graph
 from blazepose.topology import BLAZEPOSE_33, Topology
@@ -372,13 +375,9 @@ def import_tflite_weights(model: keras.Model, graph: TFLiteGraph, output_map: di
 
 def _build_for(name: str) -> tuple[keras.Model, dict[str, str]]:
     if name == "full":
-        from blazepose.model.landmark import LandmarkModelConfig, build_landmark_model
-
         return build_landmark_model(LandmarkModelConfig("full"), name="mediapipe_full"), \
             LANDMARK_OUTPUTS
     if name == "detector":
-        from blazepose.model.detector import build_detector_model
-
         return build_detector_model(name="mediapipe_detector"), DETECTOR_OUTPUTS
     raise ValueError(f"unknown MediaPipe model {name!r}; known: ['detector', 'full']")
 
@@ -392,8 +391,6 @@ def load_mediapipe_model(name: str, tflite_path: os.PathLike | None = None,
       tflite_path: a local copy of Google's file; it must have the published sha256. Default:
         fetched once through the package registry into ``cache_dir``.
     """
-    from blazepose.pretrained import files
-
     model_file = files.get_model_file(name)
     if tflite_path is None:
         tflite_path = files.fetch_model_file(name, cache_dir)

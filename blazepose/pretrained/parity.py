@@ -8,8 +8,13 @@ the values it is on).
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from blazepose.model import detection
+from blazepose.model.detector import build_detector_model
+from blazepose.model.landmark import LandmarkModelConfig, build_landmark_model
 from blazepose.pretrained.interpreter import (
     DETECTOR_OUTPUTS,
     LANDMARK_OUTPUTS,
@@ -28,8 +33,6 @@ def split_outputs(outputs: dict) -> dict:
     if "segmentation" in outputs:
         outputs["segmentation_probability"] = 0.5 * (1 + np.tanh(outputs["segmentation"] / 2))
     if "boxes" in outputs:
-        from blazepose.model import detection
-
         decoded = detection.decode_detections(outputs["boxes"].astype(np.float32),
                                               outputs["scores"].astype(np.float32),
                                               detection.generate_anchors())
@@ -80,8 +83,6 @@ def float64_twin(model, build):
     ``build`` is a no-argument function building the architecture (it is called under a float64
     dtype policy); the weights are copied from ``model``.
     """
-    import keras
-
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float64")
     try:
@@ -95,8 +96,6 @@ def float64_twin(model, build):
 
 def landmark_inputs(photo: np.ndarray | None, count: int = 2, seed: int = 0) -> np.ndarray:
     """Random crops in [0, 1] plus, when given, a photo (uint8 RGB) resized to 256x256."""
-    import tensorflow as tf
-
     rng = np.random.default_rng(seed)
     images = [rng.random((256, 256, 3), dtype=np.float32) for _ in range(count)]
     if photo is not None:
@@ -106,8 +105,6 @@ def landmark_inputs(photo: np.ndarray | None, count: int = 2, seed: int = 0) -> 
 
 def detector_inputs(photo: np.ndarray | None, count: int = 2, seed: int = 0) -> np.ndarray:
     """Random images in [-1, 1] plus, when given, a photo letterboxed to 224x224."""
-    import tensorflow as tf
-
     rng = np.random.default_rng(seed)
     images = [rng.uniform(-1, 1, (224, 224, 3)).astype(np.float32) for _ in range(count)]
     if photo is not None:
@@ -119,19 +116,8 @@ def detector_inputs(photo: np.ndarray | None, count: int = 2, seed: int = 0) -> 
 OUTPUT_MAPS = {"full": LANDMARK_OUTPUTS, "detector": DETECTOR_OUTPUTS}
 
 
-def _build_full():
-    from blazepose.model.landmark import LandmarkModelConfig, build_landmark_model
-
-    return build_landmark_model(LandmarkModelConfig("full"))
-
-
-def _build_detector():
-    from blazepose.model.detector import build_detector_model
-
-    return build_detector_model()
-
-
-BUILDERS = {"full": _build_full, "detector": _build_detector}
+BUILDERS = {"full": lambda: build_landmark_model(LandmarkModelConfig("full")),
+            "detector": build_detector_model}
 
 # Largest acceptable max-abs difference from Google's file on a real photograph, per output.
 # Landmark coordinates in crop pixels, logits raw, pose flag a probability, world landmarks in
