@@ -49,6 +49,19 @@ def _drop_source_tree_from_path(root):
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != real]
 
 
+def _drop_editable_finders():
+    """Under Bazel, the project's modules come from the runfiles tree only.
+
+    ``pip install -e .`` adds a finder that serves any ``blazepose.*`` module
+    from the source tree when the runfiles lack it: a target would then pass
+    with a dependency its BUILD rule does not declare. Drop those finders.
+    """
+    if not os.environ.get("TEST_SRCDIR"):
+        return
+    sys.meta_path[:] = [finder for finder in sys.meta_path
+                        if not getattr(finder, "__module__", "").startswith("__editable__")]
+
+
 def _hermetic_env(user_args):
     """Keeps writes inside $TEST_TMPDIR under Bazel; returns the pytest options."""
     test_tmpdir = os.environ.get("TEST_TMPDIR")
@@ -80,6 +93,7 @@ def main(argv):
     root = _workspace_root()
     os.chdir(root)
     _drop_source_tree_from_path(root)
+    _drop_editable_finders()
 
     user_args = list(argv)
     args = ["-p", "no:cacheprovider", "--rootdir", root]
