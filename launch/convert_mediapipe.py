@@ -17,8 +17,6 @@ import tempfile
 
 from absl import app, flags, logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 _MODEL = flags.DEFINE_enum("model", "full", ["full", "detector"], "Which of Google's models.")
 _OUTPUT = flags.DEFINE_string("output", None, "Path of the .keras file to write.", required=True)
 _TFLITE = flags.DEFINE_string("tflite", None, "A local copy of Google's file (sha256-checked).")

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 
 from absl import app, flags
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _SEQUENCES = flags.DEFINE_integer("sequences", 100, "Recordings per exercise.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the recordings.")

@@ -32,8 +32,6 @@ import os
 
 from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 _MODELS = flags.DEFINE_multi_enum("models", ["full", "detector"], ["full", "detector"],
                                   "Models to compare.")
 _NUM_RANDOM = flags.DEFINE_integer("num_random", 3, "Random input images.", lower_bound=0)

@@ -11,13 +11,10 @@ round trip in safe mode whose outputs must be bit-identical.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import tempfile
 
 from absl import app, flags
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _VARIANTS = flags.DEFINE_list("variants", ["lite", "full", "heavy"], "Variants to build.")
 _NUM_KEYPOINTS = flags.DEFINE_integer("num_keypoints", 33, "Keypoints K predicted by the heads.",
