@@ -35,7 +35,7 @@ from absl import logging as absl_logging
 _VERBOSITY_ARG = re.compile(r"^--?(?:v|verbosity)(?:=(.*))?$")
 # absl C++ (``I0000 00:00:1796572231.032905 13406 port.cc:153] ...``: seconds since the epoch
 # before absl's logging is initialised) and TF's older format
-# (``2025-09-17 14:44:05.157831: I external/.../cudart_stub.cc:32] ...``); group 1 is the
+# (``2025-09-17 14:44:05.157831: I external/.../cudart_stub.cc:32] ...``); group 1 or 2 is the
 # severity letter.
 _CPP_LOG_LINE = re.compile(
     r"^(?:([IWEF])\d{4} \d+:\d+:\d+\.\d+ +\d+ [\w.\-]+:\d+\]"
