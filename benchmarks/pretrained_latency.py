@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
-import time
 
 from absl import app, flags
+from timing import call_times_ms, median_and_p90
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,18 +24,6 @@ _THREADS = flags.DEFINE_integer("threads", 2, "Threads for both runtimes.", lowe
 _MODELS = flags.DEFINE_multi_enum("models", ["full", "detector"], ["full", "detector"],
                                   "Models to time.")
 _BATCHES = flags.DEFINE_list("batches", ["1", "16"], "Batch sizes.")
-
-
-def _time(function, repeats):
-    function()  # warm-up (tracing, allocation)
-    function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    return statistics.median(samples) * 1e3, samples[int(0.9 * (len(samples) - 1))] * 1e3
 
 
 def main(argv):
@@ -70,8 +57,8 @@ def main(argv):
                 outputs = graph_function(tensor)
                 next(iter(outputs.values())).numpy()
 
-            ours_ms, ours_p90 = _time(run_ours, _REPEATS.value)
-            tflite_ms, tflite_p90 = _time(run_tflite, _REPEATS.value)
+            ours_ms, ours_p90 = median_and_p90(call_times_ms(run_ours, _REPEATS.value))
+            tflite_ms, tflite_p90 = median_and_p90(call_times_ms(run_tflite, _REPEATS.value))
             ratio = ours_ms / tflite_ms
             rows.append((name, batch, ours_ms, ours_p90, tflite_ms, tflite_p90, ratio))
             figures[f"{name}_b{batch}"] = {

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from absl import app, flags
+from timing import call_times_ms
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -54,14 +55,7 @@ def make_1080p_clip(path: str, frames: int) -> None:
 
 
 def _median_ms(function, repeats: int) -> float:
-    function()
-    function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
+    return statistics.median(call_times_ms(function, repeats))
 
 
 def bare_model_ms(pipeline, repeats: int) -> dict:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -51,6 +52,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+import tqdm
 
 from blazepose import metrics
 from blazepose import topology as topology_lib
@@ -61,7 +63,6 @@ from blazepose.inference import geometry, postprocess
 from blazepose.inference.backends import make_backend
 from blazepose.inference.pipeline import detection_roi
 from blazepose.model import detection as detection_lib
-from blazepose.progress import ProgressBar
 
 CROP_MODES = ("gt", "detector")
 """``--crops`` of ``launch.evaluate``: ``gt`` crops from the labels, ``detector`` from the
@@ -442,7 +443,8 @@ def evaluate_with_detector(
       max_distance_factor: association radius over the person box diagonal.
       min_pose_flag: a detection whose pose flag is below this is a MISS.
       evaluator: accumulate into this one (default: a new :class:`DetectorCropEvaluator`).
-      progress: a progress line on stderr; ``total`` its expected number of records.
+      progress: a tqdm progress line on stderr (redrawn every 10 s when stderr is not a
+        terminal); ``total`` its expected number of records.
     """
     if max_distance_factor <= 0:
         raise ValueError(f"max_distance_factor must be positive, got {max_distance_factor}")
@@ -451,7 +453,8 @@ def evaluate_with_detector(
     cache: OrderedDict[bytes, list[DetectedPerson]] = OrderedDict()
     pending: dict[str, list] = {key: [] for key in ("pred", "pred_visibility", "gt",
                                                     "labelled", "gt_visibility", "detected")}
-    bar = ProgressBar(total, label="evaluating (detector crops)") if progress else None
+    bar = tqdm.tqdm(total=total, desc="evaluating (detector crops)", unit="example",
+                    disable=not progress, mininterval=0.25 if sys.stderr.isatty() else 10.0)
 
     def flush() -> None:
         if pending["gt"]:
@@ -514,11 +517,9 @@ def evaluate_with_detector(
         run.detected += int(found)
         if len(pending["gt"]) >= 64:
             flush()
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
     flush()
-    if bar is not None:
-        bar.close()
+    bar.close()
     return run
 
 

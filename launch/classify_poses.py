@@ -31,8 +31,6 @@ from absl import app, flags
 
 from datasets_tfds.prepare import prepare
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 LEVELS = ("6", "20", "82")
 
 _DATASET = flags.DEFINE_string("dataset", "yoga82", "TFDS data set (name or name/config).")

@@ -10,14 +10,10 @@ TFDS data directory as the trainer (a shared file system or bucket). Runs until 
 
 from __future__ import annotations
 
-import os
-
 import tensorflow as tf
 from absl import app, flags
 
 import datasets_tfds
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _ROLE = flags.DEFINE_enum("role", None, ["dispatcher", "worker"], "Which server.", required=True)
 _PORT = flags.DEFINE_integer("port", 5050, "Port to listen on.", lower_bound=1,

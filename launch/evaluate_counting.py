@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 
@@ -28,8 +27,6 @@ from absl import app, flags
 
 from blazepose.analysis.counting import EXERCISES
 from blazepose.synthesis.tracks import NO_DEGRADATIONS, Degradations, evaluate, format_table
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _SEQUENCES = flags.DEFINE_integer("sequences", 100, "Recordings per exercise.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the recordings.")

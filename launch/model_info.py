@@ -11,7 +11,6 @@ round trip in safe mode whose outputs must be bit-identical.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import tempfile
 
@@ -21,8 +20,6 @@ from absl import app, flags
 
 import blazepose
 from blazepose.model import decoding
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _VARIANTS = flags.DEFINE_list("variants", ["lite", "full", "heavy"], "Variants to build.")
 _NUM_KEYPOINTS = flags.DEFINE_integer("num_keypoints", 33, "Keypoints K predicted by the heads.",

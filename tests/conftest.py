@@ -3,6 +3,7 @@
 import os
 import pathlib
 import re
+import shutil
 
 import keras
 import numpy as np
@@ -75,6 +76,26 @@ def keras_conv_ops(model: keras.Model) -> list[tuple]:
         activation = {"relu6": "RELU6"}.get(layer.activation.__name__, "NONE")
         ops.append((kind, layer.strides[0], padding, activation, (kernel, tuple(layer.bias.shape))))
     return ops
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Tests marked ``web`` need Node.js and npm (``web(browser=True)``: also Chromium, at
+    ``$CHROMIUM`` or /usr/bin/chromium). Without them such a test is skipped and says how to
+    install them, or fails when ``BLAZEPOSE_REQUIRE_WEB=1`` (CI, which installs them)."""
+    marker = item.get_closest_marker("web")
+    if marker is None:
+        return
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if marker.kwargs.get("browser") and not os.path.exists(
+            os.environ.get("CHROMIUM", "/usr/bin/chromium")):
+        missing.append("chromium")
+    if missing:
+        message = (f"needs {', '.join(missing)} (TF.js and the web page): run "
+                   "`bash .ci/install_web_deps.sh` to install them")
+        if os.environ.get("BLAZEPOSE_REQUIRE_WEB") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

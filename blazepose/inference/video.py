@@ -17,7 +17,6 @@ x, y, z of ``landmarks`` are image pixels (see :class:`~blazepose.inference.Pose
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import os
@@ -30,9 +29,9 @@ from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
+import tqdm
 
 from blazepose.inference import annotate as annotate_lib
-from blazepose.progress import ProgressBar
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_OUTPUT_EXTENSIONS = (".mp4",)
@@ -324,6 +323,8 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
       output: an ``.mp4`` path (or, for a single image, an image path), or None.
       output_json: the JSON path, or None.
       max_frames: stop after this many frames (None or 0: all).
+      progress: a tqdm progress line (frames done of the total, frames/s, ETA) on
+        ``progress_stream`` (default stderr), redrawn every 10 s when that is not a terminal.
     Returns:
       a :class:`RunSummary`; its ``record`` is the JSON object.
     """
@@ -340,8 +341,9 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
         total = max_frames if source.kind != WEBCAM else None
     reader = _Reader(source.frames, max_frames or None)
     reader.start()
-    meter = ProgressBar(total, label="video", unit="frames", min_interval=0.25,
-                        stream=(progress_stream or sys.stderr) if progress else io.StringIO())
+    stream = progress_stream or sys.stderr
+    meter = tqdm.tqdm(total=total, desc="video", unit="frame", file=stream, disable=not progress,
+                      mininterval=0.25 if stream.isatty() else 10.0)
     start = time.perf_counter()
     records = []
     with_pose = detector_runs = 0

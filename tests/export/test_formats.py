@@ -118,6 +118,7 @@ def test_onnx_agrees_with_keras_in_onnxruntime(exports, source):
     assert result.metadata["tensorrt"].startswith("trtexec --onnx=model.onnx ")
 
 
+@pytest.mark.web
 @pytest.mark.parametrize("source", SOURCES)
 def test_tfjs_agrees_with_keras_in_node(exports, source):
     result = exports.get(source, "tfjs")

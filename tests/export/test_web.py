@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import threading
 
@@ -19,6 +18,8 @@ from blazepose.export import IMAGE_SIGNATURE, runtimes, web_assets
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DRIVER = pathlib.Path(__file__).with_name("drive_page.js")
+
+pytestmark = pytest.mark.web(browser=True)  # node, npm and Chromium (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,6 @@ def _centre_square(image: np.ndarray) -> np.ndarray:
 
 def test_page_reports_the_keras_landmarks_for_an_uploaded_picture(
         server, node_modules, exports, photo, tmp_path):
-    assert shutil.which("node") and os.path.exists(CHROMIUM), (
-        "the browser test needs node and Debian's chromium (.ci/install_web_deps.sh)")
     # A landscape picture: the person in the middle, grey margins left and right.
     picture = np.pad(photo[..., :3], ((0, 0), (40, 56), (0, 0)), constant_values=128)
     picture_path = tmp_path / "picture.png"

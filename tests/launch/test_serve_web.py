@@ -39,6 +39,7 @@ def _get(url):
         return error.code, b""
 
 
+@pytest.mark.web  # TF.js comes from npm
 def test_serves_page_model_and_tfjs_only(fake_export):
     process = subprocess.Popen(
         [sys.executable, "-m", "launch.serve_web", f"--model_dir={fake_export}", "--port=0"],
