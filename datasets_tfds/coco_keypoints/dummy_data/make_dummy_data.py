@@ -33,12 +33,12 @@ So the builder makes 3 validation and 2 train examples. The output is determinis
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 
 import numpy as np
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import boxes_picture, run_script, write_jpeg
 
 WIDTH, HEIGHT = 96, 72
 
@@ -163,14 +163,12 @@ def train_document() -> dict:
 
 def picture(document: dict, image: dict) -> np.ndarray:
     """uint8 [72, 96, 3]: a flat background with each annotation's box filled."""
-    rng = np.random.default_rng(image["id"])
-    pixels = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-    pixels[:] = rng.integers(60, 200, 3)
+    boxes = []
     for annotation in document["annotations"]:
         if annotation["image_id"] == image["id"]:
             x, y, w, h = (int(round(v)) for v in annotation["bbox"])
-            pixels[max(y, 0):y + h, max(x, 0):x + w] = rng.integers(0, 256, 3)
-    return pixels
+            boxes.append((x, y, x + w, y + h))
+    return boxes_picture(image["id"], HEIGHT, WIDTH, boxes)
 
 
 def write_split(out: pathlib.Path, document: dict, json_name: str, folder: str) -> None:
@@ -179,8 +177,7 @@ def write_split(out: pathlib.Path, document: dict, json_name: str, folder: str) 
     (out / "annotations" / json_name).write_text(text)
     (out / folder).mkdir(exist_ok=True)
     for image in document["images"]:
-        jpeg = tf.io.encode_jpeg(picture(document, image), quality=50).numpy()
-        (out / folder / image["file_name"]).write_bytes(jpeg)
+        write_jpeg(out / folder / image["file_name"], picture(document, image), quality=50)
 
 
 def write_folder(out: pathlib.Path) -> None:
@@ -188,12 +185,5 @@ def write_folder(out: pathlib.Path) -> None:
     write_split(out, val_document(), "person_keypoints_val2017.json", "val2017")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    write_folder(parser.parse_args().out)
-
-
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)
