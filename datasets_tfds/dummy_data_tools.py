@@ -20,7 +20,19 @@ import numpy as np
 import scipy.io
 import tensorflow as tf
 
-__all__ = ["boxes_picture", "mat_file_bytes", "run_script", "write_jpeg", "write_png"]
+__all__ = ["COCO_PERSON_KEYPOINTS", "COCO_PERSON_SKELETON", "boxes_picture", "mat_file_bytes",
+           "run_script", "write_jpeg", "write_png"]
+
+# The person category of COCO's person_keypoints files, as they write it (skeleton 1-based).
+COCO_PERSON_KEYPOINTS = [
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+]  # fmt: skip
+COCO_PERSON_SKELETON = [
+    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
+    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
+]  # fmt: skip
 
 MAT_HEADER_BYTES = 116
 """Length of a MATLAB v5 file's descriptive header text."""

@@ -11,6 +11,7 @@ module name, so packages do not import it; see ``synthetic_pose/__init__.py``) a
                     the builder gives :meth:`_features` itself and the metadata starts empty.
 ``HOMEPAGE``        the data set's page.
 ``UNLISTED_CONFIGS`` configs found by name but not built by ``tfds build`` without ``--config``.
+``CONFIG_CLASS``    the builder's ``BuilderConfig`` subclass, if any (``typed_config``).
 :meth:`_split_sources`  manual dir -> {split: what :meth:`_generate_examples` reads}.
 :meth:`_generate_examples`  the examples of one split; by default the split's source
                     is a list of ``PersonRecord`` made into shared-layout examples
@@ -49,6 +50,7 @@ class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     EXTRA_METADATA: ClassVar[dict[str, Any]] = {}
     SUPERVISED_KEYS: ClassVar[tuple[str, str] | None] = None
     UNLISTED_CONFIGS: ClassVar[tuple[tfds.core.BuilderConfig, ...]] = ()
+    CONFIG_CLASS: ClassVar[type[tfds.core.BuilderConfig]] = tfds.core.BuilderConfig
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -68,6 +70,15 @@ class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         if listed is not None:
             return listed
         return next((config for config in cls.UNLISTED_CONFIGS if config.name == name), None)
+
+    @property
+    def typed_config(self) -> Any:
+        """The builder config, checked to be a ``CONFIG_CLASS`` (the builder's own options)."""
+        config = self.builder_config
+        if not isinstance(config, self.CONFIG_CLASS):
+            raise TypeError(f"{self.name} needs a {self.CONFIG_CLASS.__name__} config, got "
+                            f"{type(config).__name__}")
+        return config
 
     # --- DatasetInfo ----------------------------------------------------------------------------
 

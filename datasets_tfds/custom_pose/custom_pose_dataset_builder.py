@@ -131,8 +131,8 @@ class Builder(PoseBuilder):
         "1.1.0": "COCO keypoints + 0.5 (pixel index -> continuous pixel), as coco_keypoints.",
     }
     BUILDER_CONFIGS = [AUTO_CONFIG]
-    DEFAULT_BUILDER_CONFIG_NAME = AUTO_CONFIG.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    CONFIG_CLASS = CustomPoseConfig
 
     _plan: BuildPlan | None = None
 
@@ -141,17 +141,9 @@ class Builder(PoseBuilder):
         """A config of ``BUILDER_CONFIGS``, else the config of a registered topology name."""
         return super().get_builder_config(name, version) or topology_config(name)
 
-    @property
-    def custom_config(self) -> CustomPoseConfig:
-        """The builder config, typed."""
-        config = self.builder_config
-        if not isinstance(config, CustomPoseConfig):
-            raise TypeError(f"custom_pose needs a CustomPoseConfig, got {type(config).__name__}")
-        return config
-
     def _topology(self) -> Topology | None:
         """The config's topology, or None when only the data folder tells (see the module)."""
-        return config_topology(self.custom_config.source_options())
+        return config_topology(self.typed_config.source_options())
 
     def _declare_topology(self, topology: Topology) -> None:
         """Puts the features and topology metadata of ``topology`` into the DatasetInfo.
@@ -174,7 +166,7 @@ class Builder(PoseBuilder):
     def _download_and_prepare(self, dl_manager: tfds.download.DownloadManager,
                               download_config: tfds.download.DownloadConfig) -> None:
         folder = epath.Path(dl_manager.manual_dir)
-        self._plan = plan_build(folder, self.custom_config.source_options())
+        self._plan = plan_build(folder, self.typed_config.source_options())
         self._declare_topology(self._plan.topology)
         super()._download_and_prepare(dl_manager, download_config)
         self._report_skipped(self._plan)

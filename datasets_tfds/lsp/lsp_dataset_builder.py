@@ -44,6 +44,8 @@ ORIGINAL = tfds.core.BuilderConfig(
     name="original",
     description="LSP's own split: im0001-im1000 train, im1001-im2000 test.",
 )
+# Not listed (Builder.UNLISTED_CONFIGS): `tfds build` without --config builds every listed config,
+# and this one needs LSP Extended too; --config=tf_blazepose_merged finds it.
 TF_BLAZEPOSE_MERGED = tfds.core.BuilderConfig(
     name="tf_blazepose_merged",
     description="LSP + LSP Extended as tf-blazepose's tools/split_lsp_lspet.py split them: "
@@ -56,12 +58,8 @@ class Builder(PoseBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "LSP's own split and tf-blazepose's merged LSP + LSPET split."}
-    # Only `original` is listed: `tfds build` without --config builds every listed config, and
-    # the merged one needs LSP Extended too. --config=tf_blazepose_merged and
-    # tfds.builder("lsp/tf_blazepose_merged") find it.
     UNLISTED_CONFIGS = (TF_BLAZEPOSE_MERGED,)
     BUILDER_CONFIGS = [ORIGINAL]
-    DEFAULT_BUILDER_CONFIG_NAME = ORIGINAL.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
     TOPOLOGY = LSP_14
     HOMEPAGE = lsp_common.LSP.homepage

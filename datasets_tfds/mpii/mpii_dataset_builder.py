@@ -202,29 +202,22 @@ class Builder(PoseBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "MPII Human Pose v1 (u12_1 annotations), single/multi person."}
     BUILDER_CONFIGS = [SINGLE_PERSON, MULTI_PERSON]
-    DEFAULT_BUILDER_CONFIG_NAME = SINGLE_PERSON.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    CONFIG_CLASS = MpiiConfig
     TOPOLOGY = MPII_16
     HOMEPAGE = "http://human-pose.mpi-inf.mpg.de/"
     EXTRA_METADATA = {"keypoint_offset_from_file": MATLAB_TO_CONTINUOUS}
-
-    @property
-    def mpii_config(self) -> MpiiConfig:
-        config = self.builder_config
-        if not isinstance(config, MpiiConfig):
-            raise TypeError(f"mpii needs an MpiiConfig, got {type(config).__name__}")
-        return config
 
     def _extra_features(self) -> dict[str, tfds.features.FeatureConnector]:
         return mpii_features()
 
     def _split_sources(self, manual_dir: epath.Path
                        ) -> dict[str, list[tuple[PersonRecord, MpiiPerson]]]:
-        files = locate_files(manual_dir, self.mpii_config)
+        files = locate_files(manual_dir, self.typed_config)
         release = read_release(files.annotation_file)
         assignment = assign(release, files)
         wanted = {split: [(image, person) for image, person in people
-                          if self.mpii_config.people == "all" or person.in_single_person_subset]
+                          if self.typed_config.people == "all" or person.in_single_person_subset]
                   for split, people in assignment.splits.items()}
         check_images_exist("mpii", files.image_dir,
                            [image.name for people in wanted.values() for image, _ in people])

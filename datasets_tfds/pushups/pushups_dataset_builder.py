@@ -52,6 +52,8 @@ VIDEO_HASH = tfds.core.BuilderConfig(
     name=label_files.VIDEO_HASH,
     description="Split by video: sha256(video id) % 10 == 0 test, == 1 validation, else train.",
 )
+# Not listed (Builder.UNLISTED_CONFIGS): `tfds build` without --config builds every listed config,
+# and this one needs integer video ids; --config=tf_blazepose finds it.
 TF_BLAZEPOSE = tfds.core.BuilderConfig(
     name=label_files.TF_BLAZEPOSE,
     description="tf-blazepose's split: video < 480 train, 480-549 validation, >= 550 test.",
@@ -63,12 +65,8 @@ class Builder(PoseBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Per-frame JSON labels; video-hash and tf-blazepose splits."}
-    # Only `video_hash` is listed: `tfds build` without --config builds every listed config, and
-    # `tf_blazepose` needs integer video ids. --config=tf_blazepose and
-    # tfds.builder("pushups/tf_blazepose") find it.
     UNLISTED_CONFIGS = (TF_BLAZEPOSE,)
     BUILDER_CONFIGS = [VIDEO_HASH]
-    DEFAULT_BUILDER_CONFIG_NAME = VIDEO_HASH.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
     TOPOLOGY = PUSHUP_7
     HOMEPAGE = "https://github.com/vietanhdev/tf-blazepose"

@@ -279,8 +279,8 @@ class Builder(PoseBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Images with 6/20/82-level labels; missing images skipped."}
     BUILDER_CONFIGS = [DEFAULT_CONFIG]
-    DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    CONFIG_CLASS = Yoga82Config
     HOMEPAGE = "https://sites.google.com/view/yoga-82/home"
     SUPERVISED_KEYS = ("image", "label_82")
 
@@ -295,15 +295,8 @@ class Builder(PoseBuilder):
             "label_82": tfds.features.ClassLabel(names=LABEL_82_NAMES),
         })
 
-    @property
-    def yoga_config(self) -> Yoga82Config:
-        config = self.builder_config
-        if not isinstance(config, Yoga82Config):
-            raise TypeError(f"yoga82 needs a Yoga82Config, got {type(config).__name__}")
-        return config
-
     def _image_root(self, manual_dir: epath.Path) -> epath.Path:
-        image_dir = self.yoga_config.image_dir
+        image_dir = self.typed_config.image_dir
         return manual_dir / image_dir if image_dir else manual_dir
 
     def _download_and_prepare(self, dl_manager: tfds.download.DownloadManager,

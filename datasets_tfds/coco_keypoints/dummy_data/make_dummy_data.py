@@ -38,19 +38,16 @@ import pathlib
 
 import numpy as np
 
-from datasets_tfds.dummy_data_tools import boxes_picture, run_script, write_jpeg
+from datasets_tfds.dummy_data_tools import (
+    COCO_PERSON_KEYPOINTS,
+    COCO_PERSON_SKELETON,
+    boxes_picture,
+    run_script,
+    write_jpeg,
+)
 
 WIDTH, HEIGHT = 96, 72
 
-KEYPOINT_NAMES = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-]  # fmt: skip
-SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
-    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
 
 # A person facing the camera, offsets from the centre in units of the person height, in COCO's
 # keypoint order; the person's left is on the image's right (positive x).
@@ -66,7 +63,7 @@ INFO = {"description": "COCO 2017 Dataset (dummy)", "url": "http://cocodataset.o
 LICENSES = [{"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1,
              "name": "Attribution-NonCommercial-ShareAlike License"}]
 CATEGORIES = [{"supercategory": "person", "id": 1, "name": "person",
-               "keypoints": KEYPOINT_NAMES, "skeleton": SKELETON}]
+               "keypoints": COCO_PERSON_KEYPOINTS, "skeleton": COCO_PERSON_SKELETON}]
 
 
 def image_entry(image_id: int, folder: str) -> dict:

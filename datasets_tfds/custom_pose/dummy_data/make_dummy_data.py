@@ -26,19 +26,16 @@ import pathlib
 
 import numpy as np
 
-from datasets_tfds.dummy_data_tools import run_script, write_jpeg, write_png
+from datasets_tfds.dummy_data_tools import (
+    COCO_PERSON_KEYPOINTS,
+    COCO_PERSON_SKELETON,
+    run_script,
+    write_jpeg,
+    write_png,
+)
 
 WIDTH, HEIGHT = 64, 48
 
-COCO_PERSON_KEYPOINTS = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-]  # fmt: skip
-COCO_PERSON_SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
-    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
 
 
 def synthetic_picture(background: tuple[int, int, int], box: tuple[int, int, int, int],
