@@ -26,6 +26,7 @@ those files are read (``pkg_dir_path``), whichever module name the file was impo
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
@@ -70,6 +71,16 @@ class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         if listed is not None:
             return listed
         return next((config for config in cls.UNLISTED_CONFIGS if config.name == name), None)
+
+    @classmethod
+    def prepared(cls, manual_dir: epath.PathLike, data_dir: epath.PathLike,
+                 config: str | tfds.core.BuilderConfig | None = None) -> PoseBuilder:
+        """A builder of ``config`` (default: the first listed), its data prepared into
+        ``data_dir`` from the files in ``manual_dir``, as ``tfds build --manual_dir`` does."""
+        builder = cls(data_dir=os.fspath(data_dir), config=config)
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+        return builder
 
     @property
     def typed_config(self) -> Any:

@@ -78,7 +78,7 @@ def write_folder(out: pathlib.Path) -> None:
     """LSP in ``out/lsp_dataset`` and LSP Extended in ``out/lspet_dataset``."""
     lspet = lspet_script()
     write_lsp_folder(out / "lsp_dataset", lspet)
-    lspet.write_lspet_folder(out / "lspet_dataset")
+    lspet.write_folder(out / "lspet_dataset")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def write_mat(path: pathlib.Path, joints_in_file_orientation: np.ndarray,
                                     compress=False))
 
 
-def write_lspet_folder(folder: pathlib.Path) -> None:
+def write_folder(folder: pathlib.Path) -> None:
     """``joints.mat`` (14 x 3 x N) and ``images/im00001.jpg`` .. in ``folder``."""
     joints = lspet_joints()
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -92,4 +92,4 @@ def write_lspet_folder(folder: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    run_script(write_lspet_folder, __doc__, __file__)
+    run_script(write_folder, __doc__, __file__)

@@ -62,7 +62,7 @@ def picture(points: list[list[float]], shade: int) -> np.ndarray:
     return image
 
 
-def write_pushup_folder(folder: pathlib.Path) -> None:
+def write_folder(folder: pathlib.Path) -> None:
     """``labels/`` and ``images/`` in ``folder``."""
     (folder / "labels").mkdir(parents=True, exist_ok=True)
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -76,4 +76,4 @@ def write_pushup_folder(folder: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    run_script(write_pushup_folder, __doc__, __file__)
+    run_script(write_folder, __doc__, __file__)
