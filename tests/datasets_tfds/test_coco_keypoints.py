@@ -44,7 +44,6 @@ class CocoKeypointsTest(tfds.testing.DatasetBuilderTestCase):
 # --- helpers -----------------------------------------------------------------------------------
 
 
-
 def by_annotation(builder: tfds.core.DatasetBuilder, split: str) -> dict[int, dict[str, Any]]:
     return {int(example["annotation_id"]): example
             for example in tfds.as_numpy(builder.as_dataset(split=split))}

@@ -37,7 +37,6 @@ class Yoga82Test(tfds.testing.DatasetBuilderTestCase):
     SKIP_CHECKSUMS = True
 
 
-
 def test_missing_and_corrupt_images_are_counted_not_fatal(tmp_path):
     manual = tmp_path / "manual"
     shutil.copytree(DUMMY, manual)

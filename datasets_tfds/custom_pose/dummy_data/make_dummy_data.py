@@ -37,7 +37,6 @@ from datasets_tfds.dummy_data_tools import (
 WIDTH, HEIGHT = 64, 48
 
 
-
 def synthetic_picture(background: tuple[int, int, int], box: tuple[int, int, int, int],
                       colour: tuple[int, int, int]) -> np.ndarray:
     """uint8 ``[48, 64, 3]``: a flat background with one filled box (x0, y0, x1, y1)."""
