@@ -1,4 +1,10 @@
-"""TFDS dataset builders, one folder per data set (TFDS layout)."""
+"""TFDS dataset builders, one folder per data set (TFDS layout).
+
+``<name>/<name>_dataset_builder.py`` holds ``class Builder``, a ``pose_builder.PoseBuilder``;
+beside it ``README.md`` (the data set's description), ``CITATIONS.bib`` and ``dummy_data/``
+(written by its ``make_dummy_data.py`` with ``dummy_data_tools``). The tests are in
+``tests/datasets_tfds/``.
+"""
 
 import importlib
 

@@ -85,29 +85,10 @@ def check_images_exist(builder: str, image_dir, names, max_listed: int = 20) -> 
                                 f"annotations are missing from {image_dir}:\n  {listed}{more}")
 
 
-class UnlistedConfigs:
-    """Mixin for a ``GeneratorBasedBuilder``: configs found by name but not listed.
-
-    ``tfds build`` without ``--config`` builds every config in ``BUILDER_CONFIGS``; configs that
-    need more files than the default one (e.g. LSP merged with LSP Extended) go into
-    ``UNLISTED_CONFIGS`` instead, and ``--config=NAME`` / ``tfds.builder("name/NAME")`` still
-    find them.
-    """
-
-    UNLISTED_CONFIGS: tuple = ()
-
-    @classmethod
-    def get_builder_config(cls, name: str, version=None):
-        listed = super().get_builder_config(name, version)
-        if listed is not None:
-            return listed
-        return next((config for config in cls.UNLISTED_CONFIGS if config.name == name), None)
-
-
 def read_topology(info: tfds.core.DatasetInfo) -> str:
     """The topology name a prepared data set declares."""
     return str(info.metadata["topology"])
 
 
-__all__ = ["UnlistedConfigs", "check_images_exist", "pose_example",
+__all__ = ["check_images_exist", "pose_example",
            "pose_features", "read_topology", "topology_metadata"]

@@ -23,7 +23,7 @@ Coordinates are pixels written by MATLAB tools, taken as MATLAB's 1-based image 
 spans ``[i, i + 1)``) by adding :data:`MATLAB_TO_CONTINUOUS` (-0.5), as the MPII builder does.
 
 Everything here is plain numpy and file reading; the builders turn the records into examples
-with ``datasets_tfds.custom_pose.annotation_files.examples_by_image``.
+(``datasets_tfds.pose_builder.PoseBuilder``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ from absl import logging
 from etils import epath
 
 from blazepose.topology import LSP_14
-from datasets_tfds.custom_pose.annotation_files import PersonRecord, examples_by_image
+from datasets_tfds.custom_pose.annotation_files import PersonRecord
 
 __all__ = [
     "IMAGES_DIR",
@@ -56,7 +56,6 @@ __all__ = [
     "MissingSourceFilesError",
     "SplitPlan",
     "decode_joints",
-    "generate_examples",
     "load_source",
     "original_split",
     "parse_joints",
@@ -408,18 +407,6 @@ def person_records(source: LeedsSource, indices: Sequence[int], id_prefix: str =
             person_box=None,
         ))
     return records
-
-
-def generate_examples(records: Sequence[PersonRecord]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yields (image_id, example) in the shared layout; every image is read and decoded.
-
-    Raises:
-      InvalidRecordError: an image cannot be read or decoded (naming joints.mat and the image).
-    """
-    for record, example_or_error in examples_by_image(records, LSP_14):
-        if isinstance(example_or_error, Exception):
-            raise example_or_error
-        yield record.image_id, example_or_error
 
 
 def original_split(num_images: int) -> dict[str, range]:

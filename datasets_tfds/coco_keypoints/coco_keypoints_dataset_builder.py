@@ -42,25 +42,9 @@ from datasets_tfds.coco_keypoints.person_keypoints import (
     locate_splits,
     read_split,
 )
-from datasets_tfds.common import check_images_exist, pose_features, topology_metadata
-from datasets_tfds.custom_pose.annotation_files import InvalidRecordError, examples_by_image
-
-_DESCRIPTION = """\
-COCO 2017 person keypoints (Lin et al., ECCV 2014): people in everyday photos with up to 17
-labelled keypoints. One example per non-crowd person annotation with at least one labelled
-keypoint, with the ids, area and image size that pycocotools' OKS evaluation needs. See
-datasets_tfds/coco_keypoints/README.md.
-"""
-
-_CITATION = """\
-@inproceedings{lin2014microsoft,
-  title = {Microsoft {COCO}: Common Objects in Context},
-  author = {Lin, Tsung-Yi and Maire, Michael and Belongie, Serge and Hays, James and
-            Perona, Pietro and Ramanan, Deva and Doll{\\'a}r, Piotr and Zitnick, C. Lawrence},
-  booktitle = {European Conference on Computer Vision (ECCV)},
-  year = {2014},
-}
-"""
+from datasets_tfds.common import check_images_exist
+from datasets_tfds.custom_pose.annotation_files import PersonRecord
+from datasets_tfds.pose_builder import Example, PoseBuilder
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 From https://cocodataset.org/#download (annotations: CC BY 4.0; images: Flickr terms of use,
@@ -76,10 +60,9 @@ Without person_keypoints_train2017.json only the validation split is built.
 """
 
 
-def coco_features() -> tfds.features.FeaturesDict:
-    """``pose_features(17)`` plus the COCO fields listed in the module docstring."""
-    return tfds.features.FeaturesDict({
-        **pose_features(COCO_17.num_keypoints),
+def coco_features() -> dict[str, tfds.features.FeatureConnector]:
+    """The COCO fields listed in the module docstring (beside ``pose_features(17)``)."""
+    return {
         "annotation_id": tfds.features.Tensor(shape=(), dtype=np.int64),
         "coco_image_id": tfds.features.Tensor(shape=(), dtype=np.int64),
         "area": tfds.features.Tensor(shape=(), dtype=np.float32),
@@ -87,7 +70,7 @@ def coco_features() -> tfds.features.FeaturesDict:
         "iscrowd": tfds.features.Tensor(shape=(), dtype=np.int32),
         "image_width": tfds.features.Tensor(shape=(), dtype=np.int32),
         "image_height": tfds.features.Tensor(shape=(), dtype=np.int32),
-    })
+    }
 
 
 def _stored_size(image: Any) -> tuple[int, int]:
@@ -98,32 +81,20 @@ def _stored_size(image: Any) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(PoseBuilder):
     """DatasetBuilder for COCO 2017 person keypoints from the files in the manual dir."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "COCO 2017 person keypoints, one example per person."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    TOPOLOGY = COCO_17
+    HOMEPAGE = "https://cocodataset.org/#keypoints-2017"
+    EXTRA_METADATA = {"keypoint_offset_from_file": KEYPOINT_OFFSET}
 
-    # As in custom_pose: TFDS 4.9.10 locates a packaged builder's file through
-    # `importlib_resources` unless the builder states it.
-    code_path = epath.Path(__file__)
+    def _extra_features(self) -> dict[str, tfds.features.FeatureConnector]:
+        return coco_features()
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        metadata = topology_metadata(COCO_17)
-        metadata["keypoint_offset_from_file"] = KEYPOINT_OFFSET
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=coco_features(),
-            metadata=metadata,
-            homepage="https://cocodataset.org/#keypoints-2017",
-            citation=_CITATION,
-        )
-
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager
-                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
-        manual_dir = epath.Path(dl_manager.manual_dir)
+    def _split_sources(self, manual_dir: epath.Path) -> dict[str, CocoSplit]:
         sources, absent = locate_splits(manual_dir)
         for split, reason in absent.items():
             logging.warning("coco_keypoints: split %r is not built: %s", split, reason)
@@ -142,23 +113,23 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         empty = [split.source.annotation_file for split in splits if not split.records]
         if empty:
             raise ValueError(f"coco_keypoints: no usable person annotation in {', '.join(empty)}")
-        return {split.source.split: self._generate_examples(split) for split in splits}
+        return {split.source.split: split for split in splits}
 
-    def _generate_examples(self, split: CocoSplit) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _generate_examples(self, split: CocoSplit) -> Iterator[Example]:
         """Yields (image_id, example); each image is read and decoded once.
 
         Raises:
           InvalidRecordError: an image cannot be read or decoded, or its size differs from the
             annotation file's (names the file, the annotation and the image).
         """
-        for record, example in examples_by_image(split.records, COCO_17):
-            if isinstance(example, InvalidRecordError):
-                raise example
+
+        def fields(record: PersonRecord, example: dict[str, Any]) -> dict[str, Any]:
             fields = split.fields[record.image_id]
             size = _stored_size(example["image"])
             if size != (int(fields["image_width"]), int(fields["image_height"])):
                 raise record.error(f"image {record.image_path} is {size[0]}x{size[1]} pixels, "
                                    f"the annotation file says {int(fields['image_width'])}x"
                                    f"{int(fields['image_height'])}")
-            example.update(fields)
-            yield record.image_id, example
+            return fields
+
+        return self._record_examples(split.records, fields)

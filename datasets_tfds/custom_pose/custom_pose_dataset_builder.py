@@ -42,15 +42,10 @@ from datasets_tfds.custom_pose.build_plan import (
     config_topology,
     plan_build,
 )
+from datasets_tfds.pose_builder import PoseBuilder
 
 MAX_LISTED_INVALID_RECORDS = 1000
 """Invalid records listed by name per split in the ``skipped`` metadata (all are counted)."""
-
-_DESCRIPTION = """\
-A user's own single-person keypoint annotations (tf-blazepose layout or COCO keypoint JSON),
-read from the manual dir, one example per annotated person, in the project's shared pose
-feature layout. See datasets_tfds/custom_pose/README.md.
-"""
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Pass your data folder as the manual dir (`tfds build datasets_tfds/custom_pose
@@ -127,7 +122,7 @@ def topology_config(name: str) -> CustomPoseConfig | None:
     )
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(PoseBuilder):
     """DatasetBuilder for a user's keypoint data in the manual dir."""
 
     VERSION = tfds.core.Version("1.1.0")
@@ -136,12 +131,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         "1.1.0": "COCO keypoints + 0.5 (pixel index -> continuous pixel), as coco_keypoints.",
     }
     BUILDER_CONFIGS = [AUTO_CONFIG]
-    DEFAULT_BUILDER_CONFIG_NAME = AUTO_CONFIG.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
-
-    # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
-    # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
-    code_path = epath.Path(__file__)
+    CONFIG_CLASS = CustomPoseConfig
 
     _plan: BuildPlan | None = None
 
@@ -150,22 +141,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         """A config of ``BUILDER_CONFIGS``, else the config of a registered topology name."""
         return super().get_builder_config(name, version) or topology_config(name)
 
-    @property
-    def custom_config(self) -> CustomPoseConfig:
-        """The builder config, typed."""
-        config = self.builder_config
-        if not isinstance(config, CustomPoseConfig):
-            raise TypeError(f"custom_pose needs a CustomPoseConfig, got {type(config).__name__}")
-        return config
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        topology = config_topology(self.custom_config.source_options())
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=None if topology is None else pose_features(topology.num_keypoints),
-            metadata=tfds.core.MetadataDict() if topology is None else topology_metadata(topology),
-        )
+    def _topology(self) -> Topology | None:
+        """The config's topology, or None when only the data folder tells (see the module)."""
+        return config_topology(self.typed_config.source_options())
 
     def _declare_topology(self, topology: Topology) -> None:
         """Puts the features and topology metadata of ``topology`` into the DatasetInfo.
@@ -188,18 +166,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _download_and_prepare(self, dl_manager: tfds.download.DownloadManager,
                               download_config: tfds.download.DownloadConfig) -> None:
         folder = epath.Path(dl_manager.manual_dir)
-        self._plan = plan_build(folder, self.custom_config.source_options())
+        self._plan = plan_build(folder, self.typed_config.source_options())
         self._declare_topology(self._plan.topology)
         super()._download_and_prepare(dl_manager, download_config)
         self._report_skipped(self._plan)
         self._plan = None  # The records are written; let them go.
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager
-                          ) -> dict[str, Iterator[tuple[int, dict[str, Any]]]]:
-        del dl_manager  # The plan, made from the manual dir, already knows every file.
+    def _split_sources(self, manual_dir: epath.Path) -> dict[str, SplitRecords]:
+        del manual_dir  # The plan, made from the manual dir, already knows every file.
         assert self._plan is not None, "_download_and_prepare makes the plan first"
-        return {split: self._generate_examples(records)
-                for split, records in self._plan.splits.items()}
+        return self._plan.splits
 
     def _generate_examples(self, split_records: SplitRecords
                            ) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -15,32 +15,13 @@ live in ``datasets_tfds.lsp_common`` (shared with the lspet builder).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import tensorflow_datasets as tfds
 from etils import epath
 
 from blazepose.topology import LSP_14
 from datasets_tfds import lsp_common
-from datasets_tfds.common import UnlistedConfigs, pose_features, topology_metadata
-
-_DESCRIPTION = """\
-Leeds Sports Pose (Johnson and Everingham, BMVC 2010): 2,000 sports images, each with one
-person annotated with 14 joints and an occlusion flag, read from the manual dir in the project's
-shared pose layout (topology lsp_14). Config `original`: LSP's own 1,000 train / 1,000 test
-split. Config `tf_blazepose_merged`: LSP and LSP Extended split as vietanhdev/tf-blazepose did.
-See datasets_tfds/lsp/README.md.
-"""
-
-_CITATION = """\
-@inproceedings{Johnson10,
-  title = {Clustered Pose and Nonlinear Appearance Models for Human Pose Estimation},
-  author = {Johnson, Sam and Everingham, Mark},
-  year = {2010},
-  booktitle = {Proceedings of the British Machine Vision Conference},
-}
-"""
+from datasets_tfds.custom_pose.annotation_files import PersonRecord
+from datasets_tfds.pose_builder import PoseBuilder
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 LSP cannot be downloaded automatically (see its terms on the page below). Download
@@ -63,6 +44,8 @@ ORIGINAL = tfds.core.BuilderConfig(
     name="original",
     description="LSP's own split: im0001-im1000 train, im1001-im2000 test.",
 )
+# Not listed (Builder.UNLISTED_CONFIGS): `tfds build` without --config builds every listed config,
+# and this one needs LSP Extended too; --config=tf_blazepose_merged finds it.
 TF_BLAZEPOSE_MERGED = tfds.core.BuilderConfig(
     name="tf_blazepose_merged",
     description="LSP + LSP Extended as tf-blazepose's tools/split_lsp_lspet.py split them: "
@@ -70,43 +53,21 @@ TF_BLAZEPOSE_MERGED = tfds.core.BuilderConfig(
 )
 
 
-class Builder(UnlistedConfigs, tfds.core.GeneratorBasedBuilder):
-    """DatasetBuilder for Leeds Sports Pose in the manual dir."""
+class Builder(PoseBuilder):
+    """DatasetBuilder for Leeds Sports Pose in the manual dir (README.md, CITATIONS.bib)."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "LSP's own split and tf-blazepose's merged LSP + LSPET split."}
-    # Only `original` is listed: `tfds build` without --config builds every listed config, and
-    # the merged one needs LSP Extended too. --config=tf_blazepose_merged and
-    # tfds.builder("lsp/tf_blazepose_merged") find it (UnlistedConfigs).
     UNLISTED_CONFIGS = (TF_BLAZEPOSE_MERGED,)
     BUILDER_CONFIGS = [ORIGINAL]
-    DEFAULT_BUILDER_CONFIG_NAME = ORIGINAL.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    TOPOLOGY = LSP_14
+    HOMEPAGE = lsp_common.LSP.homepage
 
-    # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
-    # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
-    code_path = epath.Path(__file__)
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=pose_features(LSP_14.num_keypoints),
-            homepage=lsp_common.LSP.homepage,
-            citation=_CITATION,
-            metadata=topology_metadata(LSP_14),
-        )
-
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager
-                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
-        manual_dir = epath.Path(dl_manager.manual_dir)
+    def _split_sources(self, manual_dir: epath.Path) -> dict[str, list[PersonRecord]]:
         if self.builder_config.name == TF_BLAZEPOSE_MERGED.name:
             plan = lsp_common.plan_tf_blazepose_merged(manual_dir, self.name)
         else:
             plan = lsp_common.plan_original(manual_dir, lsp_common.LSP, self.name)
         self.info.metadata["source"] = plan.summary
-        return {split: self._generate_examples(records) for split, records in plan.splits.items()}
-
-    def _generate_examples(self, records) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yields (image_id, example); ``records`` are ``PersonRecord`` of one split."""
-        yield from lsp_common.generate_examples(records)
+        return plan.splits

@@ -15,31 +15,13 @@ image when none is labelled). LSPET has no test split: every image is in ``train
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import tensorflow_datasets as tfds
 from etils import epath
 
 from blazepose.topology import LSP_14
 from datasets_tfds import lsp_common
-from datasets_tfds.common import pose_features, topology_metadata
-
-_DESCRIPTION = """\
-Leeds Sports Pose Extended (Johnson and Everingham, CVPR 2011): 10,000 parkour, gymnastics and
-athletics images, each with one person whose visible joints (up to 14) were annotated on Amazon
-Mechanical Turk, read from the manual dir in the project's shared pose layout (topology
-lsp_14). A training set: every image is in `train`. See datasets_tfds/lspet/README.md.
-"""
-
-_CITATION = """\
-@inproceedings{Johnson11,
-  title = {Learning Effective Human Pose Estimation from Inaccurate Annotation},
-  author = {Johnson, Sam and Everingham, Mark},
-  year = {2011},
-  booktitle = {Proceedings of Computer Vision and Pattern Recognition (CVPR) 2011},
-}
-"""
+from datasets_tfds.custom_pose.annotation_files import PersonRecord
+from datasets_tfds.pose_builder import PoseBuilder
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 LSP Extended cannot be downloaded automatically (see its terms on the page below). Download
@@ -53,34 +35,16 @@ joints.mat holds the MATLAB array `joints`, 14 x 3 x 10000 (x, y, flag; flag 1 =
 """
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
-    """DatasetBuilder for Leeds Sports Pose Extended in the manual dir."""
+class Builder(PoseBuilder):
+    """DatasetBuilder for Leeds Sports Pose Extended in the manual dir (README.md)."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Every LSPET image in train; only flagged-visible joints labelled."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    TOPOLOGY = LSP_14
+    HOMEPAGE = lsp_common.LSPET.homepage
 
-    # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
-    # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
-    code_path = epath.Path(__file__)
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=pose_features(LSP_14.num_keypoints),
-            homepage=lsp_common.LSPET.homepage,
-            citation=_CITATION,
-            metadata=topology_metadata(LSP_14),
-        )
-
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager
-                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
-        plan = lsp_common.plan_original(epath.Path(dl_manager.manual_dir), lsp_common.LSPET,
-                                        self.name)
+    def _split_sources(self, manual_dir: epath.Path) -> dict[str, list[PersonRecord]]:
+        plan = lsp_common.plan_original(manual_dir, lsp_common.LSPET, self.name)
         self.info.metadata["source"] = plan.summary
-        return {split: self._generate_examples(records) for split, records in plan.splits.items()}
-
-    def _generate_examples(self, records) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yields (image_id, example); ``records`` are ``PersonRecord`` of one split."""
-        yield from lsp_common.generate_examples(records)
+        return plan.splits

@@ -34,12 +34,8 @@ from absl import logging
 from etils import epath
 
 from blazepose.topology import MPII_16
-from datasets_tfds.common import check_images_exist, pose_features, topology_metadata
-from datasets_tfds.custom_pose.annotation_files import (
-    InvalidRecordError,
-    PersonRecord,
-    examples_by_image,
-)
+from datasets_tfds.common import check_images_exist
+from datasets_tfds.custom_pose.annotation_files import PersonRecord
 from datasets_tfds.mpii.release_file import (
     ANNOTATION_FILE_NAME,
     MATLAB_TO_CONTINUOUS,
@@ -57,6 +53,7 @@ from datasets_tfds.mpii.splits import (
     find_tompson_file,
     read_tompson_validation,
 )
+from datasets_tfds.pose_builder import Example, PoseBuilder
 
 ANNOTATION_FILE_CANDIDATES = (ANNOTATION_FILE_NAME,
                               f"mpii_human_pose_v1_u12_2/{ANNOTATION_FILE_NAME}")
@@ -64,23 +61,6 @@ ANNOTATION_FILE_CANDIDATES = (ANNOTATION_FILE_NAME,
 
 IMAGE_DIR = "images"
 MAX_SKIPPED_IN_METADATA = 1000
-
-_DESCRIPTION = """\
-MPII Human Pose (Andriluka et al., CVPR 2014): about 25k YouTube frames with 40k people whose 16
-body joints, head rectangle, scale and position are annotated. One example per annotated person
-of the training images (the test annotations are withheld), split into train and validation
-(Tompson et al.'s validation people when their list, detections.mat or pose-hg-train's valid.h5,
-is in the manual dir, else a video-level hash split). See datasets_tfds/mpii/README.md.
-"""
-
-_CITATION = """\
-@inproceedings{andriluka14cvpr,
-  author = {Mykhaylo Andriluka and Leonid Pishchulin and Peter Gehler and Bernt Schiele},
-  title = {2D Human Pose Estimation: New Benchmark and State of the Art Analysis},
-  booktitle = {IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
-  year = {2014},
-}
-"""
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
 MPII Human Pose is free for research use only (Simplified BSD licence for the annotations;
@@ -136,17 +116,16 @@ MULTI_PERSON = MpiiConfig(
     description="Every person with joint annotations, one example each.")
 
 
-def mpii_features() -> tfds.features.FeaturesDict:
-    """``pose_features(16)`` plus the MPII fields listed in the module docstring."""
-    return tfds.features.FeaturesDict({
-        **pose_features(MPII_16.num_keypoints),
+def mpii_features() -> dict[str, tfds.features.FeatureConnector]:
+    """The MPII fields listed in the module docstring (beside ``pose_features(16)``)."""
+    return {
         "head_box": tfds.features.Tensor(shape=(4,), dtype=np.float32),
         "scale": tfds.features.Tensor(shape=(), dtype=np.float32),
         "objpos": tfds.features.Tensor(shape=(2,), dtype=np.float32),
         "annolist_index": tfds.features.Tensor(shape=(), dtype=np.int32),
         "annorect_index": tfds.features.Tensor(shape=(), dtype=np.int32),
         "in_single_person_subset": tfds.features.Tensor(shape=(), dtype=np.bool_),
-    })
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,59 +196,43 @@ def mpii_fields(person: MpiiPerson) -> dict[str, Any]:
     }
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(PoseBuilder):
     """DatasetBuilder for MPII Human Pose from the files in the manual dir."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "MPII Human Pose v1 (u12_1 annotations), single/multi person."}
     BUILDER_CONFIGS = [SINGLE_PERSON, MULTI_PERSON]
-    DEFAULT_BUILDER_CONFIG_NAME = SINGLE_PERSON.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    CONFIG_CLASS = MpiiConfig
+    TOPOLOGY = MPII_16
+    HOMEPAGE = "http://human-pose.mpi-inf.mpg.de/"
+    EXTRA_METADATA = {"keypoint_offset_from_file": MATLAB_TO_CONTINUOUS}
 
-    # As in custom_pose: TFDS 4.9.10 locates a packaged builder's file through
-    # `importlib_resources` unless the builder states it.
-    code_path = epath.Path(__file__)
+    def _extra_features(self) -> dict[str, tfds.features.FeatureConnector]:
+        return mpii_features()
 
-    @property
-    def mpii_config(self) -> MpiiConfig:
-        config = self.builder_config
-        if not isinstance(config, MpiiConfig):
-            raise TypeError(f"mpii needs an MpiiConfig, got {type(config).__name__}")
-        return config
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        metadata = topology_metadata(MPII_16)
-        metadata["keypoint_offset_from_file"] = MATLAB_TO_CONTINUOUS
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=mpii_features(),
-            metadata=metadata,
-            homepage="http://human-pose.mpi-inf.mpg.de/",
-            citation=_CITATION,
-        )
-
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager
-                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
-        files = locate_files(epath.Path(dl_manager.manual_dir), self.mpii_config)
+    def _split_sources(self, manual_dir: epath.Path
+                       ) -> dict[str, list[tuple[PersonRecord, MpiiPerson]]]:
+        files = locate_files(manual_dir, self.typed_config)
         release = read_release(files.annotation_file)
         assignment = assign(release, files)
         wanted = {split: [(image, person) for image, person in people
-                          if self.mpii_config.people == "all" or person.in_single_person_subset]
+                          if self.typed_config.people == "all" or person.in_single_person_subset]
                   for split, people in assignment.splits.items()}
         check_images_exist("mpii", files.image_dir,
                            [image.name for people in wanted.values() for image, _ in people])
         self._record_metadata(release, assignment, wanted)
-        generators = {}
+        sources = {}
         for split, people in wanted.items():
             if people:
-                generators[split] = self._generate_examples(people, files)
+                sources[split] = [(_record(image, person, files), person)
+                                  for image, person in people]
             else:
                 logging.warning("mpii: split %r has no person under the %s policy; left out",
                                 split, assignment.policy)
-        if not generators:
+        if not sources:
             raise ValueError(f"mpii: no annotated person in {files.annotation_file}")
-        return generators
+        return sources
 
     def _record_metadata(self, release: Release, assignment: SplitAssignment,
                          wanted: dict[str, list[tuple[MpiiImage, MpiiPerson]]]) -> None:
@@ -290,22 +253,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                             "skipped (metadata 'skipped_people'); first: %s",
                             len(release.skipped), release.path, release.skipped[0])
 
-    def _generate_examples(self, people: list[tuple[MpiiImage, MpiiPerson]], files: SourceFiles
-                           ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _generate_examples(self, people: list[tuple[PersonRecord, MpiiPerson]]
+                           ) -> Iterator[Example]:
         """Yields (image_id, example); each image is read and decoded once.
 
         Raises:
           InvalidRecordError: an image cannot be read or decoded (names the annotation file,
             the annolist index and the image).
         """
-        by_id = {}
-        records = []
-        for image, person in people:
-            record = _record(image, person, files)
-            by_id[record.image_id] = person
-            records.append(record)
-        for record, example in examples_by_image(records, MPII_16):
-            if isinstance(example, InvalidRecordError):
-                raise example
-            example.update(mpii_fields(by_id[record.image_id]))
-            yield record.image_id, example
+        by_id = {record.image_id: person for record, person in people}
+        return self._record_examples([record for record, _ in people],
+                                     lambda record, _: mpii_fields(by_id[record.image_id]))

@@ -20,30 +20,19 @@ id, ``tf_blazepose`` by tf-blazepose's video-number ranges. Reading and split ru
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
 from blazepose.topology import PUSHUP_7
-from datasets_tfds.common import (
-    UnlistedConfigs,
-    pose_example,
-    pose_features,
-    topology_metadata,
-)
+from datasets_tfds.common import pose_example
 from datasets_tfds.custom_pose.annotation_files import PersonRecord, load_image
+from datasets_tfds.pose_builder import Example, PoseBuilder
 from datasets_tfds.pushups import label_files
 
 MAX_LISTED_SKIPPED = 1000
 """Skipped label files listed by name in the metadata (all are counted)."""
-
-_DESCRIPTION = """\
-The push-up frames of vietanhdev/tf-blazepose (private; bring your own copy): one JSON file of 7
-points (arms and head top) per frame, read from the manual dir in the project's shared pose
-layout (topology pushup_7). Splits never share a video. See datasets_tfds/pushups/README.md.
-"""
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 The push-up data set was never published (tf-blazepose's README: no permission to publish it).
@@ -63,41 +52,27 @@ VIDEO_HASH = tfds.core.BuilderConfig(
     name=label_files.VIDEO_HASH,
     description="Split by video: sha256(video id) % 10 == 0 test, == 1 validation, else train.",
 )
+# Not listed (Builder.UNLISTED_CONFIGS): `tfds build` without --config builds every listed config,
+# and this one needs integer video ids; --config=tf_blazepose finds it.
 TF_BLAZEPOSE = tfds.core.BuilderConfig(
     name=label_files.TF_BLAZEPOSE,
     description="tf-blazepose's split: video < 480 train, 480-549 validation, >= 550 test.",
 )
 
 
-class Builder(UnlistedConfigs, tfds.core.GeneratorBasedBuilder):
-    """DatasetBuilder for tf-blazepose's push-up frames in the manual dir."""
+class Builder(PoseBuilder):
+    """DatasetBuilder for tf-blazepose's push-up frames in the manual dir (README.md)."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Per-frame JSON labels; video-hash and tf-blazepose splits."}
-    # Only `video_hash` is listed: `tfds build` without --config builds every listed config, and
-    # `tf_blazepose` needs integer video ids. --config=tf_blazepose and
-    # tfds.builder("pushups/tf_blazepose") find it (UnlistedConfigs).
     UNLISTED_CONFIGS = (TF_BLAZEPOSE,)
     BUILDER_CONFIGS = [VIDEO_HASH]
-    DEFAULT_BUILDER_CONFIG_NAME = VIDEO_HASH.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+    TOPOLOGY = PUSHUP_7
+    HOMEPAGE = "https://github.com/vietanhdev/tf-blazepose"
 
-    # TFDS 4.9.10 finds a packaged builder's file through `importlib_resources`, a package it
-    # only requires on Python < 3.9; stating the file (what its fallback finds) avoids that.
-    code_path = epath.Path(__file__)
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=pose_features(PUSHUP_7.num_keypoints),
-            homepage="https://github.com/vietanhdev/tf-blazepose",
-            metadata=topology_metadata(PUSHUP_7),
-        )
-
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager
-                          ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
-        scan = label_files.scan_frames(epath.Path(dl_manager.manual_dir), self.name)
+    def _split_sources(self, manual_dir: epath.Path) -> dict[str, list[label_files.Frame]]:
+        scan = label_files.scan_frames(manual_dir, self.name)
         rule = label_files.SPLIT_RULES[self.builder_config.name]
         splits = label_files.assign_splits(scan.frames, rule)
         if not splits:
@@ -119,10 +94,9 @@ class Builder(UnlistedConfigs, tfds.core.GeneratorBasedBuilder):
             "skipped": [{"file": name, "reason": reason}
                         for name, reason in scan.skipped[:MAX_LISTED_SKIPPED]],
         }
-        return {split: self._generate_examples(frames) for split, frames in splits.items()}
+        return splits
 
-    def _generate_examples(self, frames: Sequence[label_files.Frame]
-                           ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _generate_examples(self, frames: Sequence[label_files.Frame]) -> Iterator[Example]:
         """Yields (image name, example); each frame is read and decoded once.
 
         Raises:

@@ -11,13 +11,13 @@ import dataclasses
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 
 from blazepose.synthesis.exercise import EXERCISES
 from blazepose.synthesis.scene import render_scene
 from blazepose.synthesis.sequences import FACINGS, generate_sequence
 from blazepose.topology import BLAZEPOSE_33
-from datasets_tfds.common import pose_example, pose_features, topology_metadata
+from datasets_tfds.common import pose_example, pose_features
+from datasets_tfds.pose_builder import PoseBuilder
 
 _SPLIT_CODES = {"train": 0, "validation": 1}
 
@@ -111,8 +111,8 @@ def _images(name: str, description: str, num_train: int, num_validation: int,
                                archetype=archetype, seed=seed)
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
-    """DatasetBuilder for synthetic_pose."""
+class Builder(PoseBuilder):
+    """DatasetBuilder for synthetic_pose (README.md); every config in BlazePose's 33 landmarks."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {
@@ -138,25 +138,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "small"
 
-    @tfds.core.utils.classproperty
-    @classmethod
-    def code_path(cls) -> epath.Path:
-        """This file.
+    TOPOLOGY = BLAZEPOSE_33
 
-        TFDS 4.9.10's own lookup evaluates ``importlib_resources.abc.Traversable`` for builders
-        imported from a package (as ``tfds build <folder>`` does), and that back-port is not
-        installed on Python >= 3.9 unless something else pulls it in.
-        """
-        return epath.Path(__file__)
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        config = self.builder_config
-        features = pose_features(33) if config.kind == "images" else sequence_features()
-        return self.dataset_info_from_configs(
-            features=features,
-            supervised_keys=None,
-            metadata=topology_metadata(BLAZEPOSE_33),
-        )
+    def _features(self) -> tfds.features.FeaturesDict:
+        if self.builder_config.kind == "images":
+            return pose_features(BLAZEPOSE_33.num_keypoints)
+        return sequence_features()
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         del dl_manager  # everything is generated

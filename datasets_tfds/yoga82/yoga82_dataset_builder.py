@@ -33,6 +33,8 @@ import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
+from datasets_tfds.pose_builder import PoseBuilder
+
 SPLIT_FILES = {"train": "yoga_train.txt", "test": "yoga_test.txt"}
 """Split name -> the release's split file (in the manual dir)."""
 
@@ -145,23 +147,6 @@ LABEL_82_NAMES: tuple[str, ...] = (
 )
 """The 82 poses: the release's folder (and link file) names in code-point order, which is the
 order of the 82-class label (README.md says how this is checked)."""
-
-_DESCRIPTION = """\
-Yoga-82 (Verma et al., CVPR Workshops 2020): web images of 82 yoga poses with a three-level
-label hierarchy (6 body positions, 20 variations, 82 poses), the release's train/test split.
-No keypoints. Images are downloaded by the user from the release's links; those missing or
-undecodable are counted and listed in the metadata. See datasets_tfds/yoga82/README.md.
-"""
-
-_CITATION = """\
-@inproceedings{verma2020yoga,
-  title={Yoga-82: A New Dataset for Fine-grained Classification of Human Poses},
-  author={Verma, Manisha and Kumawat, Sudhakar and Nakashima, Yuta and Raman, Shanmuganathan},
-  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops},
-  pages={1038--1039},
-  year={2020}
-}
-"""
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Yoga-82 is released on request (a form on https://sites.google.com/view/yoga-82/home) as an
@@ -288,47 +273,30 @@ class Yoga82Config(tfds.core.BuilderConfig):
 DEFAULT_CONFIG = Yoga82Config(name="default", description="The release's train and test split.")
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
-    """DatasetBuilder for Yoga-82 from the manual dir."""
+class Builder(PoseBuilder):
+    """DatasetBuilder for Yoga-82 from the manual dir: labels, no keypoints (``TOPOLOGY`` None)."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Images with 6/20/82-level labels; missing images skipped."}
     BUILDER_CONFIGS = [DEFAULT_CONFIG]
-    DEFAULT_BUILDER_CONFIG_NAME = DEFAULT_CONFIG.name
     MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
-
-    # See custom_pose: TFDS 4.9.10 locates a packaged builder's file through a package it does
-    # not require; stating the file avoids that.
-    code_path = epath.Path(__file__)
+    CONFIG_CLASS = Yoga82Config
+    HOMEPAGE = "https://sites.google.com/view/yoga-82/home"
+    SUPERVISED_KEYS = ("image", "label_82")
 
     _skipped: dict[str, dict[str, Any]] | None = None
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=_DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
-                "image_id": tfds.features.Text(),
-                "label_6": tfds.features.ClassLabel(names=LABEL_6_NAMES),
-                "label_20": tfds.features.ClassLabel(names=LABEL_20_NAMES),
-                "label_82": tfds.features.ClassLabel(names=LABEL_82_NAMES),
-            }),
-            supervised_keys=("image", "label_82"),
-            homepage="https://sites.google.com/view/yoga-82/home",
-            citation=_CITATION,
-            metadata=tfds.core.MetadataDict(),
-        )
-
-    @property
-    def yoga_config(self) -> Yoga82Config:
-        config = self.builder_config
-        if not isinstance(config, Yoga82Config):
-            raise TypeError(f"yoga82 needs a Yoga82Config, got {type(config).__name__}")
-        return config
+    def _features(self) -> tfds.features.FeaturesDict:
+        return tfds.features.FeaturesDict({
+            "image": tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"),
+            "image_id": tfds.features.Text(),
+            "label_6": tfds.features.ClassLabel(names=LABEL_6_NAMES),
+            "label_20": tfds.features.ClassLabel(names=LABEL_20_NAMES),
+            "label_82": tfds.features.ClassLabel(names=LABEL_82_NAMES),
+        })
 
     def _image_root(self, manual_dir: epath.Path) -> epath.Path:
-        image_dir = self.yoga_config.image_dir
+        image_dir = self.typed_config.image_dir
         return manual_dir / image_dir if image_dir else manual_dir
 
     def _download_and_prepare(self, dl_manager: tfds.download.DownloadManager,

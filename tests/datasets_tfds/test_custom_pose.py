@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +71,7 @@ else:
 
 def build(data: Path, out: Path, **options: Any) -> tfds.core.DatasetBuilder:
     """Prepares the data folder ``data`` into ``out`` with a config holding ``options``."""
-    config = CustomPoseConfig(name="under_test", **options)
-    builder = Builder(data_dir=out, config=config)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(data))
-    )
-    return builder
+    return Builder.prepared(data, out, CustomPoseConfig(name="under_test", **options))
 
 
 def examples(builder: tfds.core.DatasetBuilder, split: str) -> list[dict[str, Any]]:
@@ -346,25 +339,28 @@ def test_bad_record_raises_naming_file_and_record(tmp_path, change, reason):
     assert (error.record_index, error.image) == (1, record["image"])
 
 
-def test_missing_image_raises_naming_file_and_record(tmp_path):
+def delete(image: Path) -> None:
+    image.unlink()
+
+
+def truncate(image: Path) -> None:
+    image.write_bytes(image.read_bytes()[:200])  # a valid start, no picture data
+
+
+@pytest.mark.parametrize("image_name, change, split_file, record, reason", [
+    ("person_b.jpg", delete, "train.json", 1, "image file not found: {image}"),
+    ("person_c.jpg", truncate, "val.json", 0, "cannot decode image file {image}"),
+])
+def test_bad_image_raises_naming_file_and_record(tmp_path, image_name, change, split_file,
+                                                 record, reason):
     data = copy_tf_blazepose_dummy(tmp_path / "data")
-    (data / "images" / "person_b.jpg").unlink()
+    image = data / "images" / image_name
+    change(image)
     with pytest.raises(InvalidRecordError) as raised:
         build(data, tmp_path / "out")
     message = str(raised.value)
-    assert f"{data / 'train.json'}, record 1 (image 'person_b.jpg')" in message
-    assert f"image file not found: {data / 'images' / 'person_b.jpg'}" in message
-
-
-def test_corrupt_jpeg_raises_naming_file_and_record(tmp_path):
-    data = copy_tf_blazepose_dummy(tmp_path / "data")
-    image = data / "images" / "person_c.jpg"
-    image.write_bytes(image.read_bytes()[:200])  # truncated: a valid start, no picture data
-    with pytest.raises(InvalidRecordError) as raised:
-        build(data, tmp_path / "out")
-    message = str(raised.value)
-    assert f"{data / 'val.json'}, record 0 (image 'person_c.jpg')" in message
-    assert f"cannot decode image file {image}" in message
+    assert f"{data / split_file}, record {record} (image '{image_name}')" in message
+    assert reason.format(image=image) in message
 
 
 def test_missing_files_are_listed_with_where_they_were_looked_for(tmp_path):
@@ -441,35 +437,3 @@ def test_a_missing_image_of_several_people_fails_each_record(tmp_path):
     assert [(r.record_index, type(e)) for r, e in results] == [(0, InvalidRecordError),
                                                                 (1, InvalidRecordError)]
     assert "record 1 (image 'two_people.jpg')" in str(results[1][1])
-
-
-# --- dummy data script and command line ----------------------------------------------------------
-
-
-def test_dummy_data_script_reproduces_the_annotations(tmp_path):
-    spec = importlib.util.spec_from_file_location("make_dummy_data", DUMMY / "make_dummy_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_tf_blazepose_folder(tmp_path)
-    module.write_coco_folder(tmp_path / "coco")
-    for name in ("train.json", "val.json", "test.json", "coco/person_keypoints.json"):
-        assert (tmp_path / name).read_text() == (DUMMY / name).read_text(), name
-    for image in (DUMMY / "images").iterdir():  # same pictures up to JPEG differences
-        ours = tf.io.decode_image((tmp_path / "images" / image.name).read_bytes()).numpy()
-        committed = tf.io.decode_image(image.read_bytes()).numpy()
-        assert np.abs(ours.astype(int) - committed.astype(int)).max() <= 8, image.name
-
-
-def test_tfds_build_command_line(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.fspath(ROOT), os.environ.get("PYTHONPATH", "")]), TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-m", "tensorflow_datasets.scripts.cli.main", "build",
-               os.fspath(BUILDER_DIR), f"--manual_dir={DUMMY}", f"--data_dir={tmp_path}"]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240,
-                            check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    built = tfds.builder_from_directory(
-        os.fspath(tmp_path / "custom_pose" / "auto" / str(Builder.VERSION)))
-    assert {name: split.num_examples for name, split in built.info.splits.items()} == {
-        "train": 3, "validation": 1, "test": 2}
-    assert built.info.metadata["topology"] == "pushup_7"

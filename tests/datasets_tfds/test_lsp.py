@@ -8,7 +8,6 @@ describe, independently of the builder's reader.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import shutil
@@ -17,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from blazepose.topology import LSP_14
 from datasets_tfds import lsp_common
 from datasets_tfds.lsp.lsp_dataset_builder import TF_BLAZEPOSE_MERGED, Builder
+from datasets_tfds.lspet.lspet_dataset_builder import Builder as LspetBuilder
 
 ROOT = Path(__file__).parents[2]
 BUILDER_DIR = ROOT / "datasets_tfds" / "lsp"
@@ -60,13 +59,6 @@ class LspTfBlazeposeMergedTest(tfds.testing.DatasetBuilderTestCase):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def prepare(manual_dir: Path, out: Path, config: str = "original") -> tfds.core.DatasetBuilder:
-    builder = Builder(data_dir=os.fspath(out), config=config)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
-    return builder
-
-
 def examples_by_id(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, dict]:
     return {e["image_id"].decode(): e for e in tfds.as_numpy(builder.as_dataset(split=split))}
 
@@ -78,12 +70,12 @@ def raw_lsp(folder: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory) -> tfds.core.DatasetBuilder:
-    return prepare(DUMMY, tmp_path_factory.mktemp("lsp_original"))
+    return Builder.prepared(DUMMY, tmp_path_factory.mktemp("lsp_original"))
 
 
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory) -> tfds.core.DatasetBuilder:
-    return prepare(DUMMY, tmp_path_factory.mktemp("lsp_merged"), "tf_blazepose_merged")
+    return Builder.prepared(DUMMY, tmp_path_factory.mktemp("lsp_merged"), "tf_blazepose_merged")
 
 
 # --- format facts --------------------------------------------------------------------------------
@@ -179,16 +171,18 @@ def test_tf_blazepose_split_sizes_of_the_released_files(kept, sizes):
 # --- errors -------------------------------------------------------------------------------------
 
 
-def test_missing_joints_file_lists_every_place_looked(tmp_path):
+@pytest.mark.parametrize("builder, variant", [(Builder, lsp_common.LSP),
+                                              (LspetBuilder, lsp_common.LSPET)])
+def test_missing_joints_file_lists_every_place_looked(tmp_path, builder, variant):
     manual = tmp_path / "manual"
-    (manual / "lsp").mkdir(parents=True)  # extracted under another name
-    (manual / "lsp" / "joints.mat").write_bytes(b"")
+    (manual / "extracted_elsewhere").mkdir(parents=True)
+    (manual / "extracted_elsewhere" / "joints.mat").write_bytes(b"")
     with pytest.raises(lsp_common.MissingSourceFilesError) as error:
-        prepare(manual, tmp_path / "out")
+        builder.prepared(manual, tmp_path / "out")
     message = str(error.value)
     assert f"{manual / 'joints.mat'}" in message
-    assert f"{manual / 'lsp_dataset' / 'joints.mat'}" in message
-    assert "lsp_dataset.zip" in message
+    assert f"{manual / variant.folder / 'joints.mat'}" in message
+    assert f"{variant.folder}.zip" == variant.archive and variant.archive in message
 
 
 def test_missing_images_are_counted_and_named(tmp_path):
@@ -197,7 +191,7 @@ def test_missing_images_are_counted_and_named(tmp_path):
     (manual / "images" / "im0002.jpg").unlink()
     (manual / "images" / "im0005.jpg").unlink()
     with pytest.raises(lsp_common.MissingSourceFilesError) as error:
-        prepare(manual, tmp_path / "out")
+        Builder.prepared(manual, tmp_path / "out")
     message = str(error.value)
     assert f"2 of the 6 images named by {manual / 'joints.mat'}" in message
     assert f"missing from {manual / 'images'}: im0002.jpg, im0005.jpg" in message
@@ -207,7 +201,7 @@ def test_merged_config_needs_lspet_in_its_folder(tmp_path):
     manual = tmp_path / "manual"
     shutil.copytree(DUMMY / "lsp_dataset", manual / "lsp_dataset")
     with pytest.raises(lsp_common.MissingSourceFilesError, match="LSPET's joints.mat not found"):
-        prepare(manual, tmp_path / "out", "tf_blazepose_merged")
+        Builder.prepared(manual, tmp_path / "out", "tf_blazepose_merged")
 
 
 def test_lspet_joints_file_in_lsp_place_is_named(tmp_path):
@@ -215,7 +209,7 @@ def test_lspet_joints_file_in_lsp_place_is_named(tmp_path):
     shutil.copytree(DUMMY / "lspet_dataset", manual)
     with pytest.raises(ValueError, match=r"'joints' is 14x3x6, expected 3x14xN for LSP; that is "
                                          r"the orientation of LSPET's"):
-        prepare(manual, tmp_path / "out")
+        Builder.prepared(manual, tmp_path / "out")
 
 
 def test_flag_other_than_0_or_1_names_image_and_joint():
@@ -231,26 +225,3 @@ def test_single_image_file_saved_as_3x14_is_read():
     per_image = lsp_common.parse_joints({"joints": joints}, lsp_common.LSP, "joints.mat")
     assert per_image.shape == (1, 14, 3)
     np.testing.assert_array_equal(per_image[0, 13], [13.0, 27.0, 41.0])  # x, y, flag of joint 13
-
-
-# --- dummy data ----------------------------------------------------------------------------------
-
-
-def test_dummy_data_script_reproduces_the_files(tmp_path):
-    spec = importlib.util.spec_from_file_location("lsp_dummy", DUMMY / "make_dummy_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    lspet = module.lspet_script()
-    module.write_lsp_folder(tmp_path / "lsp_dataset", lspet)
-    lspet.write_lspet_folder(tmp_path / "lspet_dataset")
-    for committed in sorted(DUMMY.rglob("*")):
-        relative = committed.relative_to(DUMMY)
-        if committed.is_dir() or committed.suffix == ".py":
-            continue
-        ours = tmp_path / relative
-        if committed.suffix == ".mat":
-            assert ours.read_bytes() == committed.read_bytes(), relative
-        else:  # same pictures up to JPEG encoder differences
-            difference = (tf.io.decode_jpeg(ours.read_bytes()).numpy().astype(int)
-                          - tf.io.decode_jpeg(committed.read_bytes()).numpy().astype(int))
-            assert np.abs(difference).max() <= 8, relative

@@ -37,18 +37,11 @@ class Yoga82Test(tfds.testing.DatasetBuilderTestCase):
     SKIP_CHECKSUMS = True
 
 
-def build(manual_dir: Path, out: Path) -> tfds.core.DatasetBuilder:
-    builder = Builder(data_dir=out)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
-    return builder
-
-
 def test_missing_and_corrupt_images_are_counted_not_fatal(tmp_path):
     manual = tmp_path / "manual"
     shutil.copytree(DUMMY, manual)
     (manual / "Akarna_Dhanurasana" / "0_18.jpg").unlink()  # one more dead link
-    builder = build(manual, tmp_path / "out")
+    builder = Builder.prepared(manual, tmp_path / "out")
     skipped = builder.info.metadata["skipped"]
     assert skipped["train"]["listed"] == 5
     assert skipped["train"]["written"] == 2
@@ -81,7 +74,7 @@ def test_missing_split_file_names_what_and_where(tmp_path):
     shutil.copytree(DUMMY, manual)
     (manual / "yoga_test.txt").unlink()
     with pytest.raises(FileNotFoundError) as error:
-        build(manual, tmp_path / "out")
+        Builder.prepared(manual, tmp_path / "out")
     message = str(error.value)
     assert "yoga_test.txt" in message and os.fspath(manual) in message
     assert "yoga_train.txt" not in message.split("\n")[0]
@@ -93,7 +86,7 @@ def test_no_downloaded_image_at_all_is_an_error(tmp_path):
     for name in ("yoga_train.txt", "yoga_test.txt"):
         shutil.copy(DUMMY / name, manual / name)
     with pytest.raises(FileNotFoundError, match="none of the 5 images"):
-        build(manual, tmp_path / "out")
+        Builder.prepared(manual, tmp_path / "out")
 
 
 def test_split_file_parsing_keeps_release_folder_names(tmp_path):

@@ -33,24 +33,21 @@ So the builder makes 3 validation and 2 train examples. The output is determinis
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 
 import numpy as np
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import (
+    COCO_PERSON_KEYPOINTS,
+    COCO_PERSON_SKELETON,
+    boxes_picture,
+    run_script,
+    write_jpeg,
+)
 
 WIDTH, HEIGHT = 96, 72
 
-KEYPOINT_NAMES = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-]  # fmt: skip
-SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
-    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
 
 # A person facing the camera, offsets from the centre in units of the person height, in COCO's
 # keypoint order; the person's left is on the image's right (positive x).
@@ -66,7 +63,7 @@ INFO = {"description": "COCO 2017 Dataset (dummy)", "url": "http://cocodataset.o
 LICENSES = [{"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1,
              "name": "Attribution-NonCommercial-ShareAlike License"}]
 CATEGORIES = [{"supercategory": "person", "id": 1, "name": "person",
-               "keypoints": KEYPOINT_NAMES, "skeleton": SKELETON}]
+               "keypoints": COCO_PERSON_KEYPOINTS, "skeleton": COCO_PERSON_SKELETON}]
 
 
 def image_entry(image_id: int, folder: str) -> dict:
@@ -163,14 +160,12 @@ def train_document() -> dict:
 
 def picture(document: dict, image: dict) -> np.ndarray:
     """uint8 [72, 96, 3]: a flat background with each annotation's box filled."""
-    rng = np.random.default_rng(image["id"])
-    pixels = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-    pixels[:] = rng.integers(60, 200, 3)
+    boxes = []
     for annotation in document["annotations"]:
         if annotation["image_id"] == image["id"]:
             x, y, w, h = (int(round(v)) for v in annotation["bbox"])
-            pixels[max(y, 0):y + h, max(x, 0):x + w] = rng.integers(0, 256, 3)
-    return pixels
+            boxes.append((x, y, x + w, y + h))
+    return boxes_picture(image["id"], HEIGHT, WIDTH, boxes)
 
 
 def write_split(out: pathlib.Path, document: dict, json_name: str, folder: str) -> None:
@@ -179,8 +174,7 @@ def write_split(out: pathlib.Path, document: dict, json_name: str, folder: str) 
     (out / "annotations" / json_name).write_text(text)
     (out / folder).mkdir(exist_ok=True)
     for image in document["images"]:
-        jpeg = tf.io.encode_jpeg(picture(document, image), quality=50).numpy()
-        (out / folder / image["file_name"]).write_bytes(jpeg)
+        write_jpeg(out / folder / image["file_name"], picture(document, image), quality=50)
 
 
 def write_folder(out: pathlib.Path) -> None:
@@ -188,12 +182,5 @@ def write_folder(out: pathlib.Path) -> None:
     write_split(out, val_document(), "person_keypoints_val2017.json", "val2017")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    write_folder(parser.parse_args().out)
-
-
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)

@@ -21,24 +21,20 @@ The output is deterministic, so re-running it leaves the committed files unchang
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 
 import numpy as np
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import (
+    COCO_PERSON_KEYPOINTS,
+    COCO_PERSON_SKELETON,
+    run_script,
+    write_jpeg,
+    write_png,
+)
 
 WIDTH, HEIGHT = 64, 48
-
-COCO_PERSON_KEYPOINTS = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-]  # fmt: skip
-COCO_PERSON_SKELETON = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
-    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
 
 
 def synthetic_picture(background: tuple[int, int, int], box: tuple[int, int, int, int],
@@ -49,14 +45,6 @@ def synthetic_picture(background: tuple[int, int, int], box: tuple[int, int, int
     x0, y0, x1, y1 = box
     picture[y0:y1, x0:x1] = colour
     return picture
-
-
-def write_jpeg(path: pathlib.Path, picture: np.ndarray) -> None:
-    path.write_bytes(tf.io.encode_jpeg(picture, quality=50).numpy())
-
-
-def write_png(path: pathlib.Path, picture: np.ndarray) -> None:
-    path.write_bytes(tf.io.encode_png(picture).numpy())
 
 
 def write_json(path: pathlib.Path, document: object) -> None:
@@ -88,7 +76,10 @@ def write_tf_blazepose_folder(folder: pathlib.Path) -> None:
         ("person_e.png", (255, 255, 255), (24, 8, 40, 40), (200, 0, 0)),
     ]:
         picture = synthetic_picture(background, box, colour)
-        (write_png if name.endswith(".png") else write_jpeg)(images / name, picture)
+        if name.endswith(".png"):
+            write_png(images / name, picture)
+        else:
+            write_jpeg(images / name, picture, quality=50)
 
     unlabelled_head = pushup_points(0.5, 1.25)
     unlabelled_head[3] = [-1, -1]
@@ -126,9 +117,9 @@ def write_coco_folder(folder: pathlib.Path) -> None:
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
     write_jpeg(images / "street.jpg",
-               synthetic_picture((70, 70, 90), (10, 2, 30, 46), (220, 120, 80)))
+               synthetic_picture((70, 70, 90), (10, 2, 30, 46), (220, 120, 80)), quality=50)
     write_jpeg(images / "park.jpg",
-               synthetic_picture((30, 150, 50), (34, 2, 54, 46), (240, 240, 200)))
+               synthetic_picture((30, 150, 50), (34, 2, 54, 46), (240, 240, 200)), quality=50)
     mixed_flags = [2, 2, 1, 0, 2] + [2] * 6 + [1, 1, 2, 2, 0, 0]
     write_json(folder / "person_keypoints.json", {
         "images": [
@@ -155,14 +146,11 @@ def write_coco_folder(folder: pathlib.Path) -> None:
     })
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    out = parser.parse_args().out
+def write_folder(out: pathlib.Path) -> None:
+    """The tf-blazepose layout in ``out`` and the COCO files in ``out/coco``."""
     write_tf_blazepose_folder(out)
     write_coco_folder(out / "coco")
 
 
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)

@@ -27,12 +27,12 @@ The output is deterministic, so re-running the script reproduces the committed f
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import pathlib
 
 import numpy as np
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import run_script, write_jpeg
 
 NUM_IMAGES = 6
 LSPET_SCRIPT = (pathlib.Path(__file__).resolve().parents[2] / "lspet" / "dummy_data"
@@ -70,19 +70,16 @@ def write_lsp_folder(folder: pathlib.Path, lspet) -> None:
     for index in range(NUM_IMAGES):
         shown = joints[index].copy()
         shown[:, 2] = 1.0  # the picture marks every placed joint, occluded or not
-        encoded = tf.io.encode_jpeg(lspet.picture(shown, 20 * index), quality=60).numpy()
-        (folder / "images" / f"im{index + 1:04d}.jpg").write_bytes(encoded)
+        write_jpeg(folder / "images" / f"im{index + 1:04d}.jpg", lspet.picture(shown, 20 * index),
+                   quality=60)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    out = parser.parse_args().out
+def write_folder(out: pathlib.Path) -> None:
+    """LSP in ``out/lsp_dataset`` and LSP Extended in ``out/lspet_dataset``."""
     lspet = lspet_script()
     write_lsp_folder(out / "lsp_dataset", lspet)
-    lspet.write_lspet_folder(out / "lspet_dataset")
+    lspet.write_folder(out / "lspet_dataset")
 
 
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)

@@ -25,13 +25,11 @@ so re-running the script reproduces the committed files.
 
 from __future__ import annotations
 
-import argparse
-import io
 import pathlib
 
 import numpy as np
-import scipy.io
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import mat_file_bytes, run_script, write_jpeg
 
 WIDTH, HEIGHT = 60, 80
 NUM_IMAGES = 6
@@ -78,30 +76,20 @@ def picture(joints: np.ndarray, shade: int) -> np.ndarray:
 
 def write_mat(path: pathlib.Path, joints_in_file_orientation: np.ndarray,
               header: bytes = MAT_HEADER) -> None:
-    """A MATLAB v5 file holding `joints`; scipy's header (with the time) replaced by ``header``."""
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, {"joints": joints_in_file_orientation}, do_compression=False)
-    data = bytearray(buffer.getvalue())
-    data[:116] = header.ljust(116, b" ")
-    path.write_bytes(bytes(data))
+    """A MATLAB v5 file holding `joints`, with ``header`` as its header text."""
+    path.write_bytes(mat_file_bytes({"joints": joints_in_file_orientation}, header,
+                                    compress=False))
 
 
-def write_lspet_folder(folder: pathlib.Path) -> None:
+def write_folder(folder: pathlib.Path) -> None:
     """``joints.mat`` (14 x 3 x N) and ``images/im00001.jpg`` .. in ``folder``."""
     joints = lspet_joints()
     (folder / "images").mkdir(parents=True, exist_ok=True)
     write_mat(folder / "joints.mat", np.transpose(joints, (1, 2, 0)))  # [i, j, c] -> (j, c, i)
     for index in range(NUM_IMAGES):
-        encoded = tf.io.encode_jpeg(picture(joints[index], 12 * index), quality=60).numpy()
-        (folder / "images" / f"im{index + 1:05d}.jpg").write_bytes(encoded)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    write_lspet_folder(parser.parse_args().out)
+        write_jpeg(folder / "images" / f"im{index + 1:05d}.jpg", picture(joints[index], 12 * index),
+                   quality=60)
 
 
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)

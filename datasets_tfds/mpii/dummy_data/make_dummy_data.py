@@ -38,14 +38,12 @@ script reproduces the committed files.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import io
 import pathlib
 
 import numpy as np
-import scipy.io
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import boxes_picture, mat_file_bytes, run_script, write_jpeg
 
 WIDTH, HEIGHT = 96, 72
 ANNOTATION_FILE = "mpii_human_pose_v1_u12_1.mat"
@@ -184,31 +182,13 @@ def release_struct() -> np.ndarray:
     }], ["annolist", "img_train", "single_person", "act", "video_list"], (1, 1))
 
 
-def mat_file_bytes() -> bytes:
-    """The .mat file; scipy's header text (with the creation time) replaced by a fixed one."""
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, {"RELEASE": release_struct()}, do_compression=True)
-    data = bytearray(buffer.getvalue())
-    data[:116] = MAT_HEADER.ljust(116, b" ")
-    return bytes(data)
-
-
-def picture(seed: int, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """uint8 [72, 96, 3]: a flat background with one filled box per person."""
-    rng = np.random.default_rng(seed)
-    image = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-    image[:] = rng.integers(60, 200, 3)
-    for x0, y0, x1, y1 in boxes:
-        image[max(y0, 0):y1, max(x0, 0):x1] = rng.integers(0, 256, 3)
-    return image
-
-
 def write_folder(out: pathlib.Path) -> None:
     for video in VIDEO_IDS:  # the split the tests expect
         bucket = int(hashlib.sha256(video.encode("utf-8")).hexdigest(), 16) % 10
         assert (bucket == 0) == (video == VALIDATION_VIDEO), video
     out.mkdir(parents=True, exist_ok=True)
-    (out / ANNOTATION_FILE).write_bytes(mat_file_bytes())
+    (out / ANNOTATION_FILE).write_bytes(
+        mat_file_bytes({"RELEASE": release_struct()}, MAT_HEADER, compress=True))
     images = out / "images"
     images.mkdir(exist_ok=True)
     for seed, entry in enumerate(annolist_entries()):
@@ -220,16 +200,9 @@ def write_folder(out: pathlib.Path) -> None:
                     half = int(rect["scale"] * 100)
                     x, y = int(objpos["x"]), int(objpos["y"])
                     boxes.append((x - half // 3, y - half, x + half // 3, y + half))
-        jpeg = tf.io.encode_jpeg(picture(seed, boxes), quality=50).numpy()
-        (images / entry["name"]).write_bytes(jpeg)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    write_folder(parser.parse_args().out)
+        # uint8 [72, 96, 3]: a flat background with one filled box per person.
+        write_jpeg(images / entry["name"], boxes_picture(seed, HEIGHT, WIDTH, boxes), quality=50)
 
 
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)

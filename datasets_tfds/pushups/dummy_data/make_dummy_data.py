@@ -24,12 +24,12 @@ The output is deterministic, so re-running the script reproduces the committed f
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 
 import numpy as np
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import run_script, write_jpeg
 
 WIDTH, HEIGHT = 80, 60
 
@@ -62,7 +62,7 @@ def picture(points: list[list[float]], shade: int) -> np.ndarray:
     return image
 
 
-def write_pushup_folder(folder: pathlib.Path) -> None:
+def write_folder(folder: pathlib.Path) -> None:
     """``labels/`` and ``images/`` in ``folder``."""
     (folder / "labels").mkdir(parents=True, exist_ok=True)
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -72,16 +72,8 @@ def write_pushup_folder(folder: pathlib.Path) -> None:
         if (video, frame) == SKIPPED_FRAME:
             points = points[:6]
         (folder / "labels" / f"{name}.json").write_text(json.dumps(points))
-        encoded = tf.io.encode_jpeg(picture(points, 15 * position), quality=60).numpy()
-        (folder / "images" / name).write_bytes(encoded)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent,
-                        help="folder to write (default: this script's folder)")
-    write_pushup_folder(parser.parse_args().out)
+        write_jpeg(folder / "images" / name, picture(points, 15 * position), quality=60)
 
 
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)

@@ -25,11 +25,11 @@ The URLs are placeholders under example.com. The output is deterministic.
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 
 import numpy as np
-import tensorflow as tf
+
+from datasets_tfds.dummy_data_tools import run_script, write_jpeg, write_png
 
 HEIGHT, WIDTH = 48, 64
 
@@ -65,10 +65,8 @@ def picture(seed: int) -> np.ndarray:
     return image
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent)
-    out = parser.parse_args().out
+def write_folder(out: pathlib.Path) -> None:
+    """The split files, link files and images (some missing or broken) in ``out``."""
     lines = {"train": [], "test": []}
     links: dict[str, list[str]] = {pose: [] for pose in POSES}
     for index, (split, pose, name, kind) in enumerate(RECORDS):
@@ -84,9 +82,9 @@ def main() -> None:
         if kind == "html":
             target.write_bytes(HTML_ERROR_PAGE)
         elif kind == "png":
-            target.write_bytes(tf.io.encode_png(picture(index)).numpy())
+            write_png(target, picture(index))
         else:
-            target.write_bytes(tf.io.encode_jpeg(picture(index), quality=90).numpy())
+            write_jpeg(target, picture(index), quality=90)
     for split, name in (("train", "yoga_train.txt"), ("test", "yoga_test.txt")):
         (out / name).write_text("\n".join(lines[split]) + "\n")
     (out / "yoga_dataset_links").mkdir(exist_ok=True)
@@ -95,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(write_folder, __doc__, __file__)
