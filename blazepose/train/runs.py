@@ -270,6 +270,10 @@ def load_run(model_dir: os.PathLike | str, checkpoint: str | os.PathLike = "best
         saved = run_config(model_dir)
     except ValueError as error:
         raise RunError(str(error)) from None
+    if saved is None and config is None:
+        raise RunError(f"{model_dir} has no {config_lib.RUN_CONFIG_FILE} (nor the "
+                       f"{ARCHITECTURE_FILE} of older runs): cannot tell which network its "
+                       "checkpoints hold; name the preset it was trained with")
     if checkpoint in CHECKPOINT_FOLDERS:
         found = find_checkpoint(model_dir, str(checkpoint))
         if found is None:
@@ -283,10 +287,6 @@ def load_run(model_dir: os.PathLike | str, checkpoint: str | os.PathLike = "best
             raise RunError(f"checkpoint {prefix}: not a checkpoint prefix (no {prefix}.index), "
                            "nor best or latest")
         found = RunCheckpoint(model_dir, prefix, "prefix", stored_step(prefix))
-    if saved is None and config is None:
-        raise RunError(f"{model_dir} has no {config_lib.RUN_CONFIG_FILE} (nor the "
-                       f"{ARCHITECTURE_FILE} of older runs): cannot tell which network its "
-                       "checkpoints hold; name the preset it was trained with")
     if saved is not None:
         if config is None:
             config = saved

@@ -1,22 +1,20 @@
 """launch.run_video end to end on a short generated clip, and its errors for bad inputs."""
 
 import json
-import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from blazepose.train import config as config_lib
+
 SHIFT_PX = 10
 FRAMES = 6
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "launch.run_video", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def run_video(launch):
+    return lambda *flags: launch("run_video", *flags, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +35,9 @@ def clip(tmp_path_factory):
     return path
 
 
-def test_writes_annotated_video_and_json_that_follow_the_person(clip, tmp_path):
+def test_writes_annotated_video_and_json_that_follow_the_person(run_video, clip, tmp_path):
     output, output_json = tmp_path / "out.mp4", tmp_path / "out.json"
-    result = _run(f"--input={clip}", f"--output={output}", f"--output_json={output_json}",
+    result = run_video(f"--input={clip}", f"--output={output}", f"--output_json={output_json}",
                   "--mask_overlay", "--show")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"video {FRAMES}/{FRAMES} (100%)" in result.stderr and "frames/s" in result.stderr
@@ -69,13 +67,38 @@ def test_writes_annotated_video_and_json_that_follow_the_person(clip, tmp_path):
     assert np.abs(first.astype(int) - source.astype(int)).mean() > 1.0
 
 
-def test_an_unreadable_input_is_named_before_any_work(tmp_path):
+def test_an_unreadable_input_is_named_before_any_work(run_video, tmp_path):
     """(Missing paths, bad images and folders: tests/inference/test_video.py, in-process.)"""
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"this is not a video")
-    result = _run(f"--input={broken}", f"--output={tmp_path / 'b.mp4'}",
+    result = run_video(f"--input={broken}", f"--output={tmp_path / 'b.mp4'}",
                   f"--output_json={tmp_path / 'b.json'}")
     assert result.returncode != 0
     assert f"--input {broken}: not a readable video" in result.stderr
     assert "XNNPACK" not in result.stderr, "no model was loaded"
     assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "b.json").exists()
+
+
+def test_a_training_run_replaces_the_landmark_model(run_video, make_run, clip, tmp_path):
+    """--model_dir: the run's network (here Google's weights saved as a run of the default
+    preset, as a fine-tune starts) runs beside Google's detector."""
+    run = make_run(config_lib.get_preset("default"), best=4)
+    output_json = tmp_path / "run.json"
+    result = run_video(f"--input={clip}", f"--model_dir={run}", f"--output_json={output_json}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"landmark model: {run}'s best checkpoint {run / 'best' / 'ckpt-4'} (step 4)" in \
+        result.stderr
+    frames = json.loads(output_json.read_text())["frames"]
+    assert len(frames) == FRAMES and all(f["landmarks"] is not None for f in frames)
+    nose = np.array([f["landmarks"][0][:2] for f in frames])
+    assert np.all((nose[:, 1] > 112) & (nose[:, 1] < 112 + 64)), "nose in the photo's top half"
+
+
+def test_a_run_directory_is_checked_before_any_work(run_video, clip, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_video(f"--input={clip}", f"--model_dir={empty}")
+    assert result.returncode != 0 and f"--model_dir {empty} has no config.json" in result.stderr
+    result = run_video(f"--input={clip}", f"--model_dir={empty}", "--landmark_model=x.tflite")
+    assert result.returncode != 0
+    assert "at most one of --model_dir and --landmark_model" in result.stderr
