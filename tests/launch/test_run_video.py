@@ -79,10 +79,15 @@ def test_an_unreadable_input_is_named_before_any_work(run_video, tmp_path):
     assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "b.json").exists()
 
 
-def test_a_training_run_replaces_the_landmark_model(run_video, make_run, clip, tmp_path):
-    """--model_dir: the run's network (here Google's weights saved as a run of the default
-    preset, as a fine-tune starts) runs beside Google's detector."""
-    run = make_run(config_lib.get_preset("default"), best=4)
+@pytest.fixture(scope="module")
+def google_run(make_run):
+    """Google's weights saved as a run of the default preset (as a fine-tune starts)."""
+    return make_run(config_lib.get_preset("default"), best=4)
+
+
+def test_a_training_run_replaces_the_landmark_model(run_video, google_run, clip, tmp_path):
+    """--model_dir: the run's network runs beside Google's detector."""
+    run = google_run
     output_json = tmp_path / "run.json"
     result = run_video(f"--input={clip}", f"--model_dir={run}", f"--output_json={output_json}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -102,3 +107,18 @@ def test_a_run_directory_is_checked_before_any_work(run_video, clip, tmp_path):
     result = run_video(f"--input={clip}", f"--model_dir={empty}", "--landmark_model=x.tflite")
     assert result.returncode != 0
     assert "at most one of --model_dir and --landmark_model" in result.stderr
+
+
+def test_count_reps_runs_a_training_run_on_a_video(launch, google_run, clip, tmp_path):
+    result = launch("count_reps", f"--input={clip}", "--exercise=squat", "--format=json",
+                    f"--model_dir={google_run}", "--checkpoint=latest")
+    assert result.returncode != 0 and f"{google_run} has no checkpoint" in result.stderr
+    result = launch("count_reps", f"--input={clip}", "--exercise=squat", "--format=json",
+                    f"--model_dir={google_run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["exercise"] == "squat"
+    track = tmp_path / "track.json"
+    track.write_text(json.dumps({"fps": 10.0, "width": 320, "height": 240, "frames": []}))
+    result = launch("count_reps", f"--input={track}", "--exercise=squat",
+                    f"--model_dir={google_run}")
+    assert result.returncode != 0 and "--model_dir applies to video input" in result.stderr
