@@ -1,6 +1,9 @@
 """launch.run_video end to end on a short generated clip, and its errors for bad inputs."""
 
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -8,13 +11,14 @@ import pytest
 
 from blazepose.train import config as config_lib
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIFT_PX = 10
 FRAMES = 6
 
 
-@pytest.fixture
-def run_video(launch):
-    return lambda *flags: launch("run_video", *flags, timeout=300)
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "launch.run_video", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +39,9 @@ def clip(tmp_path_factory):
     return path
 
 
-def test_writes_annotated_video_and_json_that_follow_the_person(run_video, clip, tmp_path):
+def test_writes_annotated_video_and_json_that_follow_the_person(clip, tmp_path):
     output, output_json = tmp_path / "out.mp4", tmp_path / "out.json"
-    result = run_video(f"--input={clip}", f"--output={output}", f"--output_json={output_json}",
+    result = _run(f"--input={clip}", f"--output={output}", f"--output_json={output_json}",
                   "--mask_overlay", "--show")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"video {FRAMES}/{FRAMES} (100%)" in result.stderr and "frames/s" in result.stderr
@@ -67,11 +71,11 @@ def test_writes_annotated_video_and_json_that_follow_the_person(run_video, clip,
     assert np.abs(first.astype(int) - source.astype(int)).mean() > 1.0
 
 
-def test_an_unreadable_input_is_named_before_any_work(run_video, tmp_path):
+def test_an_unreadable_input_is_named_before_any_work(tmp_path):
     """(Missing paths, bad images and folders: tests/inference/test_video.py, in-process.)"""
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"this is not a video")
-    result = run_video(f"--input={broken}", f"--output={tmp_path / 'b.mp4'}",
+    result = _run(f"--input={broken}", f"--output={tmp_path / 'b.mp4'}",
                   f"--output_json={tmp_path / 'b.json'}")
     assert result.returncode != 0
     assert f"--input {broken}: not a readable video" in result.stderr
@@ -85,11 +89,11 @@ def google_run(make_run):
     return make_run(config_lib.get_preset("default"), best=4)
 
 
-def test_a_training_run_replaces_the_landmark_model(run_video, google_run, clip, tmp_path):
+def test_a_training_run_replaces_the_landmark_model(google_run, clip, tmp_path):
     """--model_dir: the run's network runs beside Google's detector."""
     run = google_run
     output_json = tmp_path / "run.json"
-    result = run_video(f"--input={clip}", f"--model_dir={run}", f"--output_json={output_json}")
+    result = _run(f"--input={clip}", f"--model_dir={run}", f"--output_json={output_json}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"landmark model: {run}'s best checkpoint {run / 'best' / 'ckpt-4'} (step 4)" in \
         result.stderr
@@ -99,12 +103,12 @@ def test_a_training_run_replaces_the_landmark_model(run_video, google_run, clip,
     assert np.all((nose[:, 1] > 112) & (nose[:, 1] < 112 + 64)), "nose in the photo's top half"
 
 
-def test_a_run_directory_is_checked_before_any_work(run_video, clip, tmp_path):
+def test_a_run_directory_is_checked_before_any_work(clip, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_video(f"--input={clip}", f"--model_dir={empty}")
+    result = _run(f"--input={clip}", f"--model_dir={empty}")
     assert result.returncode != 0 and f"--model_dir {empty} has no config.json" in result.stderr
-    result = run_video(f"--input={clip}", f"--model_dir={empty}", "--landmark_model=x.tflite")
+    result = _run(f"--input={clip}", f"--model_dir={empty}", "--landmark_model=x.tflite")
     assert result.returncode != 0
     assert "at most one of --model_dir and --landmark_model" in result.stderr
 
