@@ -119,19 +119,19 @@ def run_config(model_dir: os.PathLike | str) -> TrainConfig | None:
     path = model_dir / ARCHITECTURE_FILE
     if not path.is_file():
         return None
+    phase_path = model_dir / PHASE_FILE
     try:
         recorded = json.loads(path.read_text())
         model = config_lib.ModelSection(**recorded["model"])
         topology = str(recorded["topology"])
+        config = config_lib.get_preset("default")
+        config = dataclasses.replace(config, model=model, data=dataclasses.replace(
+            config.data, pipeline=dataclasses.replace(config.data.pipeline, topology=topology)))
+        if phase_path.is_file():
+            path = phase_path
+            config = dataclasses.replace(config, phase=json.loads(path.read_text())["phase"])
     except (ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"{path}: not an architecture record this version reads: "
-                         f"{error!r}") from None
-    config = config_lib.get_preset("default")
-    config = dataclasses.replace(config, model=model, data=dataclasses.replace(
-        config.data, pipeline=dataclasses.replace(config.data.pipeline, topology=topology)))
-    phase = model_dir / PHASE_FILE
-    if phase.is_file():
-        config = dataclasses.replace(config, phase=json.loads(phase.read_text())["phase"])
+        raise ValueError(f"{path}: not a run record this version reads: {error!r}") from None
     return config
 
 
@@ -202,9 +202,10 @@ class Run:
 
 
 def _restore(model: keras.Model, prefix: str) -> None:
-    status = tf.train.Checkpoint(model=model).restore(prefix)
-    status.assert_existing_objects_matched()
-    status.expect_partial()  # the optimizer's slots and the step are not needed
+    # The optimizer's slots and the step are not needed (expect_partial: no warnings about
+    # them); every variable of the network must be in the checkpoint.
+    tf.train.Checkpoint(model=model).restore(prefix).expect_partial(
+    ).assert_existing_objects_matched()
 
 
 def _build_and_restore(config: TrainConfig, prefix: str, model_dir: pathlib.Path) -> keras.Model:
