@@ -3,6 +3,7 @@ r"""Counts exercise repetitions in a pose track (run_video's JSON) or a video.
   python -m launch.count_reps --input=track.json --exercise=squat
   python -m launch.count_reps --input=track.json --exercise=pushup --format=json
   python -m launch.count_reps --input=set.mp4 --exercise=lunge          # runs the pose pipeline
+  python -m launch.count_reps --input=set.mp4 --exercise=squat --model_dir=runs/ft  # a fine-tune
   python -m launch.count_reps --input=track.json --exercise=burpee --counter=knn \
       --samples=burpee_samples/
 
@@ -40,6 +41,11 @@ _SAMPLES = flags.DEFINE_string("samples", None, "Folder of labelled frames for -
 _KNN_CLASS = flags.DEFINE_string("knn_class", "down", "Sample class whose entering and leaving "
                                  "is one repetition (--counter=knn).")
 _BACKEND = flags.DEFINE_string("backend", "tflite", "Pose pipeline backend for video input.")
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Video input: a training run (python -m "
+                                 "launch.train --model_dir) whose network replaces Google's "
+                                 "landmark model.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "With --model_dir: best (else the "
+                                  "latest), latest or a checkpoint prefix.")
 
 
 def validate_flags() -> str:
@@ -74,17 +80,31 @@ def validate_flags() -> str:
             raise app.UsageError("--counter=knn needs --samples (a folder of labelled frames)")
         if not os.path.isdir(_SAMPLES.value):
             raise app.UsageError(f"--samples {_SAMPLES.value}: not a directory")
+    if _MODEL_DIR.value is not None and kind != "video":
+        raise app.UsageError("--model_dir applies to video input (a track holds its poses)")
     return kind
 
 
-def track_from_video(path: str, backend: str = "tflite"):
-    """Runs the tracking pose pipeline over a video; a
-    :class:`blazepose.analysis.counting.PoseTrack`."""
+def landmark_model():
+    """--model_dir's network (:func:`blazepose.train.runs.load_run`), or None for Google's."""
+    if _MODEL_DIR.value is None:
+        return None
+    from blazepose.train import runs
+
+    try:
+        return runs.load_run(_MODEL_DIR.value, _CHECKPOINT.value).pipeline_model()
+    except runs.RunError as error:
+        raise app.UsageError(f"--model_dir {error}") from None
+
+
+def track_from_video(path: str, backend: str = "tflite", model=None):
+    """Runs the tracking pose pipeline over a video (``model``: the landmark network, default
+    Google's); a :class:`blazepose.analysis.counting.PoseTrack`."""
     import cv2  # the `video` extra: opencv-python-headless
     import numpy as np
 
     from blazepose.analysis.counting import track_from_json
-    from blazepose.inference import PosePipeline
+    from blazepose.inference.pipeline import load_pipeline
 
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
@@ -92,7 +112,7 @@ def track_from_video(path: str, backend: str = "tflite"):
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
     width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
     height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    pipeline = PosePipeline.from_pretrained(backend=backend, tracking=True, smoothing=True)
+    pipeline = load_pipeline(backend, tracking=True, smoothing=True, landmark_model=model)
     frames = []
     try:
         while True:
@@ -117,11 +137,13 @@ def track_from_video(path: str, backend: str = "tflite"):
 
 
 def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str | None,
-          knn_class: str, backend: str = "tflite"):
-    """The :class:`blazepose.analysis.counting.RepCount` of one input."""
+          knn_class: str, backend: str = "tflite", model=None):
+    """The :class:`blazepose.analysis.counting.RepCount` of one input (``model``: the landmark
+    network for video input, default Google's)."""
     from blazepose.analysis import counting
 
-    track = counting.load_track(path) if kind == "json" else track_from_video(path, backend)
+    track = (counting.load_track(path) if kind == "json"
+             else track_from_video(path, backend, model))
     if counter == "rule":
         return counting.RuleCounter(exercise).count(track)
     samples = counting.load_samples(samples_folder)
@@ -132,9 +154,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     kind = validate_flags()
+    model = landmark_model()
     try:
         result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
-                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value)
+                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     if _FORMAT.value == "json":

@@ -10,6 +10,11 @@ on validation PCK) when it has one, else its latest (MODEL_DIR/checkpoints); ``b
 ``latest``; a checkpoint prefix (MODEL_DIR/checkpoints/ckpt-300); or ``none`` (--init_from's
 weights only). The checkpoint used (path and step) is printed.
 
+The run describes itself (MODEL_DIR/config.json, written by launch.train; older runs:
+architecture.json and phase.json): its network, keypoints, phase, crops and validation data are
+the run's, so --model_dir is all it needs. --dataset, --split and --data_dir override the data;
+--preset replaces the run's config (it must describe the same network).
+
 --crops: ``gt`` (default) scores the network on the crops the training input pipeline cuts
 around the labelled keypoints. ``detector`` scores it as users run it: on each record's full
 image, Google's person detector (all detections after weighted NMS), MediaPipe's crop from the
@@ -55,10 +60,11 @@ _MIN_POSE_FLAG = flags.DEFINE_float("min_pose_flag", 0.0,
                                     "--crops=detector: a crop whose pose flag is below this is "
                                     "a miss (the pipeline uses 0.5; the 2-D losses never train "
                                     "the flag).", lower_bound=0.0, upper_bound=1.0)
-_PRESET = flags.DEFINE_string("preset", "default", "Preset the run was trained with (default: "
-                              "the run's saved config.json, else 'default').")
+_PRESET = flags.DEFINE_string("preset", "default", "With --checkpoint=none: the preset to "
+                              "build. Otherwise only when given: replaces the run's saved config "
+                              "(config.json), and must describe the same network.")
 _DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config[@split]).")
-_SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: the preset's).")
+_SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: the run's eval split).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _BATCHES = flags.DEFINE_integer("batches", 1000, "At most this many batches (--crops=detector: "
                                 "at most batches x batch_size records).", lower_bound=1)
@@ -67,37 +73,47 @@ _INIT_FROM = flags.DEFINE_string("init_from", None, "With --checkpoint=none: med
                                  "a .keras file.")
 
 
-def _restore(trainer, model_dir: str, which: str) -> None:
-    """Restores --checkpoint into the trainer's model and says which checkpoint it was."""
+def _load_run(model_dir: str, which: str):
+    """--checkpoint of the run --model_dir (:func:`blazepose.train.runs.load_run`): its config
+    and network with that checkpoint's weights. --preset, when given, replaces the run's config
+    (it must describe the same network)."""
     import tensorflow as tf
 
-    from blazepose.export.sources import run_checkpoint
+    from blazepose.train import config as config_lib
+    from blazepose.train import runs
 
-    if which == "none":
+    if which == "best" and runs.find_checkpoint(model_dir, "best", fallback=False) is None:
+        raise app.UsageError(f"--model_dir={model_dir} has no best checkpoint (looked in "
+                             f"{os.path.join(model_dir, 'best')})")
+    if which not in CHECKPOINT_KEYWORDS and not tf.io.gfile.exists(f"{which}.index"):
+        raise app.UsageError(f"--checkpoint={which}: not a checkpoint prefix (no "
+                             f"{which}.index), nor one of {', '.join(CHECKPOINT_KEYWORDS)}")
+    preset = config_lib.get_preset(_PRESET.value) if flags.FLAGS["preset"].present else None
+    try:
+        return runs.load_run(model_dir, {"auto": "best"}.get(which, which), config=preset)
+    except ValueError as error:  # runs.RunError, an unknown preset
+        raise app.UsageError(str(error)) from None
+
+
+def _restore(trainer, run, model_dir: str) -> None:
+    """The run's restored weights into the trainer's model (the same network, built in the
+    same phase); says which checkpoint it was. Without a run (--checkpoint=none): --init_from,
+    or as before the run's latest checkpoint when it has one."""
+    from blazepose.pretrained.importer import transfer_weights
+
+    if run is None:
         if trainer.restore():  # as before: a run that has checkpoints resumes its latest
             print(f"evaluating the latest checkpoint of {model_dir} (step "
                   f"{int(trainer.step.numpy())}), not --init_from: the run has checkpoints")
         else:
             print(f"evaluating --init_from={trainer.config.init_from} (no checkpoint)")
         return
-    if which in ("auto", "best", "latest"):
-        found = run_checkpoint(model_dir, which)
-        if found is None:
-            what = {"auto": "checkpoint", "best": "best checkpoint",
-                    "latest": "checkpoint"}[which]
-            raise app.UsageError(f"--model_dir={model_dir} has no {what} (looked in "
-                                 f"{os.path.join(model_dir, 'best')} and "
-                                 f"{os.path.join(model_dir, 'checkpoints')})")
-        prefix, choice = found.prefix, found.choice
-    else:
-        if not tf.io.gfile.exists(f"{which}.index"):
-            raise app.UsageError(f"--checkpoint={which}: not a checkpoint prefix (no "
-                                 f"{which}.index), nor one of {', '.join(CHECKPOINT_KEYWORDS)}")
-        prefix, choice = which, "given"
-    # The network and step only (the model is built in the run's phase, phase.json): the
-    # optimizer's state is not needed and differs between presets.
-    tf.train.Checkpoint(model=trainer.model, step=trainer.step).restore(prefix).expect_partial()
-    print(f"evaluating the {choice} checkpoint {prefix} (step {int(trainer.step.numpy())})")
+    report = transfer_weights(run.model, trainer.model)
+    if report.fresh:
+        raise app.UsageError(f"{run.checkpoint.prefix}: layers without weights: {report.fresh}")
+    trainer.step.assign(run.step or 0)
+    choice = {"prefix": "given"}.get(run.checkpoint.choice, run.checkpoint.choice)
+    print(f"evaluating the {choice} checkpoint {run.checkpoint.prefix} (step {run.step})")
 
 
 def _detector_run(config, task, trainer):
@@ -147,12 +163,17 @@ def main(argv):
     from blazepose.train.task import PoseTask
     from blazepose.train.trainer import Trainer
 
-    config = config_lib.get_preset(_PRESET.value)
-    saved = config_lib.load_run_config(_MODEL_DIR.value) if which != "none" else None
-    if saved is not None and not flags.FLAGS["preset"].present:
-        # The run's own network, keypoints and crops; flags still override the data.
-        print(f"configuration of {_MODEL_DIR.value} ({config_lib.RUN_CONFIG_FILE})")
-        config = dataclasses.replace(saved, init_from=None)
+    run = None
+    if which == "none":
+        try:
+            config = config_lib.get_preset(_PRESET.value)
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
+    else:
+        # The run's own network, keypoints, phase, crops and data (its config.json); the flags
+        # below only override the data.
+        run = _load_run(_MODEL_DIR.value, which)
+        config = run.config
     data = config.data
     if _DATASET.value:
         data = dataclasses.replace(data, datasets=tuple(_DATASET.value), weights=(),
@@ -161,17 +182,14 @@ def main(argv):
         data = dataclasses.replace(data, eval_split=_SPLIT.value)
     if _DATA_DIR.value:
         data = dataclasses.replace(data, data_dir=_DATA_DIR.value)
+    # Evaluation computes no loss: the reference network of the preserve loss is not built.
     config = dataclasses.replace(config, data=data, batch_size=_BATCH_SIZE.value,
-                                 eval_batches=_BATCHES.value, init_from=_INIT_FROM.value)
-    phase_file = os.path.join(_MODEL_DIR.value, "phase.json")
-    if which != "none" and tf.io.gfile.exists(phase_file):
-        # Decode as the run was trained (the heatmap phase reads keypoints off the heatmaps).
-        with tf.io.gfile.GFile(phase_file) as stream:
-            config = dataclasses.replace(config, phase=json.load(stream)["phase"])
+                                 eval_batches=_BATCHES.value, init_from=_INIT_FROM.value,
+                                 losses=dataclasses.replace(config.losses, preserve_weight=0.0))
     task = PoseTask(config)
     prepare_sources(task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, task=task)
-    _restore(trainer, _MODEL_DIR.value, which)
+    _restore(trainer, run, _MODEL_DIR.value)
     crops = _CROPS.value
     output = os.path.join(_MODEL_DIR.value, "evaluation")
     tf.io.gfile.makedirs(output)

@@ -1,27 +1,29 @@
 r"""Exports a landmark network as a SavedModel, TFLite, ONNX, TF.js model or MediaPipe task
 bundle, with metadata.
 
-  python -m launch.export --checkpoint=runs/default --format=saved_model --output=export/sm
-  python -m launch.export --checkpoint=runs/default --format=tflite --quantize=float16 \
+  python -m launch.export --model_dir=runs/default --format=saved_model --output=export/sm
+  python -m launch.export --model_dir=runs/default --format=tflite --quantize=float16 \
       --output=export/tflite16
   python -m launch.export --model=mediapipe_full --format=tflite --quantize=int8 \
       --output=export/int8 --representative_dataset=synthetic_pose/small
   python -m launch.export --model=full.keras --format=onnx --output=export/onnx
-  python -m launch.export --checkpoint=runs/default --format=tfjs --with_preprocessing \
+  python -m launch.export --model_dir=runs/default --format=tfjs --with_preprocessing \
       --output=export/web && python -m launch.serve_web --model_dir=export/web
-  python -m launch.export --checkpoint=runs/default --format=mediapipe_task \
+  python -m launch.export --model_dir=runs/default --format=mediapipe_task \
       --quantize=float16 --output=export/task    # -> export/task/pose_landmarker.task
 
---checkpoint is a training run (python -m launch.train --model_dir) or one of its checkpoint
-prefixes (RUN/best/ckpt-200, RUN/checkpoints/ckpt-300). A run directory stands for its best
-checkpoint (RUN/best, kept by the trainer's keep-best on validation PCK) when it has one, else for
-its latest (RUN/checkpoints); the program prints which one (path and step) and metadata.json
-records it under source.checkpoint ("best", "latest" or "prefix") and source.step. The network is
-the one --preset (and --variant) build, and a run of another architecture is refused with what
-differs. --model is a .keras file or mediapipe_full
-(Google's weights). Every flag, the source and the output folder are checked before any file is
-written; by default the export is then run in its own runtime on a photograph (plus held-out
-calibration crops for int8) and must agree with the Keras model (--noverify skips that).
+--model_dir is a training run (python -m launch.train --model_dir): the network its config.json
+describes (older runs: architecture.json), so no other flag describes it. --checkpoint picks one
+of its checkpoints: best (default: RUN/best, kept by the trainer's keep-best on validation PCK,
+else the latest), latest (RUN/checkpoints) or a prefix (RUN/checkpoints/ckpt-300). Alone,
+--checkpoint may name the run directory or a prefix, as before. The program prints which
+checkpoint (path and step) and metadata.json records it under source.checkpoint ("best",
+"latest" or "prefix") and source.step. --preset and --variant, when given, replace the run's
+config, and a run of another architecture is refused with what differs. --model is a .keras
+file or mediapipe_full (Google's weights). Every flag, the source and the output folder are
+checked before any file is written; by default the export is then run in its own runtime on a
+photograph (plus held-out calibration crops for int8) and must agree with the Keras model
+(--noverify skips that).
 
 --format=mediapipe_task writes pose_landmarker.task for MediaPipe's PoseLandmarker (Python,
 Android, iOS, web): the landmark network (33-landmark BlazePose topology; float32 or float16)
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 
 from absl import app, flags
 
@@ -48,8 +49,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 FORMATS = ("saved_model", "tflite", "onnx", "tfjs", "mediapipe_task")
 QUANTIZATIONS = ("none", "float16", "int8")
 
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Training run directory (its best "
-                                  "checkpoint, else its latest) or checkpoint prefix to export.")
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training run to export (python -m "
+                                 "launch.train --model_dir): the network its config.json "
+                                 "describes, with --checkpoint's weights.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "With --model_dir: best (default: the best "
+                                  "checkpoint, else the latest), latest or a checkpoint prefix. "
+                                  "Alone: a training run directory (its best checkpoint, else "
+                                  "its latest) or a checkpoint prefix.")
 _MODEL = flags.DEFINE_string("model", None, "A .keras file, or mediapipe_full (Google's weights).")
 _FORMAT = flags.DEFINE_enum("format", None, FORMATS, "Export format.", required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to create.", required=True)
@@ -60,15 +66,17 @@ _WITH_PREPROCESSING = flags.DEFINE_bool("with_preprocessing", False,
                                         "The model takes a uint8 image of any size, resizes and "
                                         "normalises it inside, and returns decoded landmarks.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing --output folder.")
-_PRESET = flags.DEFINE_string("preset", "default", "Training preset the checkpoint was made with "
-                              "(default: the run's saved config.json, else 'default').")
+_PRESET = flags.DEFINE_string("preset", "default", "Only when given: the training preset to "
+                              "build instead of the run's saved config.json (it must describe "
+                              "the same network; for runs that recorded none).")
 _VARIANT = flags.DEFINE_enum("variant", None, ["lite", "full", "heavy"],
-                             "Network variant the checkpoint was trained with (as launch.train).")
+                             "Only when given: the network variant instead of the run's (as "
+                             "launch.train; it must be the run's).")
 _TOPOLOGY = flags.DEFINE_string("topology", None, "Keypoint topology of a --model .keras file "
                                 "(default: blazepose_33 for 39 landmark outputs).")
 _REPRESENTATIVE = flags.DEFINE_string("representative_dataset", None,
                                       "TFDS data set (name/config) calibrating int8 (default: "
-                                      "the preset's first data set).")
+                                      "the run's first data set).")
 _REPRESENTATIVE_SPLIT = flags.DEFINE_string("representative_split", "train",
                                             "Split of --representative_dataset.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
@@ -89,10 +97,12 @@ _MEDIAPIPE_PYTHON = flags.DEFINE_string("mediapipe_python", None, "mediapipe_tas
 _HELD_OUT = 8  # representative crops kept out of calibration, to verify int8 on
 
 
-@flags.multi_flags_validator(["checkpoint", "model"],
-                             message="give exactly one of --checkpoint and --model")
+@flags.multi_flags_validator(["model_dir", "checkpoint", "model"],
+                             message="give exactly one of --model_dir (or --checkpoint) and "
+                                     "--model")
 def _one_source(values):
-    return (values["checkpoint"] is None) != (values["model"] is None)
+    run = values["model_dir"] is not None or values["checkpoint"] is not None
+    return run != (values["model"] is not None)
 
 
 @flags.multi_flags_validator(["format", "quantize"],
@@ -116,47 +126,77 @@ def _task_flags_need_task(values):
 
 
 @flags.multi_flags_validator(["model", "variant", "preset"],
-                             message="--variant and --preset describe a --checkpoint; a --model "
-                                     "file carries its own architecture")
+                             message="--variant and --preset describe a --model_dir run; a "
+                                     "--model file carries its own architecture")
 def _variant_needs_checkpoint(values):
     return values["model"] is None or (values["variant"] is None
                                        and values["preset"] == "default")
 
 
-@flags.multi_flags_validator(["checkpoint", "topology"],
-                             message="--topology describes a --model file; a checkpoint's "
-                                     "topology is its preset's")
+@flags.multi_flags_validator(["model", "topology"],
+                             message="--topology describes a --model file; a run's topology is "
+                                     "in its config.json")
 def _topology_needs_model(values):
-    return values["checkpoint"] is None or values["topology"] is None
+    return values["model"] is not None or values["topology"] is None
 
 
-def train_config():
-    """The preset with --variant applied (what launch.train builds from the same flags)."""
+def _run_checkpoint() -> tuple[str, str]:
+    """``(run directory, checkpoint)`` to read from --model_dir and --checkpoint."""
+    from blazepose.export import sources
+
+    if _MODEL_DIR.value is None:  # --checkpoint alone: a run directory or a prefix
+        model_dir, checkpoint = sources.resolve_checkpoint(_CHECKPOINT.value)
+        return str(model_dir), checkpoint
+    checkpoint = _CHECKPOINT.value or "best"
+    if checkpoint == "auto":
+        checkpoint = "best"
+    return _MODEL_DIR.value, checkpoint
+
+
+def train_config(model_dir: str):
+    """The config to build instead of the run's own, from --preset and --variant (None when
+    neither is given: the run's config.json describes its network)."""
     import dataclasses
 
+    from blazepose.export import ExportError
     from blazepose.train import config as config_lib
+    from blazepose.train import runs
 
-    config = config_lib.get_preset(_PRESET.value)
-    if _CHECKPOINT.value is not None and not flags.FLAGS["preset"].present:
-        # A run saves its resolved config; a checkpoint prefix lies two levels below the run.
-        run_dir = pathlib.Path(_CHECKPOINT.value)
-        if not run_dir.is_dir():
-            run_dir = run_dir.parent.parent
-        config = config_lib.load_run_config(run_dir) or config
+    if not flags.FLAGS["preset"].present and _VARIANT.value is None:
+        return None
+    if flags.FLAGS["preset"].present:
+        try:
+            config = config_lib.get_preset(_PRESET.value)
+        except ValueError as error:
+            raise ExportError(f"--preset: {error}") from None
+    else:
+        config = runs.run_config(model_dir) or config_lib.get_preset("default")
     if _VARIANT.value is not None:
         config = dataclasses.replace(config, model=dataclasses.replace(
             config.model, variant=_VARIANT.value))
     return config
 
 
-def _load_source(config):
-    from blazepose.export import sources
+def _load_source():
+    """The model to export and the training config describing its data and crops."""
+    import dataclasses
 
-    if _CHECKPOINT.value is not None:
-        return sources.from_checkpoint(_CHECKPOINT.value, config)
+    from blazepose.export import sources
+    from blazepose.train import config as config_lib
+
+    if _MODEL.value is None:
+        model_dir, checkpoint = _run_checkpoint()
+        source = sources.from_run(model_dir, checkpoint, train_config(model_dir))
+        return source, source.train_config
     if _MODEL.value == sources.MEDIAPIPE_FULL:
-        return sources.from_mediapipe()
-    return sources.from_keras_file(_MODEL.value, _TOPOLOGY.value)
+        source = sources.from_mediapipe()
+    else:
+        source = sources.from_keras_file(_MODEL.value, _TOPOLOGY.value)
+    config = config_lib.get_preset("default")
+    config = dataclasses.replace(config, data=dataclasses.replace(
+        config.data, pipeline=dataclasses.replace(config.data.pipeline,
+                                                  topology=source.topology.name)))
+    return source, config
 
 
 def _crops(config, export_config):
@@ -197,33 +237,26 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from blazepose.export import ExportConfig, ExportError, exporter
     from blazepose.export.config import VerificationError
-    from blazepose.train.trainer import CheckpointMismatchError
+    from blazepose.train.runs import RunError
 
     try:
         export_config = ExportConfig(_FORMAT.value, _QUANTIZE.value, _WITH_PREPROCESSING.value,
                                      calibration_images=_CALIBRATION_IMAGES.value,
                                      detector=_DETECTOR.value)
-        config = train_config()
         exporter.check_output(_OUTPUT.value, _OVERWRITE.value)
-        source = _load_source(config)
-        if _CHECKPOINT.value is not None:
+        source, config = _load_source()
+        if _MODEL.value is None:
             described = source.description
             which = described["checkpoint"]
             which = "" if which == "prefix" else f"the run's {which} "
             print(f"exporting {which}checkpoint {described['path']} (step {described['step']})")
-        else:
-            import dataclasses
-
-            config = dataclasses.replace(config, data=dataclasses.replace(
-                config.data, pipeline=dataclasses.replace(config.data.pipeline,
-                                                          topology=source.topology.name)))
         calibration, verify_crops = _crops(config, export_config)
         result = exporter.export_model(source, _OUTPUT.value, export_config,
                                        overwrite=_OVERWRITE.value, representative=calibration,
                                        verify_crops=verify_crops,
                                        check_in_mediapipe=_VERIFY.value,
                                        mediapipe_python=_MEDIAPIPE_PYTHON.value)
-    except (ExportError, CheckpointMismatchError) as error:
+    except (ExportError, RunError) as error:  # RunError: a run that cannot be read or fit
         raise app.UsageError(str(error)) from None
     except VerificationError as error:
         raise SystemExit(f"export refused, nothing kept in {_OUTPUT.value}: {error}\n"

@@ -7,10 +7,13 @@ r"""Runs BlazePose on a video, an image, a folder of images or a webcam; writes 
   python -m launch.run_video --input=webcam --show                 # camera 0; webcam:1 for another
   python -m launch.run_video --input=clip.mp4 --backend=keras --notracking --mask_overlay ...
   python -m launch.run_video --input=clip.mp4 --landmark_model=mine.tflite --output=out.mp4
+  python -m launch.run_video --input=clip.mp4 --model_dir=runs/ft --output=out.mp4  # a fine-tune
 
 Google's BlazePose Full and person detector are fetched once from the mediapipe==0.10.21 wheel
 on PyPI, unless --landmark_model / --detector_model name our own exported files (.tflite, .keras
-or a SavedModel directory). The JSON holds one record per frame:
+or a SavedModel directory), or --model_dir names a training run (python -m launch.train): its
+best checkpoint (else its latest, or --checkpoint) in the network its config.json describes,
+run by TensorFlow beside the --backend detector. The JSON holds one record per frame:
 {"fps": F, "width": W, "height": H, "frames": [{"index": i, "time_s": t, "landmarks":
 [[x, y, z, visibility, presence] x 33] or null, "world_landmarks": [[x, y, z] x 33] or null}]},
 x, y (and z) in pixels, world landmarks in metres. A progress line (frames, FPS, ETA) goes to
@@ -52,6 +55,10 @@ _PROGRESS = flags.DEFINE_bool("progress", True, "Progress line on stderr.")
 _LANDMARK_MODEL = flags.DEFINE_string("landmark_model", None, "Our own landmark network: "
                                       ".tflite, .keras or SavedModel directory (default: "
                                       "Google's BlazePose Full for --backend).")
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "A training run (python -m launch.train "
+                                 "--model_dir) whose network replaces Google's landmark model.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "With --model_dir: best (else the "
+                                  "latest), latest or a checkpoint prefix.")
 _DETECTOR_MODEL = flags.DEFINE_string("detector_model", None, "Our own person detector, likewise "
                                       "(default: Google's for --backend).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Cache of Google's files (default "
@@ -97,6 +104,26 @@ def _check_model(flag: str, path: str | None) -> None:
                              "SavedModel directory")
 
 
+@flags.multi_flags_validator(["model_dir", "landmark_model"],
+                             message="give at most one of --model_dir and --landmark_model")
+def _one_landmark_model(values):
+    return values["model_dir"] is None or values["landmark_model"] is None
+
+
+def load_run_model(model_dir: str, checkpoint: str):
+    """The landmark network of a training run (:func:`blazepose.train.runs.load_run`), with the
+    outputs the pipeline reads; raises app.UsageError naming the flag."""
+    from blazepose.train import runs
+
+    try:
+        run = runs.load_run(model_dir, checkpoint)
+        model = run.pipeline_model()
+    except runs.RunError as error:
+        raise app.UsageError(f"--model_dir {error}") from None
+    print(f"landmark model: {model_dir}'s {run.describe()}", file=sys.stderr)
+    return model
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -122,7 +149,7 @@ def main(argv):
         if not ok:
             print(f"run_video: --show ignored: {reason}; running headless", file=sys.stderr)
             show = False
-    if _BACKEND.value == "keras":
+    if _BACKEND.value == "keras" or _MODEL_DIR.value is not None:  # TensorFlow runs a model
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(_NUM_THREADS.value)
@@ -131,11 +158,18 @@ def main(argv):
     from blazepose.inference.pipeline import load_pipeline
     from blazepose.pretrained.files import ModelFileError
 
+    landmark_model = _LANDMARK_MODEL.value
+    if _MODEL_DIR.value is not None:
+        try:
+            landmark_model = load_run_model(_MODEL_DIR.value, _CHECKPOINT.value)
+        except app.UsageError:
+            source.close()
+            raise
     try:
         pipeline = load_pipeline(
             _BACKEND.value, num_threads=_NUM_THREADS.value, tracking=_TRACKING.value,
             smoothing=_SMOOTHING.value, segmentation=_MASK_OVERLAY.value,
-            landmark_model=_LANDMARK_MODEL.value, detector=_DETECTOR_MODEL.value,
+            landmark_model=landmark_model, detector=_DETECTOR_MODEL.value,
             cache_dir=_CACHE_DIR.value)
     except (ValueError, ModelFileError, FileNotFoundError) as error:  # incl. BackendError
         source.close()

@@ -4,10 +4,11 @@ r"""Trains a BlazePose network. With no flags: the README's main job (synthetic 
   python -m launch.train --flagfile=launch/configs/finetune_mediapipe.cfg --model_dir=runs/ft
   python -m launch.train --strategy=mirrored --num_cpu_devices=2 --batch_size=32
 
-Flags select a preset (a typed config in blazepose.train.config) and override its fields; every
-flag is checked before any work starts. Resumes from --model_dir's checkpoints automatically.
-Leaves checkpoints, TensorBoard logs (train/, validation/), validation.json and predictions.png
-in --model_dir.
+Flags select a preset (an experiment function registered in blazepose.train.config, returning a
+typed config) and override its fields; every flag is checked before any work starts. Resumes
+from --model_dir's checkpoints automatically. Leaves config.json (the resolved config, which
+evaluate, export and run_video read back), checkpoints, TensorBoard logs (train/, validation/),
+validation.json and predictions.png in --model_dir.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from datasets_tfds.prepare import prepare_sources
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-_PRESET = flags.DEFINE_string("preset", "default", "Named preset (blazepose.train.config).")
+_PRESET = flags.DEFINE_string("preset", "default", "Experiment to start from: a function "
+                              "registered with @register_preset in blazepose.train.config "
+                              "(default, finetune, scratch, ...); the other flags override it.")
 _MODEL_DIR = flags.DEFINE_string("model_dir", "runs/default", "Checkpoints and logs.")
 _DATASET = flags.DEFINE_list("dataset", None, "TFDS data sets (name/config[@split]), "
                              "comma-separated; several are mixed in BlazePose's 33 landmarks.")

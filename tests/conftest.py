@@ -8,6 +8,9 @@ import shutil
 import keras
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
+
+import datasets_tfds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -120,3 +123,12 @@ def reference_graph():
 def model_conv_ops():
     """:func:`keras_conv_ops`, for tests comparing a model with :func:`reference_graph`."""
     return keras_conv_ops
+
+
+@pytest.fixture(scope="session")
+def tfds_dir(tmp_path_factory) -> str:
+    """A TFDS data directory with ``synthetic_pose/tiny`` prepared (once per session)."""
+    datasets_tfds.register_builders()
+    directory = tmp_path_factory.mktemp("tfds")
+    tfds.builder("synthetic_pose/tiny", data_dir=str(directory)).download_and_prepare()
+    return str(directory)

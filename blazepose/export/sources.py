@@ -1,13 +1,12 @@
 """Where the exported network comes from: a training run's checkpoint, a ``.keras`` file, or
 Google's weights (``mediapipe_full``).
 
-A checkpoint is restored the way the trainer writes it (``tf.train.CheckpointManager`` files
-under ``MODEL_DIR/checkpoints`` or ``MODEL_DIR/best`` of a ``tf.train.Checkpoint(model=...,
-optimizer=..., step=...)``), into the network the training configuration builds. A run
-directory stands for its best checkpoint (``MODEL_DIR/best``, kept by the trainer's keep-best)
-when it has one, else for its latest (:func:`run_checkpoint`). The run's
-``architecture.json`` is compared with that configuration by the trainer's own check, so a
-checkpoint of another variant or keypoint count is refused with what differs.
+A training run is read by :func:`blazepose.train.runs.load_run`: the network its
+``config.json`` describes (older runs: ``architecture.json``), with a checkpoint's weights. A
+run directory stands for its best checkpoint (``MODEL_DIR/best``, kept by the trainer's
+keep-best) when it has one, else for its latest. A config given in place of the run's own must
+describe the same network: a checkpoint of another variant or keypoint count is refused with
+what differs.
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ import dataclasses
 import pathlib
 
 import keras
-import tensorflow as tf
 
 from blazepose import topology as topology_lib
 from blazepose.export.config import ExportError
+from blazepose.train import runs
 
 MEDIAPIPE_FULL = "mediapipe_full"
 
@@ -33,12 +32,14 @@ class ModelSource:
       topology: the keypoints of the first K landmark outputs.
       extra_names: names of the landmark outputs after the K keypoints (Google's 6 for K = 33).
       description: JSON-friendly provenance (kind, path, step, variant, ...).
+      train_config: the ``TrainConfig`` of a training run's network (None for other sources).
     """
 
     model: keras.Model
     topology: topology_lib.Topology
     extra_names: tuple[str, ...]
     description: dict
+    train_config: object | None = None
 
     @property
     def num_landmarks(self) -> int:
@@ -115,140 +116,60 @@ def _topology(name: str) -> topology_lib.Topology:
         raise ExportError(f"--topology: {error}") from None
 
 
-CHECKPOINT_CHOICES = ("auto", "best", "latest")
-"""Which checkpoint of a run directory :func:`run_checkpoint` picks: ``best`` (``RUN/best``,
-the trainer's keep-best by validation PCK), ``latest`` (``RUN/checkpoints``), or ``auto``: the
-best one when the run has one, else the latest."""
-
-_STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's Checkpoint(step=...) variable
-
-
-@dataclasses.dataclass(frozen=True)
-class RunCheckpoint:
-    """One checkpoint of a training run.
-
-    Attributes:
-      model_dir: the run directory (``--model_dir`` of ``launch.train``).
-      prefix: the checkpoint prefix, e.g. ``RUN/best/ckpt-200``.
-      choice: ``"best"`` (from ``RUN/best``), ``"latest"`` (from ``RUN/checkpoints``) or
-        ``"prefix"`` (named by the caller).
-      step: the training step stored in the checkpoint, or None if it holds no ``step``.
-    """
-
-    model_dir: pathlib.Path
-    prefix: str
-    choice: str
-    step: int | None
-
-    def describe(self) -> str:
-        """E.g. ``"best checkpoint runs/x/best/ckpt-200 (step 200)"``."""
-        step = "unknown step" if self.step is None else f"step {self.step}"
-        kind = "checkpoint" if self.choice == "prefix" else f"{self.choice} checkpoint"
-        return f"{kind} {self.prefix} ({step})"
-
-
-def _stored_step(prefix: str) -> int | None:
-    try:
-        return int(tf.train.load_variable(prefix, _STEP_KEY))
-    except (ValueError, tf.errors.NotFoundError):
-        return None
-
-
-def run_checkpoint(model_dir, which: str = "auto") -> RunCheckpoint | None:
-    """The ``which`` checkpoint (see :data:`CHECKPOINT_CHOICES`) of a run directory, or None.
-
-    ``best`` and ``latest`` are the newest prefixes of ``MODEL_DIR/best`` and
-    ``MODEL_DIR/checkpoints`` (``tf.train.latest_checkpoint``); ``auto`` is ``best`` when it
-    exists, else ``latest``. None when the run has no such checkpoint.
-
-    Raises:
-      ValueError: ``which`` is not one of :data:`CHECKPOINT_CHOICES`.
-    """
-    if which not in CHECKPOINT_CHOICES:
-        raise ValueError(f"which must be one of {CHECKPOINT_CHOICES}, got {which!r}")
-    model_dir = pathlib.Path(model_dir)
-    order = {"auto": ("best", "latest"), "best": ("best",), "latest": ("latest",)}[which]
-    folders = {"best": "best", "latest": "checkpoints"}
-    for choice in order:
-        prefix = tf.train.latest_checkpoint(str(model_dir / folders[choice]))
-        if prefix is not None:
-            return RunCheckpoint(model_dir, prefix, choice, _stored_step(prefix))
-    return None
-
-
-def resolve_checkpoint(path) -> RunCheckpoint:
-    """The checkpoint ``--checkpoint`` names: a run directory (its best checkpoint when it has
-    one, else its latest: :func:`run_checkpoint` ``auto``) or a checkpoint prefix such as
-    ``RUN/checkpoints/ckpt-300`` or ``RUN/best/ckpt-200`` (its run is the prefix's grandparent).
+def resolve_checkpoint(path) -> tuple[pathlib.Path, str]:
+    """``(run directory, checkpoint)`` for :func:`blazepose.train.runs.load_run` from what
+    ``--checkpoint`` names: a run directory (``"best"``: its best checkpoint when it has one,
+    else its latest) or a checkpoint prefix such as ``RUN/checkpoints/ckpt-300`` or
+    ``RUN/best/ckpt-200`` (its run is the prefix's grandparent).
 
     Raises:
       ExportError: a directory without checkpoints, or neither a directory nor a prefix.
     """
     path = pathlib.Path(path)
     if path.is_dir():
-        found = run_checkpoint(path, "auto")
-        if found is None:
+        if runs.find_checkpoint(path, "best") is None:
             raise ExportError(f"--checkpoint {path}: no checkpoint in {path / 'best'} or "
                               f"{path / 'checkpoints'} (expected the --model_dir of python -m "
                               "launch.train)")
-        return found
+        return path, "best"
     if pathlib.Path(f"{path}.index").is_file():
-        return RunCheckpoint(path.parent.parent, str(path), "prefix", _stored_step(str(path)))
+        return path.parent.parent, str(path)
     raise ExportError(f"--checkpoint {path}: neither a training run directory nor a checkpoint "
                       "prefix (RUN/checkpoints/ckpt-N)")
 
 
-def check_architecture(model_dir: pathlib.Path, config) -> None:
-    """The trainer's check of ``MODEL_DIR/architecture.json`` against ``config``.
-
-    Raises ``CheckpointMismatchError`` naming every field that differs, or when the run did not
-    record its architecture.
-    """
-    from blazepose.train import trainer as trainer_lib
-
-    if not (model_dir / "architecture.json").is_file():
-        raise trainer_lib.CheckpointMismatchError(
-            f"{model_dir} has no architecture.json: not a run written by the trainer, cannot "
-            "check what the checkpoint holds")
-    trainer_lib.check_architecture(model_dir, config)
-
-
-def from_checkpoint(path, config) -> ModelSource:
-    """The network of training ``config`` (a ``TrainConfig``) with a checkpoint's weights.
-
-    ``path`` is a run directory (its best checkpoint when it has one, else its latest) or a
-    checkpoint prefix (:func:`resolve_checkpoint`). The description records the prefix, which
-    one it was (``checkpoint``: ``best``, ``latest`` or ``prefix``) and its step.
+def from_run(model_dir, checkpoint: str = "best", config=None) -> ModelSource:
+    """The network of a training run with one of its checkpoints' weights
+    (:func:`blazepose.train.runs.load_run`: ``checkpoint`` is ``best``, ``latest`` or a prefix;
+    ``config``, a ``TrainConfig``, replaces the run's own and must describe the same network).
+    The description records the prefix, which one it was (``checkpoint``: ``best``,
+    ``latest`` or ``prefix``), its step and the network.
 
     Raises:
-      ExportError: no checkpoint at ``path``.
-      CheckpointMismatchError: the run's architecture differs from ``config``'s, or the
-        checkpoint's variables do not fit the network.
+      ExportError: no such run or checkpoint, or a run that records no config.
+      CheckpointMismatchError: the run's network differs from ``config``'s, or the
+        checkpoint's variables do not fit it.
     """
-    from blazepose.train.task import PoseTask
-    from blazepose.train.trainer import CheckpointMismatchError
-
-    resolved = resolve_checkpoint(path)
-    model_dir, prefix = resolved.model_dir, resolved.prefix
-    check_architecture(model_dir, config)
     try:
-        task = PoseTask(config)
-    except ValueError as error:
+        run = runs.load_run(model_dir, checkpoint, config=config)
+    except runs.CheckpointMismatchError:
+        raise
+    except runs.RunError as error:
         raise ExportError(str(error)) from None
-    model = task.build_model()
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    # The trainer's checkpoint layout (model, optimizer, step); the optimizer's slots are skipped.
-    try:
-        status = tf.train.Checkpoint(model=model, step=step).restore(prefix)
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as error:
-        raise CheckpointMismatchError(f"cannot restore {prefix}: {error}") from error
-    status.expect_partial()
-    section = config.model
-    return ModelSource(model, task.topology,
-                       _extra_names(task.topology, int(model.output["landmarks"].shape[1]),
+    section = run.config.model
+    prefix = run.checkpoint.prefix
+    return ModelSource(run.model, run.topology,
+                       _extra_names(run.topology, int(run.model.output["landmarks"].shape[1]),
                                     prefix),
                        {"kind": "checkpoint", "path": str(pathlib.Path(prefix).resolve()),
-                        "checkpoint": resolved.choice, "step": int(step.numpy()),
+                        "checkpoint": run.checkpoint.choice, "step": run.step,
                         "variant": section.variant, "num_keypoints": section.num_keypoints,
-                        "offset_head": section.offset_head})
+                        "offset_head": section.offset_head},
+                       train_config=run.config)
+
+
+def from_checkpoint(path, config=None) -> ModelSource:
+    """:func:`from_run` of what ``--checkpoint`` names (:func:`resolve_checkpoint`): a run
+    directory (its best checkpoint when it has one, else its latest) or a checkpoint prefix."""
+    model_dir, checkpoint = resolve_checkpoint(path)
+    return from_run(model_dir, checkpoint, config)

@@ -1,4 +1,5 @@
-"""Typed training configuration with named presets; flags only select a preset and override."""
+"""Typed training configuration; presets are registered experiment functions
+(:func:`register_preset`), and flags only select a preset and override its fields."""
 
 from __future__ import annotations
 
@@ -141,44 +142,95 @@ class TrainConfig:
                              f"{self.optimizer.schedule!r}")
 
 
-PRESETS: dict[str, TrainConfig] = {
-    # The README's main job: a short schedule on the embedded synthetic data, on a laptop CPU,
-    # fine-tuning Google's BlazePose Full weights (fetched once from PyPI's mediapipe wheel).
-    # Crops are framed as MediaPipe's detector and tracker frame a person (upright, centred on
-    # the hips, sized by the body): Google's network never saw other crops.
-    # Synthetic visibility (hidden by self-occlusion) is not MediaPipe's notion of visibility:
-    # a full-weight visibility loss drags the shared regression blocks away (measured: PCK@0.2
-    # 0.55 -> 0.47 in 80 steps), so it is down-weighted while the coordinates fine-tune.
-    "default": TrainConfig(init_from="mediapipe_full",
-                           optimizer=OptimizerSection(learning_rate=3e-5, warmup_fraction=0.1,
-                                                      ema_momentum=0.99),
-                           losses=LossConfig(visibility_weight=0.1),
-                           data=DataSection(pipeline=PipelineConfig(crop=CropConfig(
-                               framing="mediapipe")))),
-    # Fine-tuning Google's weights on real photos (choose the data with --dataset and
-    # --eval_dataset, see launch/configs/*.cfg). Sized for a CPU (400 steps of 16); every part of
-    # the schedule scales with --train_steps, so a GPU run only overrides the steps and batch.
-    # Crops framed as MediaPipe frames a person, jittered as its detector errs; the trunk keeps
-    # Google's features (frozen for the first quarter, then a tenth of the rate); validation and
-    # keep-best see the weights' moving average (on LSP, 400 steps: without it validation dipped
-    # 0.822 -> 0.762 at the peak rate; with it it stayed within 0.014); validation at step 0 is
-    # the baseline, and keep-best never returns anything worse. The pose flag, which no label
-    # supervises, is kept where Google's network puts it (its head re-fitted against a frozen
-    # copy; LSP, 400 steps: lowest flag over 28 real photos 0.36 -> 0.54, so MediaPipe keeps
-    # finding the people; 11 % fewer images/s).
-    "finetune": TrainConfig(init_from="mediapipe_full", train_steps=400, batch_size=16,
-                            eval_every=100, eval_batches=50, checkpoint_every=100,
-                            optimizer=OptimizerSection(learning_rate=5e-5, warmup_fraction=0.1,
-                                                       trunk_learning_rate_factor=0.1,
-                                                       trunk_frozen_fraction=0.25,
-                                                       ema_momentum=0.99),
-                            losses=LossConfig(visibility_weight=0.1, preserve_weight=1.0),
-                            data=DataSection(pipeline=PipelineConfig(
-                                crop=CropConfig(framing="mediapipe"),
-                                augment=MEDIAPIPE_JITTER))),
-    # The same network and data from random initialisation (needs far more steps).
-    "scratch": TrainConfig(train_steps=20000, eval_every=1000, checkpoint_every=1000),
-}
+PRESETS: dict[str, typing.Callable[[], TrainConfig]] = {}
+"""The registered experiments: name -> function returning its :class:`TrainConfig`
+(:func:`register_preset`); ``launch.train --preset=NAME`` starts from one, flags override."""
+
+
+def register_preset(name: str):
+    """Decorator registering a function ``() -> TrainConfig`` as the preset ``name``.
+
+    Raises:
+      ValueError: ``name`` is already registered.
+    """
+
+    def register(function: typing.Callable[[], TrainConfig]):
+        if name in PRESETS:
+            raise ValueError(f"preset {name!r} is already registered "
+                             f"({PRESETS[name].__module__}.{PRESETS[name].__qualname__})")
+        PRESETS[name] = function
+        return function
+
+    return register
+
+
+def preset_names() -> tuple[str, ...]:
+    """The registered presets' names, sorted."""
+    return tuple(sorted(PRESETS))
+
+
+def get_preset(name: str) -> TrainConfig:
+    """The config the preset ``name`` returns; raises ValueError listing the known names."""
+    try:
+        function = PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(preset_names())}") from None
+    config = function()
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"preset {name!r} returned {type(config).__name__}, not a TrainConfig")
+    return config
+
+
+@register_preset("default")
+def default() -> TrainConfig:
+    """The README's main job: a short schedule on the embedded synthetic data, on a laptop CPU,
+    fine-tuning Google's BlazePose Full weights (fetched once from PyPI's mediapipe wheel).
+
+    Crops are framed as MediaPipe's detector and tracker frame a person (upright, centred on
+    the hips, sized by the body): Google's network never saw other crops. Synthetic visibility
+    (hidden by self-occlusion) is not MediaPipe's notion of visibility: a full-weight visibility
+    loss drags the shared regression blocks away (measured: PCK@0.2 0.55 -> 0.47 in 80 steps),
+    so it is down-weighted while the coordinates fine-tune.
+    """
+    return TrainConfig(init_from="mediapipe_full",
+                       optimizer=OptimizerSection(learning_rate=3e-5, warmup_fraction=0.1,
+                                                  ema_momentum=0.99),
+                       losses=LossConfig(visibility_weight=0.1),
+                       data=DataSection(pipeline=PipelineConfig(crop=CropConfig(
+                           framing="mediapipe"))))
+
+
+@register_preset("finetune")
+def finetune() -> TrainConfig:
+    """Fine-tuning Google's weights on real photos (choose the data with --dataset and
+    --eval_dataset, see launch/configs/*.cfg).
+
+    Sized for a CPU (400 steps of 16); every part of the schedule scales with --train_steps, so
+    a GPU run only overrides the steps and batch. Crops framed as MediaPipe frames a person,
+    jittered as its detector errs; the trunk keeps Google's features (frozen for the first
+    quarter, then a tenth of the rate); validation and keep-best see the weights' moving
+    average (on LSP, 400 steps: without it validation dipped 0.822 -> 0.762 at the peak rate;
+    with it it stayed within 0.014); validation at step 0 is the baseline, and keep-best never
+    returns anything worse. The pose flag, which no label supervises, is kept where Google's
+    network puts it (its head re-fitted against a frozen copy; LSP, 400 steps: lowest flag over
+    28 real photos 0.36 -> 0.54, so MediaPipe keeps finding the people; 11 % fewer images/s).
+    """
+    return TrainConfig(init_from="mediapipe_full", train_steps=400, batch_size=16,
+                       eval_every=100, eval_batches=50, checkpoint_every=100,
+                       optimizer=OptimizerSection(learning_rate=5e-5, warmup_fraction=0.1,
+                                                  trunk_learning_rate_factor=0.1,
+                                                  trunk_frozen_fraction=0.25,
+                                                  ema_momentum=0.99),
+                       losses=LossConfig(visibility_weight=0.1, preserve_weight=1.0),
+                       data=DataSection(pipeline=PipelineConfig(
+                           crop=CropConfig(framing="mediapipe"),
+                           augment=MEDIAPIPE_JITTER)))
+
+
+@register_preset("scratch")
+def scratch() -> TrainConfig:
+    """The same network and data from random initialisation (needs far more steps)."""
+    return TrainConfig(train_steps=20000, eval_every=1000, checkpoint_every=1000)
 
 
 def to_json(config: TrainConfig) -> str:
@@ -218,9 +270,3 @@ def load_run_config(model_dir) -> TrainConfig | None:
     except (ValueError, TypeError) as error:
         raise ValueError(f"{path}: not a training config this version reads: {error}") from None
 
-
-def get_preset(name: str) -> TrainConfig:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}") from None

@@ -6,7 +6,7 @@ Two sources, as the deployment story has them:
   ``Trainer`` initialises from Google's weights as ``python -m launch.train`` does; every weight
   then moves by 0.2 % of its tensor's spread, standing in for fine-tuning, so that the two
   sources differ and the weights are no longer float16 numbers), restored by
-  ``sources.from_checkpoint``.
+  ``sources.from_checkpoint`` from the run directory alone (its ``config.json``).
 """
 
 from __future__ import annotations
@@ -17,21 +17,11 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
-import datasets_tfds
 from blazepose import samples
 from blazepose.data import pipeline
 from blazepose.export import ExportConfig, export_model, exporter, representative, runtimes, sources
 from blazepose.train import config as config_lib
-
-
-@pytest.fixture(scope="session")
-def tfds_dir(tmp_path_factory) -> str:
-    datasets_tfds.register_builders()
-    directory = tmp_path_factory.mktemp("tfds")
-    tfds.builder("synthetic_pose/tiny", data_dir=str(directory)).download_and_prepare()
-    return str(directory)
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +46,15 @@ def default_run(tmp_path_factory, default_config) -> pathlib.Path:
         variable.assign(value + 0.002 * value.std() * rng.standard_normal(value.shape))
     trainer.step.assign(5)
     trainer.manager.save(checkpoint_number=5)
+    # What launch.train leaves beside the checkpoints: the run's resolved config.
+    (run_dir / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(default_config))
     return run_dir
 
 
 @pytest.fixture(scope="session")
 def model_sources(default_run, default_config) -> dict:
     return {"google": sources.from_mediapipe(),
-            "default": sources.from_checkpoint(default_run, default_config)}
+            "default": sources.from_checkpoint(default_run)}
 
 
 @pytest.fixture(scope="session")

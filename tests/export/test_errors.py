@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import tensorflow as tf
 
 import blazepose
 from blazepose import topology
 from blazepose.export import ExportConfig, ExportError, export_model, metadata, sources
-from blazepose.train.trainer import CheckpointMismatchError, Trainer
+from blazepose.train import config as config_lib
+from blazepose.train import runs
+from blazepose.train.task import PoseTask
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -58,15 +61,21 @@ def test_checkpoint_of_another_architecture_is_refused_with_what_differs(default
                                                                           tmp_path):
     lite = dataclasses.replace(default_config, init_from=None, model=dataclasses.replace(
         default_config.model, variant="lite"))
-    trainer = Trainer(lite, tmp_path / "run", print_fn=lambda *_: None)
-    trainer.manager.save(checkpoint_number=1)
-    with pytest.raises(CheckpointMismatchError, match="variant.*'lite'.*'full'"):
-        sources.from_checkpoint(tmp_path / "run", default_config)
-    # The architecture file is what the run recorded; with it removed the variables still
-    # cannot be restored into the other network.
-    (tmp_path / "run" / "architecture.json").unlink()
-    with pytest.raises(CheckpointMismatchError, match="no architecture.json"):
-        sources.from_checkpoint(tmp_path / "run", default_config)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(lite))
+    model = PoseTask(lite).build_model()
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(run / "checkpoints"),
+                               max_to_keep=1).save(checkpoint_number=1)
+    with pytest.raises(runs.CheckpointMismatchError, match="variant.*'lite'.*'full'"):
+        sources.from_checkpoint(run, default_config)
+    # Without the run's config.json the given config is used, and the variables cannot be
+    # restored into the other network.
+    (run / config_lib.RUN_CONFIG_FILE).unlink()
+    with pytest.raises(runs.CheckpointMismatchError, match="cannot restore"):
+        sources.from_checkpoint(run, default_config)
+    with pytest.raises(ExportError, match="has no config.json"):
+        sources.from_checkpoint(run)
 
 
 def test_checkpoint_paths_are_checked(tmp_path, default_config):

@@ -1,61 +1,51 @@
-"""launch.export --checkpoint=RUN_DIR exports the run's best checkpoint when it has one, else its
-latest, and says which (stdout and metadata.json's source)."""
+"""launch.export --model_dir=RUN exports the network the run's config.json describes, with its
+best checkpoint when it has one, else its latest, and says which (stdout and metadata.json's
+source); older runs are read from architecture.json."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import pathlib
 import shutil
-import subprocess
-import sys
 
-import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from blazepose.train import config as config_lib
+from blazepose.train import runs
 
 
-def _export(*flags, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "launch.export", *flags], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def _exported_source(launch, output, *flags) -> dict:
+    result = launch("export", *flags, "--format=saved_model", "--noverify", f"--output={output}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    source = json.loads((output / "metadata.json").read_text())["source"]
+    which = "" if source["checkpoint"] == "prefix" else f"the run's {source['checkpoint']} "
+    assert (f"exporting {which}checkpoint {source['path']} (step {source['step']})"
+            in result.stdout)
+    return source
 
 
-@pytest.fixture(scope="module")
-def lite_run(tmp_path_factory) -> pathlib.Path:
-    """A lite-variant run of the default preset: best checkpoint at step 3, latest at step 5."""
-    from blazepose.train import config as config_lib
-    from blazepose.train.trainer import Trainer
-
-    default = config_lib.get_preset("default")
-    config = dataclasses.replace(default, init_from=None,
-                                 model=dataclasses.replace(default.model, variant="lite"))
-    directory = tmp_path_factory.mktemp("lite_run")
-    trainer = Trainer(config, directory, print_fn=lambda *_: None)
-    trainer.step.assign(3)
-    trainer.best_manager.save(checkpoint_number=3)
-    trainer.step.assign(5)
-    trainer.manager.save(checkpoint_number=5)
-    return directory
-
-
-def test_run_directory_exports_best_then_latest(lite_run, tmp_path):
+def test_run_directory_exports_best_then_latest(launch, lite_offset_run, lite_offset_config,
+                                                tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(lite_run, run)
-    flags = [f"--checkpoint={run}", "--variant=lite", "--format=saved_model", "--noverify"]
-    result = _export(*flags, f"--output={tmp_path / 'best'}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    best = run / "best" / "ckpt-3"
-    assert f"exporting the run's best checkpoint {best.resolve()} (step 3)" in result.stdout
-    source = json.loads((tmp_path / "best" / "metadata.json").read_text())["source"]
+    shutil.copytree(lite_offset_run, run)
+    source = _exported_source(launch, tmp_path / "best", f"--model_dir={run}")
     assert (source["checkpoint"], source["step"]) == ("best", 3)
+    assert source["path"] == str((run / "best" / "ckpt-3").resolve())
+    assert (source["variant"], source["offset_head"]) == ("lite", True)
 
-    shutil.rmtree(run / "best")
-    result = _export(*flags, f"--output={tmp_path / 'latest'}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    latest = run / "checkpoints" / "ckpt-5"
-    assert f"exporting the run's latest checkpoint {latest.resolve()} (step 5)" in result.stdout
-    source = json.loads((tmp_path / "latest" / "metadata.json").read_text())["source"]
+    source = _exported_source(launch, tmp_path / "latest", f"--model_dir={run}",
+                              "--checkpoint=latest")
     assert (source["checkpoint"], source["step"]) == ("latest", 5)
+
+    # The older flag: --checkpoint names the run directory; without best/ it is the latest.
+    shutil.rmtree(run / "best")
+    source = _exported_source(launch, tmp_path / "fallback", f"--checkpoint={run}")
+    assert (source["checkpoint"], source["step"]) == ("latest", 5)
+    assert source["path"] == str((run / "checkpoints" / "ckpt-5").resolve())
+
+    # A run written before config.json: its architecture.json describes the network.
+    (run / config_lib.RUN_CONFIG_FILE).unlink()
+    (run / runs.ARCHITECTURE_FILE).write_text(json.dumps({
+        "model": dataclasses.asdict(lite_offset_config.model),
+        "topology": lite_offset_config.data.pipeline.topology}))
+    source = _exported_source(launch, tmp_path / "old", f"--model_dir={run}")
+    assert (source["checkpoint"], source["variant"], source["offset_head"]) == (
+        "latest", "lite", True)

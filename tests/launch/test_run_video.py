@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from blazepose.train import config as config_lib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIFT_PX = 10
 FRAMES = 6
@@ -81,3 +83,48 @@ def test_an_unreadable_input_is_named_before_any_work(tmp_path):
     assert f"--input {broken}: not a readable video" in result.stderr
     assert "XNNPACK" not in result.stderr, "no model was loaded"
     assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "b.json").exists()
+
+
+@pytest.fixture(scope="module")
+def google_run(make_run):
+    """Google's weights saved as a run of the default preset (as a fine-tune starts)."""
+    return make_run(config_lib.get_preset("default"), best=4)
+
+
+def test_a_training_run_replaces_the_landmark_model(google_run, clip, tmp_path):
+    """--model_dir: the run's network runs beside Google's detector."""
+    run = google_run
+    output_json = tmp_path / "run.json"
+    result = _run(f"--input={clip}", f"--model_dir={run}", f"--output_json={output_json}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"landmark model: {run}'s best checkpoint {run / 'best' / 'ckpt-4'} (step 4)" in \
+        result.stderr
+    frames = json.loads(output_json.read_text())["frames"]
+    assert len(frames) == FRAMES and all(f["landmarks"] is not None for f in frames)
+    nose = np.array([f["landmarks"][0][:2] for f in frames])
+    assert np.all((nose[:, 1] > 112) & (nose[:, 1] < 112 + 64)), "nose in the photo's top half"
+
+
+def test_a_run_directory_is_checked_before_any_work(clip, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _run(f"--input={clip}", f"--model_dir={empty}")
+    assert result.returncode != 0 and f"--model_dir {empty} has no config.json" in result.stderr
+    result = _run(f"--input={clip}", f"--model_dir={empty}", "--landmark_model=x.tflite")
+    assert result.returncode != 0
+    assert "at most one of --model_dir and --landmark_model" in result.stderr
+
+
+def test_count_reps_runs_a_training_run_on_a_video(launch, google_run, clip, tmp_path):
+    result = launch("count_reps", f"--input={clip}", "--exercise=squat", "--format=json",
+                    f"--model_dir={google_run}", "--checkpoint=latest")
+    assert result.returncode != 0 and f"{google_run} has no checkpoint" in result.stderr
+    result = launch("count_reps", f"--input={clip}", "--exercise=squat", "--format=json",
+                    f"--model_dir={google_run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["exercise"] == "squat"
+    track = tmp_path / "track.json"
+    track.write_text(json.dumps({"fps": 10.0, "width": 320, "height": 240, "frames": []}))
+    result = launch("count_reps", f"--input={track}", "--exercise=squat",
+                    f"--model_dir={google_run}")
+    assert result.returncode != 0 and "--model_dir applies to video input" in result.stderr
