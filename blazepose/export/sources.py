@@ -16,6 +16,7 @@ import pathlib
 
 import keras
 
+import blazepose.model  # noqa: F401  (registers the custom layers for safe_mode loading)
 from blazepose import topology as topology_lib
 from blazepose.export.config import ExportError
 from blazepose.train import runs
@@ -91,8 +92,6 @@ def from_keras_file(path, topology_name: str | None = None) -> ModelSource:
     path = pathlib.Path(path)
     if path.suffix != ".keras" or not path.is_file():
         raise ExportError(f"--model {path}: not an existing .keras file")
-    import blazepose  # noqa: F401  (registers the custom layers for safe_mode loading)
-
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file
