@@ -45,6 +45,7 @@ __all__ = [
     "flip_keypoints",
     "from_blazepose_layout",
     "get_topology",
+    "mapped_indices",
     "to_blazepose_layout",
     "unmapped_indices",
 ]
@@ -506,8 +507,13 @@ def _keypoint_array(keypoints: npt.ArrayLike, num_keypoints: int, what: str) -> 
     return array
 
 
-def _mapped_pairs(topology: Topology) -> tuple[np.ndarray, np.ndarray]:
-    """(indices in the topology, their BlazePose indices) for every mapped keypoint."""
+def mapped_indices(topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+    """``(source, target)``: intp ``[M]`` indices in ``topology`` of its M keypoints that have a
+    BlazePose counterpart (ascending), and ``[M]`` their BlazePose indices (0..32).
+
+    The one definition of the remap between a topology and BlazePose's 33 landmarks: the numpy
+    layouts below and the in-graph ``blazepose.data.ops.map_topology`` gather with it.
+    """
     pairs = [(i, target) for i, target in enumerate(topology.to_blazepose) if target is not None]
     source, target = zip(*pairs) if pairs else ((), ())
     return np.asarray(source, dtype=np.intp), np.asarray(target, dtype=np.intp)
@@ -544,7 +550,7 @@ def to_blazepose_layout(
         visible = np.asarray(visibility)
         if visible.shape != points.shape[:-1]:
             raise ValueError(f"visibility must have shape {points.shape[:-1]}, got {visible.shape}")
-    source, target = _mapped_pairs(topology)
+    source, target = mapped_indices(topology)
     points_33 = np.full(
         batch_shape + (NUM_BLAZEPOSE_LANDMARKS, points.shape[-1]), fill_value, dtype=points.dtype
     )
@@ -583,7 +589,7 @@ def from_blazepose_layout(
             f"keypoints_33 must have shape [..., N >= {NUM_BLAZEPOSE_LANDMARKS}, D], "
             f"got {landmarks.shape}"
         )
-    source, target = _mapped_pairs(topology)
+    source, target = mapped_indices(topology)
     points = np.full(
         landmarks.shape[:-2] + (topology.num_keypoints, landmarks.shape[-1]),
         fill_value,

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from blazepose.topology import BLAZEPOSE_33
+from blazepose.topology import BLAZEPOSE_33, flip_keypoints
 
 __all__ = [
     "EMBEDDING_PAIRS",
@@ -62,7 +62,6 @@ __all__ = [
 ]
 
 _NAMES = BLAZEPOSE_33.keypoint_names
-_FLIP = np.asarray(BLAZEPOSE_33.flip_permutation, np.int64)
 
 
 def landmark_index(name: str) -> int:
@@ -135,16 +134,14 @@ def _xyz(landmarks: np.ndarray) -> np.ndarray:
 
 
 def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
-    """The mirror image: x negated and left/right landmarks swapped, ``[..., 33, D]``.
+    """The mirror image: x negated and left/right landmarks swapped, float64 ``[..., 33, D]``.
 
-    Only columns 0 (x) changes sign; every other column (y, z, visibility, ...) moves with its
-    landmark. The result is a different person's plausible pose (the same pose done with the
-    other side); its embedding is what the classifiers compare when ``mirror=True``.
+    :func:`blazepose.topology.flip_keypoints` about x = 0: only column 0 (x) changes sign;
+    every other column (y, z, visibility, ...) moves with its landmark. The result is a
+    different person's plausible pose (the same pose done with the other side); its embedding
+    is what the classifiers compare when ``mirror=True``.
     """
-    points = np.array(landmarks, np.float64, copy=True)
-    points = points[..., _FLIP, :]
-    points[..., 0] = -points[..., 0]
-    return points
+    return flip_keypoints(np.asarray(landmarks, np.float64), 0.0, BLAZEPOSE_33)
 
 
 def _upright_rotation(points: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from blazepose.analysis.counting import (
     RuleCounter,
     angle_signal,
 )
-from blazepose.topology import BLAZEPOSE_33
+from blazepose.topology import BLAZEPOSE_33, flip_keypoints
 
 __all__ = [
     "Degradations",
@@ -47,7 +47,6 @@ __all__ = [
     "format_table",
     "interval_iou",
     "knn_samples",
-    "mirror_pixels",
     "recording_rng",
     "synthetic_recording",
 ]
@@ -107,13 +106,6 @@ class SyntheticRecording:
     clean_depth: np.ndarray
     clean_landmarks: np.ndarray
     facts: dict
-
-
-def mirror_pixels(points: np.ndarray, width: float) -> np.ndarray:
-    """Mirror image of ``[T, 33, D]`` landmarks: x -> width - x, left and right swapped."""
-    mirrored = points[:, list(BLAZEPOSE_33.flip_permutation)].copy()
-    mirrored[..., 0] = width - mirrored[..., 0]
-    return mirrored
 
 
 def _resample(values: np.ndarray, source_times: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -224,9 +216,9 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
         times = new_times
         facts["speed"] = round(float(speed), 2)
     if rng.random() < d.mirror_probability:
-        landmarks = mirror_pixels(landmarks, width)
-        world = mirror_pixels(world, 0.0)
-        clean_points = mirror_pixels(clean_points, width)
+        landmarks = flip_keypoints(landmarks, width, BLAZEPOSE_33)
+        world = flip_keypoints(world, 0.0, BLAZEPOSE_33)  # metres about the hips: x -> -x
+        clean_points = flip_keypoints(clean_points, width, BLAZEPOSE_33)
         facts["mirrored"] = True
 
     if depth != "world":
