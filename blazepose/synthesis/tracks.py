@@ -4,7 +4,7 @@ Each recording is one exercise sequence of the synthetic data set's motion model
 (``blazepose.synthesis.sequences.generate_sequence``: known repetition count, varying
 speed and amplitude, holds and pauses, camera from either side, tracker jitter, outliers, missed
 points, dropped frames, 15% partial views), turned into run_video's track
-(:class:`blazepose.analysis.counting.PoseTrack`: visibility and presence as scores, world
+(:class:`blazepose.track_file.PoseTrack`: visibility and presence as scores, world
 landmarks in metres, dropped frames as NaN / ``null``) and degraded further
 (:class:`Degradations`): extra pixel noise, extra dropped frames, low visibility on random
 points, legs out of the frame, a time warp (the set played faster, slower, and at a drifting
@@ -33,11 +33,11 @@ from blazepose.analysis.counting import (
     EXERCISES,
     KnnRepCounter,
     LabelledSamples,
-    PoseTrack,
     RuleCounter,
     angle_signal,
 )
 from blazepose.topology import BLAZEPOSE_33, flip_keypoints
+from blazepose.track_file import PoseTrack
 
 __all__ = [
     "Degradations",
@@ -91,7 +91,7 @@ class SyntheticRecording:
     """A generated track with its truth.
 
     Attributes:
-      track: the degraded :class:`blazepose.analysis.counting.PoseTrack`.
+      track: the degraded :class:`blazepose.track_file.PoseTrack`.
       num_reps: the true count.
       intervals: float64 ``[R, 2]`` true repetition intervals (seconds of the track's clock).
       clean_depth: float64 ``[T]`` progress to the turning point in [0, 1] per frame of the
