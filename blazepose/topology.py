@@ -256,6 +256,59 @@ class Topology:
         """Left/right partner pairs ``(i, j)`` with ``i < j``, ordered by i."""
         return tuple((i, j) for i, j in enumerate(self._flip_permutation) if i < j)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The topology as JSON-ready metadata (data sets' DatasetInfo, exports' metadata.json).
+
+        ``{"topology": name, "keypoint_names": [K names], "flip_permutation": [K ints],
+        "edges": [[i, j], ...], "to_blazepose": [K ints, -1 where unmapped]}``; read back with
+        :meth:`from_dict`. ``flip_permutation`` is derived from the names and only stored for
+        readers without this module.
+        """
+        return {
+            "topology": self.name,
+            "keypoint_names": list(self.keypoint_names),
+            "flip_permutation": [int(i) for i in self.flip_permutation],
+            "edges": [[int(a), int(b)] for a, b in self.edges],
+            "to_blazepose": [-1 if i is None else int(i) for i in self.to_blazepose],
+        }
+
+    @classmethod
+    def from_dict(cls, metadata: Mapping[str, Any], source: str = "metadata") -> Topology:
+        """The topology :meth:`to_dict` described (extra keys are ignored).
+
+        A registered name whose keypoint names match (or are absent) gives the registered
+        topology itself; any other is rebuilt from its names, edges and BlazePose mapping.
+
+        Raises:
+          ValueError: naming ``source``, when there is no ``topology`` name, a registered name
+            comes without keypoint names, the stored ``flip_permutation`` is not the one the
+            names imply, or the topology is invalid (see :class:`Topology`).
+        """
+        if "topology" not in metadata:
+            raise ValueError(f"{source} names no keypoint topology ('topology' is missing)")
+        name = str(metadata["topology"])
+        names = tuple(metadata.get("keypoint_names", ()))
+        registered = TOPOLOGIES.get(name)
+        if registered is not None and (not names or names == registered.keypoint_names):
+            topology = registered
+        else:
+            if not names:
+                raise ValueError(f"{source}: topology {name!r} is not registered and lists no "
+                                 "keypoint_names")
+            mapping = metadata.get("to_blazepose", [-1] * len(names))
+            try:
+                topology = cls(
+                    name=name, keypoint_names=names,
+                    edges=tuple(tuple(int(i) for i in edge) for edge in metadata.get("edges", ())),
+                    to_blazepose=tuple(None if int(i) < 0 else int(i) for i in mapping))
+            except ValueError as error:
+                raise ValueError(f"{source}: {error}") from None
+        stored = metadata.get("flip_permutation")
+        if stored is not None and tuple(int(i) for i in stored) != topology.flip_permutation:
+            raise ValueError(f"{source}: flip_permutation {list(stored)} is not the one the "
+                             f"keypoint names of {name!r} imply, {list(topology.flip_permutation)}")
+        return topology
+
     def index(self, keypoint_name: str) -> int:
         """Index of the keypoint called ``keypoint_name`` (exact spelling).
 

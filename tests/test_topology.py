@@ -1,5 +1,6 @@
 """Tests for blazepose.topology: keypoint sets, mirror rule, BlazePose mapping, array helpers."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -465,6 +466,46 @@ def test_valid_toy_definition():
 def test_bad_definitions_raise(changes, message):
     with pytest.raises(ValueError, match=message):
         _define(**changes)
+
+
+# --- serialisation ----------------------------------------------------------------------------
+
+
+@by_topology
+def test_registered_topology_round_trips_through_json_to_itself(topology):
+    described = json.loads(json.dumps(topology.to_dict()))
+    assert described == {
+        "topology": topology.name,
+        "keypoint_names": list(topology.keypoint_names),
+        "flip_permutation": list(topology.flip_permutation),
+        "edges": [list(edge) for edge in topology.edges],
+        "to_blazepose": [-1 if i is None else i for i in topology.to_blazepose],
+    }
+    assert Topology.from_dict(described) is topology
+    assert Topology.from_dict({"topology": topology.name}) is topology  # name alone suffices
+
+
+def test_unregistered_topology_is_rebuilt_equal_from_its_dict():
+    toy = _define()
+    rebuilt = Topology.from_dict(toy.to_dict() | {"skipped": {"train": 0}})  # extras ignored
+    assert rebuilt == toy and rebuilt.flip_permutation == toy.flip_permutation
+    renamed = Topology.from_dict(COCO_17.to_dict() | {"keypoint_names": list(_COCO_RENAMED)})
+    assert renamed is not COCO_17 and renamed.keypoint_names == _COCO_RENAMED
+
+
+_COCO_RENAMED = ("snout",) + COCO_17.keypoint_names[1:]
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"keypoint_names": ["nose"]}, "names no keypoint topology"),
+    ({"topology": "toy"}, "lists no keypoint_names"),
+    ({"topology": "toy", "keypoint_names": ["nose", "left_eye"]}, "mirror partner"),
+    (_define().to_dict() | {"flip_permutation": [0, 1, 2]}, "flip_permutation"),
+])
+def test_bad_topology_metadata_names_its_source(metadata, message):
+    with pytest.raises(ValueError, match=message) as error:
+        Topology.from_dict(metadata, source="data set x/1.0.0")
+    assert "data set x/1.0.0" in str(error.value)
 
 
 def test_index_of_unknown_name_raises():
