@@ -19,6 +19,7 @@ This module imports only the standard library and numpy, so that it stays cheap 
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ __all__ = [
     "NUM_BLAZEPOSE_LANDMARKS",
     "NUM_MODEL_OUTPUT_LANDMARKS",
     "PUSHUP_7",
+    "PoseLandmark",
     "TOPOLOGIES",
     "Topology",
     "UPPER_BODY_25",
@@ -403,6 +405,16 @@ BLAZEPOSE_33 = Topology(
     to_blazepose=tuple(range(NUM_BLAZEPOSE_LANDMARKS)),
 )
 """MediaPipe's 33 pose landmarks, names, order and connections as in MediaPipe."""
+
+PoseLandmark = enum.IntEnum(
+    "PoseLandmark", {name: index for index, name in enumerate(_BLAZEPOSE_33_NAMES)},
+    module=__name__)
+PoseLandmark.__doc__ = """The 33 body landmarks by name: ``PoseLandmark.LEFT_HIP == 23``.
+
+Generated from :data:`BLAZEPOSE_33`'s names, so member names, values and order are MediaPipe's
+``mp.solutions.pose.PoseLandmark`` (re-exported by ``blazepose.solutions.pose``). Use it to index
+``[..., 33, D]`` landmark arrays instead of bare numbers.
+"""
 
 MODEL_OUTPUT_NAMES = _BLAZEPOSE_33_NAMES + (
     "AUX_ROI_CENTER",

@@ -22,6 +22,7 @@ from blazepose.topology import (
     PUSHUP_7,
     TOPOLOGIES,
     UPPER_BODY_25,
+    PoseLandmark,
     Topology,
     flip_keypoints,
     from_blazepose_layout,
@@ -466,6 +467,22 @@ def test_valid_toy_definition():
 def test_bad_definitions_raise(changes, message):
     with pytest.raises(ValueError, match=message):
         _define(**changes)
+
+
+# --- PoseLandmark -----------------------------------------------------------------------------
+
+
+def test_pose_landmark_enum_names_the_33_blazepose_landmarks_in_order():
+    assert [member.name for member in PoseLandmark] == list(BLAZEPOSE_33.keypoint_names)
+    for member in PoseLandmark:
+        assert member == BLAZEPOSE_33.index(member.name) and isinstance(member, int)
+    # MediaPipe's documented indices of the landmarks library code picks by name.
+    shoulders = (PoseLandmark.LEFT_SHOULDER, PoseLandmark.RIGHT_SHOULDER)
+    assert (PoseLandmark.NOSE, *shoulders) == (0, 11, 12)
+    assert (PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP, PoseLandmark.RIGHT_FOOT_INDEX) == (
+        23, 24, 32)
+    points = np.arange(33 * 2).reshape(33, 2)
+    np.testing.assert_array_equal(points[PoseLandmark.LEFT_WRIST], points[15])
 
 
 # --- serialisation ----------------------------------------------------------------------------

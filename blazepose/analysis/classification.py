@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from blazepose.topology import BLAZEPOSE_33, flip_keypoints
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark, flip_keypoints
 
 __all__ = [
     "EMBEDDING_PAIRS",
@@ -61,19 +61,20 @@ __all__ = [
     "write_landmark_cache",
 ]
 
-_NAMES = BLAZEPOSE_33.keypoint_names
-
-
 def landmark_index(name: str) -> int:
-    """Index of a BlazePose landmark by name (``"LEFT_SHOULDER"``)."""
+    """Index of a BlazePose landmark by name (``"LEFT_SHOULDER"``): ``PoseLandmark[name]``.
+
+    Raises:
+      ValueError: no landmark has that name.
+    """
     try:
-        return _NAMES.index(name)
-    except ValueError:
+        return int(PoseLandmark[name])
+    except KeyError:
         raise ValueError(f"unknown BlazePose landmark {name!r}") from None
 
 
-_LEFT_HIP, _RIGHT_HIP = landmark_index("LEFT_HIP"), landmark_index("RIGHT_HIP")
-_LEFT_SHOULDER, _RIGHT_SHOULDER = landmark_index("LEFT_SHOULDER"), landmark_index("RIGHT_SHOULDER")
+_LEFT_HIP, _RIGHT_HIP = PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP
+_LEFT_SHOULDER, _RIGHT_SHOULDER = PoseLandmark.LEFT_SHOULDER, PoseLandmark.RIGHT_SHOULDER
 
 TORSO_MULTIPLIER = 2.5
 """Pose size is at least this many torso lengths (MediaPipe's example)."""

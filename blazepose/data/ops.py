@@ -113,12 +113,15 @@ def _rotation_matrix(angle):
 
 
 # BlazePose 33 indices of the parts a crop is framed by.
-_HIPS = (23, 24)
-_SHOULDERS = (11, 12)
+_LANDMARK = topology_lib.PoseLandmark
+_HIPS = (int(_LANDMARK.LEFT_HIP), int(_LANDMARK.RIGHT_HIP))
+_SHOULDERS = (int(_LANDMARK.LEFT_SHOULDER), int(_LANDMARK.RIGHT_SHOULDER))
 # The limb joints nearly every data set labels (LSP's 12 that map onto BlazePose): shoulders,
 # elbows, wrists, hips, knees, ankles. The body's extent is measured on these only, so a crop
 # is framed alike whether a data set also labels faces and feet (COCO, BlazePose) or not (LSP).
-_EXTENT_JOINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+_EXTENT_JOINTS = tuple(int(_LANDMARK[f"{side}_{joint}"])
+                       for joint in ("SHOULDER", "ELBOW", "WRIST", "HIP", "KNEE", "ANKLE")
+                       for side in ("LEFT", "RIGHT"))
 # MediaPipe's crop radius (|aux landmark 34 - aux landmark 33|: half the crop side before the
 # 1.25 scale) over the two body measures it tracks most closely, measured with Google's Full
 # network on its own predictions for the 49 coco_mini photos where the detector finds someone

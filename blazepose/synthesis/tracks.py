@@ -36,7 +36,7 @@ from blazepose.analysis.counting import (
     RuleCounter,
     angle_signal,
 )
-from blazepose.topology import BLAZEPOSE_33, flip_keypoints
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark, flip_keypoints
 from blazepose.track_file import PoseTrack
 
 __all__ = [
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 KNOWN_COUNTERS = ("rule", "knn")
+
+_HIPS = [PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +157,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
     points = np.concatenate([sequence["keypoints"], sequence["depth"][..., None]], -1).astype(
         np.float64)
     clean_points = sequence["clean_keypoints"].astype(np.float64)
-    clean_points[..., 2] -= clean_points[:, [23, 24], 2].mean(axis=1, keepdims=True)
+    clean_points[..., 2] -= clean_points[:, _HIPS, 2].mean(axis=1, keepdims=True)
     facts = {"exercise": exercise, "fps": fps, "facing": sequence["facing"],
              "azimuth": round(float(sequence["azimuth"]), 1), "arms": sequence["arm_style"],
              "frames": count}
@@ -173,7 +175,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
         low = rng.random(visibility.shape) < d.low_visibility_fraction
         visibility = np.where(low, rng.uniform(0.0, 0.3, visibility.shape), visibility)
     if rng.random() < d.legs_out_probability:
-        hips_y = points[:, [23, 24], 1].mean()
+        hips_y = points[:, _HIPS, 1].mean()
         ankles_y = points[:, [27, 28], 1].mean()
         cut = hips_y + rng.uniform(0.3, 0.8) * (ankles_y - hips_y)
         below = points[..., 1] > cut
@@ -187,7 +189,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
             tracked[start:start + min(int(rng.geometric(0.4)), longest)] = False
         facts["extra_drops"] = True
 
-    world = (points - points[:, [23, 24]].mean(axis=1, keepdims=True)) / scale * rng.uniform(
+    world = (points - points[:, _HIPS].mean(axis=1, keepdims=True)) / scale * rng.uniform(
         1.55, 1.9)
     world[..., 2] += rng.normal(0.0, 0.02, world[..., 2].shape)
     landmarks = np.concatenate([points, visibility[..., None], presence[..., None]], axis=-1)
