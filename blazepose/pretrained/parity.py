@@ -52,11 +52,9 @@ def split_outputs(outputs: dict) -> dict:
     if "segmentation" in outputs:
         outputs["segmentation_probability"] = 0.5 * (1 + np.tanh(outputs["segmentation"] / 2))
     if "boxes" in outputs:
-        from blazepose.model import detection
+        from blazepose.inference import postprocess
 
-        decoded = detection.decode_detections(outputs["boxes"].astype(np.float32),
-                                              outputs["scores"].astype(np.float32),
-                                              detection.generate_anchors())
+        decoded = postprocess.decode_detections(outputs["boxes"], outputs["scores"])
         outputs["decoded_boxes"] = np.asarray(decoded["boxes"], np.float64)
         outputs["decoded_keypoints"] = np.asarray(decoded["keypoints"], np.float64)
         outputs["detection_probability"] = np.asarray(decoded["scores"], np.float64)
