@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from blazepose.topology import NUM_BLAZEPOSE_LANDMARKS
+
 __all__ = [
     "NUM_LANDMARKS",
     "PIXEL_DECIMALS",
@@ -51,11 +53,11 @@ __all__ = [
 SCHEMA = "blazepose-track/1"
 """Value of the ``schema`` field; a reader refuses any other."""
 
-NUM_LANDMARKS = 33
-PIXEL_DECIMALS = 3
-SCORE_DECIMALS = 5
-WORLD_DECIMALS = 5
-TIME_DECIMALS = 6
+NUM_LANDMARKS = NUM_BLAZEPOSE_LANDMARKS
+
+# Decimals kept in the file: pixels (a thousandth of a pixel), visibility and presence, world
+# metres (a hundredth of a millimetre), seconds (a microsecond).
+PIXEL_DECIMALS, SCORE_DECIMALS, WORLD_DECIMALS, TIME_DECIMALS = 3, 5, 5, 6
 
 
 @dataclasses.dataclass(frozen=True)
