@@ -1,6 +1,9 @@
 """Operations on keypoint arrays in numpy (no TensorFlow): boxes around labelled points.
 
-Coordinates are pixels, ``(x, y)`` with the origin at the image's top-left corner.
+Coordinates are pixels, ``(x, y)`` with the origin at the image's top-left corner. Operations
+that depend on a keypoint set (the horizontal flip, moving between a data set's layout and
+BlazePose's 33 landmarks) live with the set's definition in :mod:`blazepose.topology`
+(``flip_keypoints``, ``to_blazepose_layout``, ``from_blazepose_layout``, ``mapped_indices``).
 """
 
 from __future__ import annotations
