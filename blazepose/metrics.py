@@ -11,7 +11,7 @@ Conventions used throughout:
   visibility and predictions of unlabelled keypoints are never read for a result, so they may hold
   anything, NaN included. (The original tf-blazepose counted unlabelled keypoints; we do not.)
 * Predictions must be in the ground truth's topology; convert BlazePose outputs with
-  :func:`blazepose.topology.from_blazepose_layout` and mark keypoints without a counterpart as
+  :func:`blazepose.keypoints.from_blazepose_layout` and mark keypoints without a counterpart as
   unlabelled.
 * A keypoint is correct for PCK / PCKh when its Euclidean error is ``<= threshold * normaliser``.
   Examples whose normaliser is NaN, infinite or ``<= 0`` are excluded from that metric and counted.

@@ -24,6 +24,7 @@ from blazepose.analysis.counting import (
     track_from_json,
     track_to_json,
 )
+from blazepose.keypoints import flip_keypoints
 from blazepose.synthesis.tracks import (
     NO_DEGRADATIONS,
     Degradations,
@@ -31,7 +32,7 @@ from blazepose.synthesis.tracks import (
     interval_iou,
     synthetic_recording,
 )
-from blazepose.topology import BLAZEPOSE_33, flip_keypoints
+from blazepose.topology import BLAZEPOSE_33
 
 
 def clean_recording(exercise: str, num_reps: int, seed: int = 0, depth: str = "world"):

@@ -42,7 +42,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from blazepose.topology import BLAZEPOSE_33, PoseLandmark, flip_keypoints
+from blazepose.keypoints import flip_keypoints
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark
 
 __all__ = [
     "EMBEDDING_PAIRS",
@@ -137,7 +138,7 @@ def _xyz(landmarks: np.ndarray) -> np.ndarray:
 def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
     """The mirror image: x negated and left/right landmarks swapped, float64 ``[..., 33, D]``.
 
-    :func:`blazepose.topology.flip_keypoints` about x = 0: only column 0 (x) changes sign;
+    :func:`blazepose.keypoints.flip_keypoints` about x = 0: only column 0 (x) changes sign;
     every other column (y, z, visibility, ...) moves with its landmark. The result is a
     different person's plausible pose (the same pose done with the other side); its embedding
     is what the classifiers compare when ``mirror=True``.

@@ -424,7 +424,7 @@ def mirror(features: dict, flip_permutation: tuple[int, ...] | None = None) -> d
     The image ``[..., H, W, C]`` (any dtype) is reversed along W, keypoints ``[..., K, 2]`` go to
     ``x -> W - x``, and ``flip_permutation`` (``Topology.flip_permutation``, None for none)
     swaps left and right in ``keypoints``, ``visibility`` and ``labelled``: the in-graph form of
-    :func:`blazepose.topology.flip_keypoints`, which defines the flip (tests check they agree).
+    :func:`blazepose.keypoints.flip_keypoints`, which defines the flip (tests check they agree).
     ``crop_matrix`` (if present) becomes the mirrored crop's. Selects, not branches: under XLA
     it fuses into the next pass over pixels.
     """

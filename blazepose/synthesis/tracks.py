@@ -36,7 +36,8 @@ from blazepose.analysis.counting import (
     RuleCounter,
     angle_signal,
 )
-from blazepose.topology import BLAZEPOSE_33, PoseLandmark, flip_keypoints
+from blazepose.keypoints import flip_keypoints
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark
 from blazepose.track_file import PoseTrack
 
 __all__ = [

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from blazepose import keypoints as keypoints_lib
 from blazepose import topology
 from blazepose.data import ops, pipeline
 from blazepose.data.config import NO_AUGMENTATION, AugmentConfig, CropConfig, PipelineConfig
@@ -164,7 +165,7 @@ def test_flip_permutes_left_and_right():
 @pytest.mark.parametrize("name", sorted(topology.TOPOLOGIES))
 def test_mirror_is_the_topologys_flip_keypoints(name):
     """The in-graph mirror moves keypoints, visibility and labels as the numpy definition
-    (``topology.flip_keypoints`` and ``flip_permutation``), on every topology, batched."""
+    (``keypoints.flip_keypoints`` and ``flip_permutation``), on every topology, batched."""
     rig = topology.get_topology(name)
     rng = np.random.default_rng(len(name))
     keypoints = rng.uniform(0, 40, (2, rig.num_keypoints, 2)).astype(np.float32)
@@ -175,7 +176,7 @@ def test_mirror_is_the_topologys_flip_keypoints(name):
                       "keypoints": tf.constant(keypoints), "visibility": tf.constant(visibility),
                       "labelled": tf.constant(labelled)}, rig.flip_permutation)
     np.testing.assert_allclose(out["keypoints"][0],
-                               topology.flip_keypoints(keypoints[0], 40.0, rig))
+                               keypoints_lib.flip_keypoints(keypoints[0], 40.0, rig))
     np.testing.assert_array_equal(out["keypoints"][1], keypoints[1])
     for key, values in (("visibility", visibility), ("labelled", labelled)):
         np.testing.assert_array_equal(out[key][0], np.take(values[0], rig.flip_permutation, -1))
