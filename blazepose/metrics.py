@@ -11,7 +11,7 @@ Conventions used throughout:
   visibility and predictions of unlabelled keypoints are never read for a result, so they may hold
   anything, NaN included. (The original tf-blazepose counted unlabelled keypoints; we do not.)
 * Predictions must be in the ground truth's topology; convert BlazePose outputs with
-  :func:`blazepose.topology.from_blazepose_layout` and mark keypoints without a counterpart as
+  :func:`blazepose.keypoints.from_blazepose_layout` and mark keypoints without a counterpart as
   unlabelled.
 * A keypoint is correct for PCK / PCKh when its Euclidean error is ``<= threshold * normaliser``.
   Examples whose normaliser is NaN, infinite or ``<= 0`` are excluded from that metric and counted.
@@ -81,9 +81,35 @@ def _fraction(numerator: npt.ArrayLike, denominator: npt.ArrayLike) -> np.ndarra
     return out
 
 
+class _PerKeypointMean:
+    """A per-keypoint sum ``[K]`` over ``num_counted_per_keypoint`` ``[K]`` counted keypoints,
+    and its mean per keypoint and over all of them; subclasses name the sum."""
+
+    num_counted_per_keypoint: np.ndarray
+
+    def _sum_per_keypoint(self) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def per_keypoint(self) -> np.ndarray:
+        """``[K]`` float64 mean per keypoint; NaN for a keypoint that was never counted."""
+        return _fraction(self._sum_per_keypoint(), self.num_counted_per_keypoint)
+
+    @property
+    def overall(self) -> float:
+        """Mean over all counted (example, keypoint) pairs; NaN if none."""
+        return float(_fraction(self._sum_per_keypoint().sum(), self.num_counted))
+
+    @property
+    def num_counted(self) -> int:
+        """Counted (example, keypoint) pairs."""
+        return int(self.num_counted_per_keypoint.sum())
+
+
 @dataclass(frozen=True, eq=False)
-class KeypointAccuracy:
-    """Fraction of the counted keypoints that are correct, per keypoint and over all of them.
+class KeypointAccuracy(_PerKeypointMean):
+    """Fraction of the counted keypoints that are correct, per keypoint and over all of them
+    (``per_keypoint``, ``overall``; NaN where nothing was counted).
 
     Attributes:
       num_correct_per_keypoint: ``[K]`` int64, counted keypoints that are correct.
@@ -94,25 +120,13 @@ class KeypointAccuracy:
     num_correct_per_keypoint: np.ndarray
     num_counted_per_keypoint: np.ndarray
 
-    @property
-    def per_keypoint(self) -> np.ndarray:
-        """``[K]`` float64 fraction correct; NaN for a keypoint that was never counted."""
-        return _fraction(self.num_correct_per_keypoint, self.num_counted_per_keypoint)
-
-    @property
-    def overall(self) -> float:
-        """Fraction correct over all counted (example, keypoint) pairs; NaN if none."""
-        return float(_fraction(self.num_correct, self.num_counted))
+    def _sum_per_keypoint(self) -> np.ndarray:
+        return self.num_correct_per_keypoint
 
     @property
     def num_correct(self) -> int:
         """Correct (example, keypoint) pairs."""
         return int(self.num_correct_per_keypoint.sum())
-
-    @property
-    def num_counted(self) -> int:
-        """Counted (example, keypoint) pairs."""
-        return int(self.num_counted_per_keypoint.sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,8 +144,9 @@ class PckResult(KeypointAccuracy):
 
 
 @dataclass(frozen=True, eq=False)
-class KeypointMeanError:
-    """Mean Euclidean error of labelled keypoints, per keypoint and over all of them.
+class KeypointMeanError(_PerKeypointMean):
+    """Mean Euclidean error of labelled keypoints, per keypoint and over all of them
+    (``per_keypoint``, ``overall``; NaN where nothing was labelled).
 
     Attributes:
       error_sum_per_keypoint: ``[K]`` float64, sum of the errors of the labelled keypoints.
@@ -141,20 +156,8 @@ class KeypointMeanError:
     error_sum_per_keypoint: np.ndarray
     num_counted_per_keypoint: np.ndarray
 
-    @property
-    def per_keypoint(self) -> np.ndarray:
-        """``[K]`` float64 mean error; NaN for a keypoint that was never labelled."""
-        return _fraction(self.error_sum_per_keypoint, self.num_counted_per_keypoint)
-
-    @property
-    def overall(self) -> float:
-        """Mean error over all labelled (example, keypoint) pairs; NaN if none."""
-        return float(_fraction(self.error_sum_per_keypoint.sum(), self.num_counted))
-
-    @property
-    def num_counted(self) -> int:
-        """Labelled (example, keypoint) pairs."""
-        return int(self.num_counted_per_keypoint.sum())
+    def _sum_per_keypoint(self) -> np.ndarray:
+        return self.error_sum_per_keypoint
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Keypoint sets ("topologies") used by the project, and numpy helpers to move between them.
+"""Keypoint sets ("topologies") used by the project: what each keypoint is, and its partners.
 
 A :class:`Topology` names the keypoints of one data set in that data set's own order, lists the
 skeleton edges used for drawing, and says which of BlazePose's 33 body landmarks each keypoint
@@ -14,18 +14,19 @@ Conventions used throughout:
 * x is a continuous coordinate in which pixel column i spans ``[i, i + 1)`` and the image spans
   ``[0, width)``; the same holds for normalised coordinates with ``width = 1``.
 
-This module imports only the standard library and numpy, so that it stays cheap to import.
+Arrays are moved by these facts (flip, layouts) in :mod:`blazepose.keypoints`. This module
+imports only the standard library and numpy, so that it stays cheap to import.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 __all__ = [
     "AUX_ROI_CENTER_INDEX",
@@ -39,13 +40,12 @@ __all__ = [
     "NUM_BLAZEPOSE_LANDMARKS",
     "NUM_MODEL_OUTPUT_LANDMARKS",
     "PUSHUP_7",
+    "PoseLandmark",
     "TOPOLOGIES",
     "Topology",
     "UPPER_BODY_25",
-    "flip_keypoints",
-    "from_blazepose_layout",
     "get_topology",
-    "to_blazepose_layout",
+    "mapped_indices",
     "unmapped_indices",
 ]
 
@@ -255,6 +255,59 @@ class Topology:
         """Left/right partner pairs ``(i, j)`` with ``i < j``, ordered by i."""
         return tuple((i, j) for i, j in enumerate(self._flip_permutation) if i < j)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The topology as JSON-ready metadata (data sets' DatasetInfo, exports' metadata.json).
+
+        ``{"topology": name, "keypoint_names": [K names], "flip_permutation": [K ints],
+        "edges": [[i, j], ...], "to_blazepose": [K ints, -1 where unmapped]}``; read back with
+        :meth:`from_dict`. ``flip_permutation`` is derived from the names and only stored for
+        readers without this module.
+        """
+        return {
+            "topology": self.name,
+            "keypoint_names": list(self.keypoint_names),
+            "flip_permutation": [int(i) for i in self.flip_permutation],
+            "edges": [[int(a), int(b)] for a, b in self.edges],
+            "to_blazepose": [-1 if i is None else int(i) for i in self.to_blazepose],
+        }
+
+    @classmethod
+    def from_dict(cls, metadata: Mapping[str, Any], source: str = "metadata") -> Topology:
+        """The topology :meth:`to_dict` described (extra keys are ignored).
+
+        A registered name whose keypoint names match (or are absent) gives the registered
+        topology itself; any other is rebuilt from its names, edges and BlazePose mapping.
+
+        Raises:
+          ValueError: naming ``source``, when there is no ``topology`` name, a registered name
+            comes without keypoint names, the stored ``flip_permutation`` is not the one the
+            names imply, or the topology is invalid (see :class:`Topology`).
+        """
+        if "topology" not in metadata:
+            raise ValueError(f"{source} names no keypoint topology ('topology' is missing)")
+        name = str(metadata["topology"])
+        names = tuple(metadata.get("keypoint_names", ()))
+        registered = TOPOLOGIES.get(name)
+        if registered is not None and (not names or names == registered.keypoint_names):
+            topology = registered
+        else:
+            if not names:
+                raise ValueError(f"{source}: topology {name!r} is not registered and lists no "
+                                 "keypoint_names")
+            mapping = metadata.get("to_blazepose", [-1] * len(names))
+            try:
+                topology = cls(
+                    name=name, keypoint_names=names,
+                    edges=tuple(tuple(int(i) for i in edge) for edge in metadata.get("edges", ())),
+                    to_blazepose=tuple(None if int(i) < 0 else int(i) for i in mapping))
+            except ValueError as error:
+                raise ValueError(f"{source}: {error}") from None
+        stored = metadata.get("flip_permutation")
+        if stored is not None and tuple(int(i) for i in stored) != topology.flip_permutation:
+            raise ValueError(f"{source}: flip_permutation {list(stored)} is not the one the "
+                             f"keypoint names of {name!r} imply, {list(topology.flip_permutation)}")
+        return topology
+
     def index(self, keypoint_name: str) -> int:
         """Index of the keypoint called ``keypoint_name`` (exact spelling).
 
@@ -349,6 +402,16 @@ BLAZEPOSE_33 = Topology(
     to_blazepose=tuple(range(NUM_BLAZEPOSE_LANDMARKS)),
 )
 """MediaPipe's 33 pose landmarks, names, order and connections as in MediaPipe."""
+
+PoseLandmark = enum.IntEnum(
+    "PoseLandmark", {name: index for index, name in enumerate(_BLAZEPOSE_33_NAMES)},
+    module=__name__)
+PoseLandmark.__doc__ = """The 33 body landmarks by name: ``PoseLandmark.LEFT_HIP == 23``.
+
+Generated from :data:`BLAZEPOSE_33`'s names, so member names, values and order are MediaPipe's
+``mp.solutions.pose.PoseLandmark`` (re-exported by ``blazepose.solutions.pose``). Use it to index
+``[..., 33, D]`` landmark arrays instead of bare numbers.
+"""
 
 MODEL_OUTPUT_NAMES = _BLAZEPOSE_33_NAMES + (
     "AUX_ROI_CENTER",
@@ -494,135 +557,14 @@ def unmapped_indices(topology: Topology) -> tuple[int, ...]:
     return tuple(i for i, target in enumerate(topology.to_blazepose) if target is None)
 
 
-# ---------------------------------------------------------------------------------------------
-# Array helpers
-# ---------------------------------------------------------------------------------------------
+def mapped_indices(topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+    """``(source, target)``: intp ``[M]`` indices in ``topology`` of its M keypoints that have a
+    BlazePose counterpart (ascending), and ``[M]`` their BlazePose indices (0..32).
 
-
-def _keypoint_array(keypoints: npt.ArrayLike, num_keypoints: int, what: str) -> np.ndarray:
-    array = np.asarray(keypoints)
-    if array.ndim < 2 or array.shape[-2] != num_keypoints:
-        raise ValueError(f"{what} must have shape [..., {num_keypoints}, D], got {array.shape}")
-    return array
-
-
-def _mapped_pairs(topology: Topology) -> tuple[np.ndarray, np.ndarray]:
-    """(indices in the topology, their BlazePose indices) for every mapped keypoint."""
+    The one definition of the remap between a topology and BlazePose's 33 landmarks: the numpy
+    layouts of :mod:`blazepose.keypoints` and the in-graph ``blazepose.data.ops.map_topology``
+    gather with it.
+    """
     pairs = [(i, target) for i, target in enumerate(topology.to_blazepose) if target is not None]
     source, target = zip(*pairs) if pairs else ((), ())
     return np.asarray(source, dtype=np.intp), np.asarray(target, dtype=np.intp)
-
-
-def to_blazepose_layout(
-    keypoints: npt.ArrayLike,
-    visibility: npt.ArrayLike | None,
-    topology: Topology,
-    fill_value: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Places the keypoints of ``topology`` at their BlazePose indices.
-
-    Args:
-      keypoints: ``[..., K, D]`` coordinates in ``topology``'s order.
-      visibility: ``[..., K]`` per-keypoint visibility (any dtype), or None for all ones.
-      topology: the topology of ``keypoints``; K is ``topology.num_keypoints``.
-      fill_value: coordinate written where no keypoint maps.
-
-    Returns:
-      ``keypoints_33 [..., 33, D]`` (dtype of ``keypoints``), ``visibility_33 [..., 33]``
-      (dtype of ``visibility``, 0 where no keypoint maps) and ``labelled_33 [..., 33]`` (bool,
-      True exactly where a keypoint of ``topology`` maps; it does not look at visibility).
-      Keypoints without a BlazePose counterpart are dropped (see :func:`unmapped_indices`).
-
-    Raises:
-      ValueError: the shapes do not match ``topology``.
-    """
-    points = _keypoint_array(keypoints, topology.num_keypoints, "keypoints")
-    batch_shape = points.shape[:-2]
-    if visibility is None:
-        visible = np.ones(points.shape[:-1], dtype=np.float32)
-    else:
-        visible = np.asarray(visibility)
-        if visible.shape != points.shape[:-1]:
-            raise ValueError(f"visibility must have shape {points.shape[:-1]}, got {visible.shape}")
-    source, target = _mapped_pairs(topology)
-    points_33 = np.full(
-        batch_shape + (NUM_BLAZEPOSE_LANDMARKS, points.shape[-1]), fill_value, dtype=points.dtype
-    )
-    visible_33 = np.zeros(batch_shape + (NUM_BLAZEPOSE_LANDMARKS,), dtype=visible.dtype)
-    labelled_33 = np.zeros(batch_shape + (NUM_BLAZEPOSE_LANDMARKS,), dtype=bool)
-    points_33[..., target, :] = points[..., source, :]
-    visible_33[..., target] = visible[..., source]
-    labelled_33[..., target] = True
-    return points_33, visible_33, labelled_33
-
-
-def from_blazepose_layout(
-    keypoints_33: npt.ArrayLike, topology: Topology, fill_value: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Picks the keypoints of ``topology`` out of BlazePose-ordered landmarks.
-
-    The inverse of :func:`to_blazepose_layout` on mapped keypoints, e.g. to compare BlazePose
-    predictions with a data set's labels.
-
-    Args:
-      keypoints_33: ``[..., N, D]`` landmarks in BlazePose order, N >= 33 (the 39 model outputs
-        are accepted; only the first 33 are read).
-      topology: the topology to produce.
-      fill_value: coordinate written for keypoints without a BlazePose counterpart.
-
-    Returns:
-      ``keypoints [..., K, D]`` in ``topology``'s order (dtype of ``keypoints_33``) and
-      ``available [K]`` (bool, False for keypoints without a counterpart).
-
-    Raises:
-      ValueError: ``keypoints_33`` has fewer than 33 landmarks or fewer than 2 dimensions.
-    """
-    landmarks = np.asarray(keypoints_33)
-    if landmarks.ndim < 2 or landmarks.shape[-2] < NUM_BLAZEPOSE_LANDMARKS:
-        raise ValueError(
-            f"keypoints_33 must have shape [..., N >= {NUM_BLAZEPOSE_LANDMARKS}, D], "
-            f"got {landmarks.shape}"
-        )
-    source, target = _mapped_pairs(topology)
-    points = np.full(
-        landmarks.shape[:-2] + (topology.num_keypoints, landmarks.shape[-1]),
-        fill_value,
-        dtype=landmarks.dtype,
-    )
-    points[..., source, :] = landmarks[..., target, :]
-    available = np.zeros(topology.num_keypoints, dtype=bool)
-    available[source] = True
-    return points, available
-
-
-def flip_keypoints(
-    keypoints: npt.ArrayLike, width: float | npt.ArrayLike, topology: Topology
-) -> np.ndarray:
-    """Keypoints of the horizontally mirrored image.
-
-    x becomes ``width - x`` (pixel column i spans ``[i, i + 1)``, so the centre ``i + 0.5`` of
-    column i goes to the centre of column ``width - 1 - i``; use ``width = 1`` for normalised
-    coordinates), other coordinates are kept, and keypoints are reordered by
-    ``topology.flip_permutation`` so that e.g. the left-wrist slot again holds a left wrist.
-    Flipping twice with the same width gives back the input. Per-keypoint arrays such as
-    visibility are reordered with ``np.take(v, topology.flip_permutation, axis=-1)``.
-
-    Args:
-      keypoints: ``[..., K, D]`` with x first, D >= 1.
-      width: image width in the unit of x; a scalar or an array broadcastable to ``[..., K]``.
-      topology: the topology of ``keypoints``.
-
-    Returns:
-      A new ``[..., K, D]`` array; integer input becomes floating when ``width`` is a float.
-
-    Raises:
-      ValueError: the shape does not match ``topology``.
-    """
-    points = _keypoint_array(keypoints, topology.num_keypoints, "keypoints")
-    if points.shape[-1] < 1:
-        raise ValueError(f"keypoints need at least one coordinate (x), got {points.shape}")
-    width = width if np.isscalar(width) else np.asarray(width)
-    flipped = np.take(points, topology.flip_permutation, axis=-2)
-    flipped = flipped.astype(np.result_type(flipped, width), copy=False)
-    flipped[..., 0] = width - flipped[..., 0]
-    return flipped

@@ -40,14 +40,8 @@ def pose_features(num_keypoints: int) -> tfds.features.FeaturesDict:
 
 
 def topology_metadata(topology: Topology) -> tfds.core.MetadataDict:
-    """DatasetInfo metadata describing the keypoints of a data set."""
-    return tfds.core.MetadataDict(
-        topology=topology.name,
-        keypoint_names=list(topology.keypoint_names),
-        flip_permutation=[int(i) for i in topology.flip_permutation],
-        edges=[[int(a), int(b)] for a, b in topology.edges],
-        to_blazepose=[-1 if i is None else int(i) for i in topology.to_blazepose],
-    )
+    """DatasetInfo metadata describing the keypoints of a data set (``Topology.to_dict``)."""
+    return tfds.core.MetadataDict(topology.to_dict())
 
 
 def pose_example(image, image_id: str, keypoints, visibility, labelled, person_box,
@@ -85,9 +79,9 @@ def check_images_exist(builder: str, image_dir, names, max_listed: int = 20) -> 
                                 f"annotations are missing from {image_dir}:\n  {listed}{more}")
 
 
-def read_topology(info: tfds.core.DatasetInfo) -> str:
-    """The topology name a prepared data set declares."""
-    return str(info.metadata["topology"])
+def read_topology(info: tfds.core.DatasetInfo) -> Topology:
+    """The topology a prepared data set declares (``Topology.from_dict`` of its metadata)."""
+    return Topology.from_dict(info.metadata or {}, source=f"data set {info.full_name}")
 
 
 __all__ = ["check_images_exist", "pose_example",

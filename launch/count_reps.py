@@ -99,11 +99,11 @@ def landmark_model():
 
 def track_from_video(path: str, backend: str = "tflite", model=None):
     """Runs the tracking pose pipeline over a video (``model``: the landmark network, default
-    Google's); a :class:`blazepose.analysis.counting.PoseTrack`."""
+    Google's); a :class:`blazepose.track_file.PoseTrack` (as run_video's track file would
+    hold it)."""
     import cv2  # the `video` extra: opencv-python-headless
-    import numpy as np
 
-    from blazepose.analysis.counting import track_from_json
+    from blazepose import track_file
     from blazepose.inference.pipeline import load_pipeline
 
     capture = cv2.VideoCapture(path)
@@ -121,19 +121,13 @@ def track_from_video(path: str, backend: str = "tflite", model=None):
                 break
             time_s = len(frames) / fps
             result = pipeline.process_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), time_s)
-            frames.append({
-                "index": len(frames), "time_s": time_s,
-                "landmarks": None if result is None else np.asarray(
-                    result.landmarks, np.float64)[:33, :5].tolist(),
-                "world_landmarks": None if result is None or result.world_landmarks is None
-                else np.asarray(result.world_landmarks, np.float64)[:33, :3].tolist(),
-            })
+            frames.append(track_file.result_record(len(frames), time_s, result))
     finally:
         capture.release()
     if not frames:
         raise ValueError(f"{path}: the video has no frames")
-    return track_from_json({"fps": fps, "width": width, "height": height, "frames": frames},
-                           source=path)
+    return track_file.track_from_json(track_file.track_document(fps, width, height, frames),
+                                      source=path)
 
 
 def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str | None,

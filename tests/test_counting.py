@@ -24,14 +24,15 @@ from blazepose.analysis.counting import (
     track_from_json,
     track_to_json,
 )
+from blazepose.keypoints import flip_keypoints
 from blazepose.synthesis.tracks import (
     NO_DEGRADATIONS,
     Degradations,
     evaluate,
     interval_iou,
-    mirror_pixels,
     synthetic_recording,
 )
+from blazepose.topology import BLAZEPOSE_33
 
 
 def clean_recording(exercise: str, num_reps: int, seed: int = 0, depth: str = "world"):
@@ -107,8 +108,8 @@ def test_pauses_do_not_count_twice(where):
 def test_mirrored_view_counts_the_same(exercise):
     recording = clean_recording(exercise, 5, seed=5)
     track = recording.track
-    mirrored = replace_frames(track, mirror_pixels(track.landmarks, track.width),
-                              mirror_pixels(track.world_landmarks, 0.0))
+    mirrored = replace_frames(track, flip_keypoints(track.landmarks, track.width, BLAZEPOSE_33),
+                              flip_keypoints(track.world_landmarks, 0.0, BLAZEPOSE_33))
     counter = RuleCounter(exercise)
     original, flipped = counter.count(track), counter.count(mirrored)
     assert original.count == flipped.count == 5

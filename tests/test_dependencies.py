@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Modules a user may import without TensorFlow (numpy, and what the standard library has).
-NUMPY_ONLY = ["blazepose", "blazepose.topology", "blazepose.keypoints",
+NUMPY_ONLY = ["blazepose", "blazepose.topology", "blazepose.keypoints", "blazepose.track_file",
               "blazepose.analysis.counting", "blazepose.analysis.classification",
               "blazepose.synthesis.tracks", "blazepose.synthesis.scene",
               "blazepose.synthesis.sequences"]

@@ -1,5 +1,6 @@
-"""Tests for blazepose.topology: keypoint sets, mirror rule, BlazePose mapping, array helpers."""
+"""Tests for blazepose.topology: keypoint sets, mirror rule, BlazePose mapping, serialisation."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,9 @@ from blazepose.topology import (
     PUSHUP_7,
     TOPOLOGIES,
     UPPER_BODY_25,
+    PoseLandmark,
     Topology,
-    flip_keypoints,
-    from_blazepose_layout,
     get_topology,
-    to_blazepose_layout,
     unmapped_indices,
 )
 
@@ -297,130 +296,6 @@ def test_unmapped_points_are_reported(topology, unmapped_names):
     assert all(topology.to_blazepose[i] is None for i in indices)
 
 
-# --- array helpers ----------------------------------------------------------------------------
-
-
-@by_topology
-@pytest.mark.parametrize("batch_shape", [(), (3,), (2, 4)])
-@pytest.mark.parametrize("dims", [2, 3])
-def test_to_blazepose_layout_round_trip(topology, batch_shape, dims):
-    rng = np.random.default_rng(7)
-    count = topology.num_keypoints
-    keypoints = rng.uniform(1.0, 255.0, batch_shape + (count, dims)).astype(np.float32)
-    visibility = rng.integers(1, 3, batch_shape + (count,)).astype(np.int8)
-
-    points_33, visible_33, labelled_33 = to_blazepose_layout(keypoints, visibility, topology)
-
-    assert points_33.shape == batch_shape + (NUM_BLAZEPOSE_LANDMARKS, dims)
-    assert points_33.dtype == keypoints.dtype
-    assert visible_33.shape == labelled_33.shape == batch_shape + (NUM_BLAZEPOSE_LANDMARKS,)
-    assert visible_33.dtype == visibility.dtype
-    assert labelled_33.dtype == bool
-    for i, target in enumerate(topology.to_blazepose):
-        if target is not None:
-            np.testing.assert_array_equal(points_33[..., target, :], keypoints[..., i, :])
-            np.testing.assert_array_equal(visible_33[..., target], visibility[..., i])
-    targets = {t for t in topology.to_blazepose if t is not None}
-    for slot in range(NUM_BLAZEPOSE_LANDMARKS):
-        assert labelled_33[..., slot].all() == (slot in targets)
-        assert labelled_33[..., slot].any() == (slot in targets)
-        if slot not in targets:
-            assert not points_33[..., slot, :].any()
-            assert not visible_33[..., slot].any()
-
-    back, available = from_blazepose_layout(points_33, topology, fill_value=-1.0)
-    mapped = [t is not None for t in topology.to_blazepose]
-    np.testing.assert_array_equal(available, mapped)
-    np.testing.assert_array_equal(back[..., available, :], keypoints[..., available, :])
-    assert (back[..., ~available, :] == -1.0).all()
-
-
-def test_to_blazepose_layout_defaults_and_fill():
-    keypoints = np.arange(LSP_14.num_keypoints * 2, dtype=float).reshape(-1, 2) + 1.0
-    points_33, visible_33, labelled_33 = to_blazepose_layout(
-        keypoints, None, LSP_14, fill_value=np.nan
-    )
-    assert (visible_33[labelled_33] == 1).all()
-    assert np.isnan(points_33[~labelled_33]).all()
-    assert not np.isnan(points_33[labelled_33]).any()
-
-
-def test_from_blazepose_layout_accepts_model_outputs():
-    outputs = np.random.default_rng(0).normal(size=(2, NUM_MODEL_OUTPUT_LANDMARKS, 5))
-    points, available = from_blazepose_layout(outputs, BLAZEPOSE_33)
-    assert available.all()
-    np.testing.assert_array_equal(points, outputs[:, :NUM_BLAZEPOSE_LANDMARKS])
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda: to_blazepose_layout(np.zeros((13, 2)), None, LSP_14),
-        lambda: to_blazepose_layout(np.zeros(14), None, LSP_14),
-        lambda: to_blazepose_layout(np.zeros((14, 2)), np.zeros(13), LSP_14),
-        lambda: from_blazepose_layout(np.zeros((25, 2)), LSP_14),
-        lambda: flip_keypoints(np.zeros((3, 16, 2)), 10.0, LSP_14),
-    ],
-)
-def test_array_helpers_reject_wrong_shapes(call):
-    with pytest.raises(ValueError, match="shape"):
-        call()
-
-
-@by_topology
-def test_flip_twice_is_identity(topology):
-    rng = np.random.default_rng(1)
-    keypoints = rng.uniform(0.0, 640.0, (5, topology.num_keypoints, 3))
-    once = flip_keypoints(keypoints, 640.0, topology)
-    twice = flip_keypoints(once, 640.0, topology)
-    np.testing.assert_allclose(twice, keypoints)
-    assert not np.allclose(once, keypoints)
-
-
-@by_topology
-def test_flip_mirrors_x_and_swaps_partners(topology):
-    rng = np.random.default_rng(2)
-    width = 100.0
-    keypoints = rng.uniform(0.0, width, (topology.num_keypoints, 3))
-    flipped = flip_keypoints(keypoints, width, topology)
-    for i, j in enumerate(topology.flip_permutation):
-        assert flipped[i, 0] == pytest.approx(width - keypoints[j, 0])
-        np.testing.assert_array_equal(flipped[i, 1:], keypoints[j, 1:])
-
-
-def test_flip_uses_pixel_convention():
-    # A point at the centre of pixel column 0 of a 4-pixel-wide image lands at the centre of
-    # column 3; the image's left border goes to its right border.
-    keypoints = np.zeros((COCO_17.num_keypoints, 2))
-    nose = COCO_17.index("nose")
-    keypoints[nose] = (0.5, 7.0)
-    assert flip_keypoints(keypoints, 4, COCO_17)[nose, 0] == 3.5
-    keypoints[nose] = (0.0, 7.0)
-    assert flip_keypoints(keypoints, 4, COCO_17)[nose, 0] == 4.0
-
-
-@by_topology
-def test_flip_commutes_with_blazepose_layout(topology):
-    rng = np.random.default_rng(3)
-    keypoints = rng.uniform(0.0, 1.0, (2, topology.num_keypoints, 2))
-    flip_then_map, _, labelled = to_blazepose_layout(
-        flip_keypoints(keypoints, 1.0, topology), None, topology
-    )
-    mapped, _, _ = to_blazepose_layout(keypoints, None, topology)
-    map_then_flip = flip_keypoints(mapped, 1.0, BLAZEPOSE_33)
-    np.testing.assert_allclose(flip_then_map[labelled], map_then_flip[labelled])
-
-
-def test_flip_keeps_input_untouched_and_promotes_integers():
-    keypoints = np.arange(PUSHUP_7.num_keypoints * 2).reshape(-1, 2)
-    original = keypoints.copy()
-    flipped = flip_keypoints(keypoints, 9.5, PUSHUP_7)
-    np.testing.assert_array_equal(keypoints, original)
-    assert np.issubdtype(flipped.dtype, np.floating)
-    float32_points = keypoints.astype(np.float32)
-    assert flip_keypoints(float32_points, 9.5, PUSHUP_7).dtype == np.float32
-
-
 # --- validation -------------------------------------------------------------------------------
 
 
@@ -465,6 +340,62 @@ def test_valid_toy_definition():
 def test_bad_definitions_raise(changes, message):
     with pytest.raises(ValueError, match=message):
         _define(**changes)
+
+
+# --- PoseLandmark -----------------------------------------------------------------------------
+
+
+def test_pose_landmark_enum_names_the_33_blazepose_landmarks_in_order():
+    assert [member.name for member in PoseLandmark] == list(BLAZEPOSE_33.keypoint_names)
+    for member in PoseLandmark:
+        assert member == BLAZEPOSE_33.index(member.name) and isinstance(member, int)
+    # MediaPipe's documented indices of the landmarks library code picks by name.
+    shoulders = (PoseLandmark.LEFT_SHOULDER, PoseLandmark.RIGHT_SHOULDER)
+    assert (PoseLandmark.NOSE, *shoulders) == (0, 11, 12)
+    assert (PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP, PoseLandmark.RIGHT_FOOT_INDEX) == (
+        23, 24, 32)
+    points = np.arange(33 * 2).reshape(33, 2)
+    np.testing.assert_array_equal(points[PoseLandmark.LEFT_WRIST], points[15])
+
+
+# --- serialisation ----------------------------------------------------------------------------
+
+
+@by_topology
+def test_registered_topology_round_trips_through_json_to_itself(topology):
+    described = json.loads(json.dumps(topology.to_dict()))
+    assert described == {
+        "topology": topology.name,
+        "keypoint_names": list(topology.keypoint_names),
+        "flip_permutation": list(topology.flip_permutation),
+        "edges": [list(edge) for edge in topology.edges],
+        "to_blazepose": [-1 if i is None else i for i in topology.to_blazepose],
+    }
+    assert Topology.from_dict(described) is topology
+    assert Topology.from_dict({"topology": topology.name}) is topology  # name alone suffices
+
+
+def test_unregistered_topology_is_rebuilt_equal_from_its_dict():
+    toy = _define()
+    rebuilt = Topology.from_dict(toy.to_dict() | {"skipped": {"train": 0}})  # extras ignored
+    assert rebuilt == toy and rebuilt.flip_permutation == toy.flip_permutation
+    renamed = Topology.from_dict(COCO_17.to_dict() | {"keypoint_names": list(_COCO_RENAMED)})
+    assert renamed is not COCO_17 and renamed.keypoint_names == _COCO_RENAMED
+
+
+_COCO_RENAMED = ("snout",) + COCO_17.keypoint_names[1:]
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"keypoint_names": ["nose"]}, "names no keypoint topology"),
+    ({"topology": "toy"}, "lists no keypoint_names"),
+    ({"topology": "toy", "keypoint_names": ["nose", "left_eye"]}, "mirror partner"),
+    (_define().to_dict() | {"flip_permutation": [0, 1, 2]}, "flip_permutation"),
+])
+def test_bad_topology_metadata_names_its_source(metadata, message):
+    with pytest.raises(ValueError, match=message) as error:
+        Topology.from_dict(metadata, source="data set x/1.0.0")
+    assert "data set x/1.0.0" in str(error.value)
 
 
 def test_index_of_unknown_name_raises():

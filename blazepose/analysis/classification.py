@@ -42,7 +42,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from blazepose.topology import BLAZEPOSE_33
+from blazepose.keypoints import flip_keypoints
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark
 
 __all__ = [
     "EMBEDDING_PAIRS",
@@ -61,20 +62,20 @@ __all__ = [
     "write_landmark_cache",
 ]
 
-_NAMES = BLAZEPOSE_33.keypoint_names
-_FLIP = np.asarray(BLAZEPOSE_33.flip_permutation, np.int64)
-
-
 def landmark_index(name: str) -> int:
-    """Index of a BlazePose landmark by name (``"LEFT_SHOULDER"``)."""
+    """Index of a BlazePose landmark by name (``"LEFT_SHOULDER"``): ``PoseLandmark[name]``.
+
+    Raises:
+      ValueError: no landmark has that name.
+    """
     try:
-        return _NAMES.index(name)
-    except ValueError:
+        return int(PoseLandmark[name])
+    except KeyError:
         raise ValueError(f"unknown BlazePose landmark {name!r}") from None
 
 
-_LEFT_HIP, _RIGHT_HIP = landmark_index("LEFT_HIP"), landmark_index("RIGHT_HIP")
-_LEFT_SHOULDER, _RIGHT_SHOULDER = landmark_index("LEFT_SHOULDER"), landmark_index("RIGHT_SHOULDER")
+_LEFT_HIP, _RIGHT_HIP = PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP
+_LEFT_SHOULDER, _RIGHT_SHOULDER = PoseLandmark.LEFT_SHOULDER, PoseLandmark.RIGHT_SHOULDER
 
 TORSO_MULTIPLIER = 2.5
 """Pose size is at least this many torso lengths (MediaPipe's example)."""
@@ -135,16 +136,14 @@ def _xyz(landmarks: np.ndarray) -> np.ndarray:
 
 
 def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
-    """The mirror image: x negated and left/right landmarks swapped, ``[..., 33, D]``.
+    """The mirror image: x negated and left/right landmarks swapped, float64 ``[..., 33, D]``.
 
-    Only columns 0 (x) changes sign; every other column (y, z, visibility, ...) moves with its
-    landmark. The result is a different person's plausible pose (the same pose done with the
-    other side); its embedding is what the classifiers compare when ``mirror=True``.
+    :func:`blazepose.keypoints.flip_keypoints` about x = 0: only column 0 (x) changes sign;
+    every other column (y, z, visibility, ...) moves with its landmark. The result is a
+    different person's plausible pose (the same pose done with the other side); its embedding
+    is what the classifiers compare when ``mirror=True``.
     """
-    points = np.array(landmarks, np.float64, copy=True)
-    points = points[..., _FLIP, :]
-    points[..., 0] = -points[..., 0]
-    return points
+    return flip_keypoints(np.asarray(landmarks, np.float64), 0.0, BLAZEPOSE_33)
 
 
 def _upright_rotation(points: np.ndarray) -> np.ndarray:

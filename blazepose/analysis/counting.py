@@ -1,15 +1,10 @@
 """Repetition counting on pose tracks: rule-based counters and MediaPipe's learned k-NN counter.
 
-Input is a :class:`PoseTrack`, read from the JSON that ``run_video`` writes::
-
-    {"fps": F, "width": W, "height": H,
-     "frames": [{"index": i, "time_s": t,
-                 "landmarks": [[x, y, z, visibility, presence] x 33] or null,
-                 "world_landmarks": [[x, y, z] x 33] or null}, ...]}
-
-with x, y in pixels (y down), z in the unit of x, BlazePose's 33-landmark order
-(``blazepose.topology.BLAZEPOSE_33``), world landmarks in metres around the hips. ``null`` marks
-a frame without a detected person.
+Input is a :class:`PoseTrack`, read from the JSON that ``run_video`` writes (schema, writer and
+reader in :mod:`blazepose.track_file`): per frame, 33 landmarks x, y in pixels (y down), z in
+the unit of x, visibility and presence in BlazePose's order (``blazepose.topology.BLAZEPOSE_33``),
+and world landmarks in metres around the hips; NaN (``null`` in the file) marks a frame without
+a detected person.
 
 Rule-based counters (:class:`RuleCounter`, one :class:`ExerciseRule` per exercise in
 :data:`EXERCISE_RULES`) follow one joint angle per exercise (elbow for push-ups, knee for squats
@@ -50,7 +45,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import os
 from typing import Any
 
@@ -61,6 +55,13 @@ from blazepose.analysis.classification import (
     KnnConfig,
     KnnPoseClassifier,
     landmark_index,
+)
+from blazepose.track_file import (
+    NUM_LANDMARKS,
+    PoseTrack,
+    load_track,
+    track_from_json,
+    track_to_json,
 )
 
 __all__ = [
@@ -80,134 +81,13 @@ __all__ = [
     "track_to_json",
 ]
 
-NUM_LANDMARKS = 33
-
 
 # ---------------------------------------------------------------------------------------------
 # Tracks
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class PoseTrack:
-    """Per-frame landmarks of one person in one video.
-
-    Attributes:
-      fps: frames per second (> 0).
-      times: float64 ``[T]`` frame times in seconds, non-decreasing.
-      landmarks: float64 ``[T, 33, 5]`` x, y (pixels), z, visibility, presence; NaN on frames
-        without a pose.
-      world_landmarks: float64 ``[T, 33, 3]`` metres, NaN on frames without them; None when the
-        track has none at all.
-      width, height: frame size in pixels (0 when unknown).
-      source: where the track came from (a path), for messages.
-    """
-
-    fps: float
-    times: np.ndarray
-    landmarks: np.ndarray
-    world_landmarks: np.ndarray | None = None
-    width: int = 0
-    height: int = 0
-    source: str = "<track>"
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.times)
-
-    @property
-    def has_pose(self) -> np.ndarray:
-        """bool ``[T]``: the frame has image landmarks."""
-        return np.isfinite(self.landmarks[:, 0, 0])
-
-
-def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value, np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} must be a list of {NUM_LANDMARKS} lists of {columns} numbers"
-                         ) from None
-    if array.shape != (NUM_LANDMARKS, columns) or not np.isfinite(array).all():
-        raise ValueError(f"{where} must be {NUM_LANDMARKS} x {columns} finite numbers, got shape "
-                         f"{array.shape}")
-    return array
-
-
-def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
-    """A :class:`PoseTrack` from run_video's JSON document (see the module docstring).
-
-    Raises:
-      ValueError: naming ``source`` and the frame, for any field that is missing or malformed.
-    """
-    if not isinstance(document, dict):
-        raise ValueError(f"{source}: expected a JSON object with 'fps' and 'frames'")
-    fps = document.get("fps")
-    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not fps > 0:
-        raise ValueError(f"{source}: 'fps' must be a positive number, got {fps!r}")
-    frames = document.get("frames")
-    if not isinstance(frames, list) or not frames:
-        raise ValueError(f"{source}: 'frames' must be a non-empty list")
-    count = len(frames)
-    times = np.empty(count)
-    landmarks = np.full((count, NUM_LANDMARKS, 5), np.nan)
-    world = np.full((count, NUM_LANDMARKS, 3), np.nan)
-    any_world = False
-    for position, frame in enumerate(frames):
-        where = f"{source}: frame {position}"
-        if not isinstance(frame, dict):
-            raise ValueError(f"{where}: expected an object")
-        time_s = frame.get("time_s")
-        if time_s is None:
-            index = frame.get("index", position)
-            time_s = float(index) / fps
-        if not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
-            raise ValueError(f"{where}: 'time_s' must be a number, got {time_s!r}")
-        times[position] = time_s
-        points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
-        if points is not None:
-            landmarks[position] = points
-        world_points = _matrix(frame.get("world_landmarks"), 3, f"{where}: 'world_landmarks'")
-        if world_points is not None:
-            world[position] = world_points
-            any_world = True
-    if (np.diff(times) < 0).any():
-        bad = int(np.nonzero(np.diff(times) < 0)[0][0]) + 1
-        raise ValueError(f"{source}: frame {bad}: 'time_s' goes backwards")
-    return PoseTrack(fps=float(fps), times=times, landmarks=landmarks,
-                     world_landmarks=world if any_world else None,
-                     width=int(document.get("width") or 0), height=int(document.get("height") or 0),
-                     source=source)
-
-
-def load_track(path: str | os.PathLike) -> PoseTrack:
-    """Reads a run_video JSON file (see :func:`track_from_json`)."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = json.load(file)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
-    return track_from_json(document, source=path)
-
-
-def track_to_json(track: PoseTrack) -> dict:
-    """run_video's JSON document for a track (frames without a pose get ``null``)."""
-    frames = []
-    for index in range(track.num_frames):
-        points = track.landmarks[index]
-        world = None if track.world_landmarks is None else track.world_landmarks[index]
-        frames.append({
-            "index": index,
-            "time_s": float(track.times[index]),
-            "landmarks": None if not np.isfinite(points).all() else points.round(3).tolist(),
-            "world_landmarks": (None if world is None or not np.isfinite(world).all()
-                                else world.round(4).tolist()),
-        })
-    return {"fps": track.fps, "width": track.width, "height": track.height, "frames": frames}
+# PoseTrack and its JSON file live in blazepose.track_file (re-exported here).
 
 
 # ---------------------------------------------------------------------------------------------

@@ -80,9 +80,8 @@ def map_topology(features: dict, source: topology_lib.Topology,
                          "the data set's own topology")
     # For each of the 33 targets, the source index feeding it (or -1).
     gather = np.full(target.num_keypoints, -1, np.int32)
-    for index, blazepose_index in enumerate(source.to_blazepose):
-        if blazepose_index is not None:
-            gather[blazepose_index] = index
+    source_indices, blazepose_indices = topology_lib.mapped_indices(source)
+    gather[blazepose_indices] = source_indices
     has_source = tf.constant(gather >= 0)
     safe = tf.constant(np.maximum(gather, 0))
     out = dict(features)
@@ -114,12 +113,15 @@ def _rotation_matrix(angle):
 
 
 # BlazePose 33 indices of the parts a crop is framed by.
-_HIPS = (23, 24)
-_SHOULDERS = (11, 12)
+_LANDMARK = topology_lib.PoseLandmark
+_HIPS = (int(_LANDMARK.LEFT_HIP), int(_LANDMARK.RIGHT_HIP))
+_SHOULDERS = (int(_LANDMARK.LEFT_SHOULDER), int(_LANDMARK.RIGHT_SHOULDER))
 # The limb joints nearly every data set labels (LSP's 12 that map onto BlazePose): shoulders,
 # elbows, wrists, hips, knees, ankles. The body's extent is measured on these only, so a crop
 # is framed alike whether a data set also labels faces and feet (COCO, BlazePose) or not (LSP).
-_EXTENT_JOINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+_EXTENT_JOINTS = tuple(int(_LANDMARK[f"{side}_{joint}"])
+                       for joint in ("SHOULDER", "ELBOW", "WRIST", "HIP", "KNEE", "ANKLE")
+                       for side in ("LEFT", "RIGHT"))
 # MediaPipe's crop radius (|aux landmark 34 - aux landmark 33|: half the crop side before the
 # 1.25 scale) over the two body measures it tracks most closely, measured with Google's Full
 # network on its own predictions for the 49 coco_mini photos where the detector finds someone
@@ -140,7 +142,8 @@ def _layout_indices(topology: topology_lib.Topology | None, num_keypoints: int,
         if num_keypoints != topology_lib.NUM_BLAZEPOSE_LANDMARKS:
             return []
         topology = topology_lib.BLAZEPOSE_33
-    where = {b: i for i, b in enumerate(topology.to_blazepose) if b is not None}
+    source, target = topology_lib.mapped_indices(topology)
+    where = dict(zip(target.tolist(), source.tolist()))
     return [where[b] for b in blazepose_indices if b in where]
 
 
@@ -419,9 +422,11 @@ def mirror(features: dict, flip_permutation: tuple[int, ...] | None = None) -> d
     """Mirrors left to right the crops whose ``flip`` is set; one example or a batch.
 
     The image ``[..., H, W, C]`` (any dtype) is reversed along W, keypoints ``[..., K, 2]`` go to
-    ``x -> W - x``, and ``flip_permutation`` (the topology's, None for none) swaps left and right
-    in ``keypoints``, ``visibility`` and ``labelled``. ``crop_matrix`` (if present) becomes the
-    mirrored crop's. Selects, not branches: under XLA it fuses into the next pass over pixels.
+    ``x -> W - x``, and ``flip_permutation`` (``Topology.flip_permutation``, None for none)
+    swaps left and right in ``keypoints``, ``visibility`` and ``labelled``: the in-graph form of
+    :func:`blazepose.keypoints.flip_keypoints`, which defines the flip (tests check they agree).
+    ``crop_matrix`` (if present) becomes the mirrored crop's. Selects, not branches: under XLA
+    it fuses into the next pass over pixels.
     """
     flip = features["flip"]
     image = features["image"]

@@ -248,16 +248,7 @@ def topology_of(info: tfds.core.DatasetInfo) -> topology_lib.Topology:
     if "topology" not in metadata:
         raise ValueError(f"data set {info.full_name} declares no keypoint topology in its "
                          "metadata; was it built by one of this project's builders?")
-    name = str(metadata["topology"])
-    names = tuple(metadata.get("keypoint_names", ()))
-    if name in topology_lib.TOPOLOGIES and (
-            not names or names == topology_lib.TOPOLOGIES[name].keypoint_names):
-        return topology_lib.TOPOLOGIES[name]
-    return topology_lib.Topology(
-        name=name, keypoint_names=names,
-        edges=tuple(tuple(int(i) for i in edge) for edge in metadata.get("edges", ())),
-        to_blazepose=tuple(None if int(i) < 0 else int(i)
-                           for i in metadata.get("to_blazepose", [-1] * len(names))))
+    return topology_lib.Topology.from_dict(metadata, source=f"data set {info.full_name}")
 
 
 def _example_parallel_calls(config: PipelineConfig) -> int:

@@ -110,9 +110,10 @@ def _task_interface() -> tuple[dict, dict]:
 
 
 def keypoints_metadata(source: ModelSource) -> dict:
+    """The ``keypoints`` entry: ``Topology.to_dict`` plus the model's extra outputs."""
     topology = source.topology
     return {
-        "topology": topology.name,
+        **topology.to_dict(),
         "num_keypoints": topology.num_keypoints,
         "num_landmark_outputs": source.num_landmarks,
         "names": list(topology.keypoint_names) + list(source.extra_names),
@@ -120,8 +121,6 @@ def keypoints_metadata(source: ModelSource) -> dict:
                           "names": list(source.extra_names),
                           "meaning": "landmark outputs after the keypoints (for Google's 33: "
                                      "two ROI points MediaPipe uses for tracking, four unused)"},
-        "edges": [list(edge) for edge in topology.edges],
-        "flip_permutation": list(topology.flip_permutation),
     }
 
 

@@ -86,7 +86,7 @@ def roi_from_keypoints(center: np.ndarray, scale_point: np.ndarray, scale: float
     keypoints 0 and 1 (mid-hip, full-body size/rotation point) and on the auxiliary landmarks
     33 and 34 of the previous frame: centre = ``center``; side = ``2 * |scale_point - center| *
     scale``; rotation = ``90 deg - atan2(-(y1 - y0), x1 - x0)``, normalised to ``[-pi, pi)``.
-    This is :func:`blazepose.model.detection.detection_to_roi` in pixels and numpy.
+    Working in pixels makes non-square images come out right.
 
     Args:
       center, scale_point: ``(x, y)`` image pixels (more entries, e.g. z, are ignored).

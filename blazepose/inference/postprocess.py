@@ -1,9 +1,16 @@
 """Per-frame decoding of the two networks' raw outputs, in numpy.
 
-These are the numpy twins of the TensorFlow ops in :mod:`blazepose.model.detection` and
-:mod:`blazepose.model.decoding` (which serve graphs and batches); on one frame at a time numpy
+The person detector's decoding and weighted non-max suppression (MediaPipe's
+``TensorsToDetectionsCalculator`` and ``NonMaxSuppressionCalculator`` with the pose detector's
+options) live only here; tests check them against a plain-loop transcription of MediaPipe's
+algorithm. The landmark decoding is the numpy twin of :mod:`blazepose.model.decoding` (which
+serves graphs and batches; tests check both give the same numbers): on one frame at a time numpy
 costs microseconds where eager TensorFlow costs milliseconds, and it keeps TensorFlow's thread
-pool out of the way of the TFLite interpreter. Tests check both give the same numbers.
+pool out of the way of the TFLite interpreter.
+
+Detections are normalised to the detector input: boxes ``(xmin, ymin, xmax, ymax)``, keypoints
+``[K, 2]`` (x, y) with K = 4: 0 mid-hip, 1 a point fixing full-body size and rotation, 2
+mid-shoulder, 3 a point fixing upper-body size and rotation.
 """
 
 from __future__ import annotations
@@ -47,31 +54,81 @@ class Detection:
     score: float
 
 
+def decode_detections(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None = None,
+                      input_size: float = detection.DETECTOR_INPUT_SIZE,
+                      score_clipping_threshold: float = detection.SCORE_CLIPPING_THRESHOLD
+                      ) -> dict[str, np.ndarray]:
+    """MediaPipe's ``TensorsToDetectionsCalculator`` with the pose detector's options.
+
+    Box regressors are ``[xc, yc, w, h, kp0x, kp0y, ...]`` in ``input_size`` pixel units:
+    centre = value / input_size * anchor size + anchor centre, keypoints likewise, w and h =
+    value / input_size * anchor size (no exponential). Scores: sigmoid of the logit clipped to
+    ``[-score_clipping_threshold, score_clipping_threshold]``. Nothing is filtered here.
+
+    Args:
+      boxes: float ``[..., A, 4 + 2K]`` raw regressors (the detector's ``boxes``).
+      scores: float ``[..., A, 1]`` raw logits (the detector's ``scores``).
+      anchors: float ``[A, 2]`` centres (sizes 1) or ``[A, 4]`` (x, y, w, h), normalised, from
+        :func:`blazepose.model.detection.generate_anchors`; default the pose detector's.
+      input_size: the detector's input side in pixels (MediaPipe's x/y/w/h scales).
+    Returns:
+      float64 arrays normalised to the detector input: ``boxes [..., A, 4]`` (xmin, ymin, xmax,
+      ymax), ``keypoints [..., A, K, 2]`` (x, y), ``scores [..., A]`` probabilities.
+    Raises:
+      ValueError: shapes that do not fit together, or a non-positive ``input_size``.
+    """
+    boxes = np.asarray(boxes, np.float32)
+    scores = np.asarray(scores, np.float32)
+    anchors = detector_anchors() if anchors is None else np.asarray(anchors, np.float32)
+    if input_size <= 0:
+        raise ValueError(f"input_size must be positive, got {input_size}")
+    if boxes.ndim < 2 or boxes.shape[-1] < 4 or (boxes.shape[-1] - 4) % 2:
+        raise ValueError(f"boxes must be [..., A, 4 + 2K] (xc, yc, w, h, then keypoints x, y), "
+                         f"got shape {boxes.shape}")
+    if scores.shape != boxes.shape[:-1] + (1,):
+        raise ValueError(f"scores must be [..., A, 1] logits matching boxes {boxes.shape}, got "
+                         f"shape {scores.shape}")
+    if anchors.ndim != 2 or anchors.shape[-1] not in (2, 4):
+        raise ValueError(f"anchors must be [A, 2] centres or [A, 4] (x, y, w, h), got shape "
+                         f"{anchors.shape}")
+    if len(anchors) != boxes.shape[-2]:
+        raise ValueError(f"boxes has {boxes.shape[-2]} anchors but anchors has {len(anchors)}")
+    raw = boxes.astype(np.float64) / float(input_size)
+    centres = anchors[:, :2].astype(np.float64)
+    sizes = anchors[:, 2:4].astype(np.float64) if anchors.shape[-1] == 4 else np.ones_like(
+        centres)
+    centre = raw[..., 0:2] * sizes + centres
+    half = raw[..., 2:4] * sizes / 2.0
+    keypoints = raw[..., 4:].reshape(raw.shape[:-1] + ((raw.shape[-1] - 4) // 2, 2))
+    keypoints = keypoints * sizes[:, None, :] + centres[:, None, :]
+    logits = np.clip(scores[..., 0], -score_clipping_threshold, score_clipping_threshold)
+    return {"boxes": np.concatenate([centre - half, centre + half], axis=-1),
+            "keypoints": keypoints,
+            "scores": _sigmoid(logits.astype(np.float64))}
+
+
 def _decode_candidates(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | None,
                        input_size: int, min_score: float
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw detector outputs -> the detections kept for suppression, in anchor order.
+    """Raw detector outputs of one image -> the detections kept for suppression, in anchor
+    order.
 
     Returns float64 ``corners [D, 4]`` (xmin, ymin, xmax, ymax), ``keypoints [D, K, 2]`` and
     ``probabilities [D]``, normalised to the detector input: scores of at least ``min_score``
     and boxes of non-negative size only (D may be 0).
     """
     boxes = np.asarray(boxes, np.float32).reshape(-1, np.shape(boxes)[-1])
-    logits = np.asarray(scores, np.float32).reshape(-1)
+    logits = np.asarray(scores, np.float32).reshape(-1, 1)
     anchors = detector_anchors() if anchors is None else np.asarray(anchors, np.float32)
     if not (len(boxes) == len(logits) == len(anchors)):
         raise ValueError(f"{len(boxes)} boxes, {len(logits)} scores and {len(anchors)} anchors")
-    probabilities = _sigmoid(np.clip(logits, -detection.SCORE_CLIPPING_THRESHOLD,
-                                     detection.SCORE_CLIPPING_THRESHOLD).astype(np.float64))
-    candidates = np.flatnonzero(probabilities >= min_score)
-    raw = boxes[candidates].astype(np.float64)
-    centres = anchors[candidates].astype(np.float64)
-    centre = raw[:, 0:2] / input_size + centres
-    half = raw[:, 2:4] / input_size / 2.0
-    corners = np.concatenate([centre - half, centre + half], axis=1)
-    num_keypoints = (raw.shape[1] - 4) // 2
-    keypoints = raw[:, 4:].reshape(len(raw), num_keypoints, 2) / input_size + centres[:, None, :]
-    probabilities = probabilities[candidates]
+    # Only the confident anchors are decoded: the rest would be dropped anyway.
+    clipped = np.clip(logits[:, 0], -detection.SCORE_CLIPPING_THRESHOLD,
+                      detection.SCORE_CLIPPING_THRESHOLD)
+    candidates = np.flatnonzero(_sigmoid(clipped.astype(np.float64)) >= min_score)
+    decoded = decode_detections(boxes[candidates], logits[candidates], anchors[candidates],
+                                input_size)
+    corners, keypoints, probabilities = decoded["boxes"], decoded["keypoints"], decoded["scores"]
     valid = (corners[:, 2] >= corners[:, 0]) & (corners[:, 3] >= corners[:, 1])
     return corners[valid], keypoints[valid], probabilities[valid]
 
@@ -109,13 +166,12 @@ def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | 
                    iou_threshold: float = detection.MIN_SUPPRESSION_IOU) -> Detection | None:
     """The first output of MediaPipe's decoding + weighted non-max suppression, or None.
 
-    Decoding as :func:`blazepose.model.detection.decode_detections` (values / input size +
-    anchor centre, sigmoid of the clipped logit); detections below ``min_score`` or with a box of
-    negative size are dropped; the highest-scoring one is merged with every remaining detection
-    whose IoU with it exceeds ``iou_threshold`` (score-weighted mean of boxes and keypoints, its
-    own score kept): the first slot of
-    :func:`blazepose.model.detection.weighted_non_max_suppression`, which is all the pose graph
-    uses. :func:`all_detections` returns every slot.
+    Decoding as :func:`decode_detections` (values / input size + anchor centre, sigmoid of the
+    clipped logit); detections below ``min_score`` or with a box of negative size are dropped;
+    the highest-scoring one is merged with every remaining detection whose IoU with it exceeds
+    ``iou_threshold`` (score-weighted mean of boxes and keypoints, its own score kept): the first
+    output of MediaPipe's weighted NMS, which is all the pose graph uses. :func:`all_detections`
+    returns every output.
 
     Args:
       boxes: float ``[A, 4 + 2K]`` or ``[1, A, 4 + 2K]`` raw regressors.
@@ -126,7 +182,7 @@ def best_detection(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | 
                                                            min_score)
     if len(probabilities) == 0:
         return None
-    # Stable order: ties keep the anchor order, as the TF version.
+    # Stable order: ties keep the anchor order, as MediaPipe's.
     top = int(np.argsort(-probabilities, kind="stable")[0])
     return _merge_around(top, corners, keypoints, probabilities, iou_threshold)[0]
 
@@ -141,9 +197,7 @@ def all_detections(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray | 
     highest-scoring remaining one (ties in anchor order) absorbs every remaining detection whose
     IoU with it exceeds ``iou_threshold`` (itself included), and they are all removed; a top
     detection that absorbs nothing (a zero-area box) is returned and ends the loop, as in
-    MediaPipe. The same detections as all valid slots of
-    :func:`blazepose.model.detection.weighted_non_max_suppression` (which stops at its
-    ``max_detections``). The first element is :func:`best_detection`'s result.
+    MediaPipe. The first element is :func:`best_detection`'s result.
 
     Args: as :func:`best_detection`.
     Returns:

@@ -3,21 +3,15 @@
 :func:`open_source` opens the input (and reads its first frame, so that an unreadable file fails
 before any model is loaded); :func:`process_video` runs the pipeline with decoding and
 annotation + encoding in their own threads (OpenCV releases the GIL while it decodes, draws and
-encodes), and returns the per-frame records of the JSON output::
-
-    {"fps": F, "width": W, "height": H,
-     "frames": [{"index": i, "time_s": t,
-                 "landmarks": [[x, y, z, visibility, presence] x 33] or null,
-                 "world_landmarks": [[x, y, z] x 33] or null}, ...]}
-
-x, y, z of ``landmarks`` are image pixels (see :class:`~blazepose.inference.PoseResult`),
-``world_landmarks`` metres.
+encodes), and returns the per-frame records of the JSON output, a track file
+(:mod:`blazepose.track_file`: schema, rounding, writer and reader): per frame the 33
+``landmarks`` (x, y, z image pixels as :class:`~blazepose.inference.PoseResult`, visibility,
+presence) and ``world_landmarks`` (metres), or ``null`` without a pose.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import pathlib
@@ -31,6 +25,7 @@ import cv2
 import numpy as np
 import tqdm
 
+from blazepose import track_file
 from blazepose.inference import annotate as annotate_lib
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -263,22 +258,6 @@ class _Writer(threading.Thread):
             raise self.error
 
 
-def _rounded(array: np.ndarray, decimals: int) -> list:
-    return np.round(np.asarray(array, np.float64), decimals).tolist()
-
-
-def frame_record(index: int, time_s: float, result) -> dict:
-    """One entry of the JSON ``frames`` list."""
-    if result is None:
-        return {"index": index, "time_s": round(time_s, 6), "landmarks": None,
-                "world_landmarks": None}
-    landmarks = np.asarray(result.landmarks, np.float64)
-    rows = [[round(x, 3), round(y, 3), round(z, 3), round(v, 5), round(p, 5)]
-            for x, y, z, v, p in landmarks.tolist()]
-    return {"index": index, "time_s": round(time_s, 6), "landmarks": rows,
-            "world_landmarks": _rounded(result.world_landmarks, 5)}
-
-
 def display_available() -> tuple[bool, str]:
     """Whether a window can be shown: ``(ok, reason when not)``."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -361,7 +340,7 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
                 result = pipeline.process_frame(rgb, time_s)
                 detector_runs += "detector_ms" in pipeline.last_timings
             with_pose += result is not None
-            records.append(frame_record(frame.index, frame.time_s, result))
+            records.append(track_file.result_record(frame.index, frame.time_s, result))
             meter.update()
             elapsed = time.perf_counter() - start
             fps = count / elapsed if elapsed > 0 else 0.0
@@ -384,16 +363,8 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
             cv2.destroyAllWindows()
     seconds = time.perf_counter() - start
     meter.close()
-    record = {"fps": source.fps, "width": source.width, "height": source.height,
-              "frames": records}
+    record = track_file.track_document(source.fps, source.width, source.height, records)
     if output_json is not None:
-        _write_json(output_json, record)
+        track_file.write_track(output_json, record)
     return RunSummary(len(records), with_pose, detector_runs, seconds, record)
 
-
-def _write_json(path: str, record: dict) -> None:
-    target = pathlib.Path(path)
-    staged = target.with_name(f".{target.name}.partial")
-    with open(staged, "w") as stream:
-        json.dump(record, stream, separators=(",", ":"))
-    os.replace(staged, target)

@@ -21,8 +21,7 @@ import numpy as np
 
 from blazepose.mediapipe_runtime import environment
 
-RUNNER = pathlib.Path(__file__).with_name("runner.py")
-LEGACY_RUNNER = pathlib.Path(__file__).with_name("legacy_runner.py")
+RUNNER = pathlib.Path(__file__).with_name("runner.py")  # both request kinds: Tasks and legacy
 
 
 class MediaPipeError(RuntimeError):
@@ -164,7 +163,7 @@ def run_legacy_pose(runs: Sequence[LegacyRun], *, python: os.PathLike | None = N
             if run.masks:
                 entry["mask_dir"] = os.fspath(scratch)
             request_runs.append(entry)
-        payload = _run_script(python, LEGACY_RUNNER, {"runs": request_runs}, scratch)
+        payload = _run_script(python, RUNNER, {"runs": request_runs}, scratch)
         return [[_legacy_pose(entry, frame) for frame, entry in zip(frames, run["frames"])]
                 for frames, run in zip(checked, payload["runs"])]
 

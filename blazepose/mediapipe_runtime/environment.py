@@ -6,7 +6,7 @@ environment. Each :data:`RUNTIMES` entry gets its own ``python -m venv`` under
 ``CACHE/mediapipe-env/<name>-<key>`` (``CACHE``: ``$BLAZEPOSE_CACHE_DIR``, see
 :func:`blazepose.pretrained.files.default_cache_dir`), built in a scratch folder and renamed into
 place when complete. Callers run its interpreter on a script that imports only mediapipe and
-numpy (:mod:`blazepose.mediapipe_runtime.runner`, :mod:`blazepose.mediapipe_runtime.legacy_runner`).
+numpy (:mod:`blazepose.mediapipe_runtime.runner`).
 
   python -m blazepose.mediapipe_runtime.environment [tasks|legacy ...]   # prints the interpreters
 """

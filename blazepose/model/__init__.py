@@ -14,12 +14,7 @@ from blazepose.model.detection import (
                                        POSE_DETECTOR_ANCHORS,
                                        SsdAnchorOptions,
                                        anchor_grids,
-                                       decode_detections,
-                                       detection_to_roi,
                                        generate_anchors,
-                                       letterbox,
-                                       remove_letterbox,
-                                       weighted_non_max_suppression,
 )
 from blazepose.model.detector import build_detector_model
 from blazepose.model.landmark import (
@@ -34,8 +29,7 @@ __all__ = [
     "FULL", "HEAVY", "LITE", "VARIANTS", "InvertedResidual", "LandmarkArchitecture",
     "LandmarkModelConfig", "OUTPUT_KEYS", "StopGradient", "build_landmark_model", "build_model",
     "get_architecture", "scale_architecture",
-    # Person detector and its pre/post-processing.
+    # Person detector and its anchors (post-processing: blazepose.inference.postprocess).
     "DepthToSpace", "POSE_DETECTOR_ANCHORS", "SsdAnchorOptions", "anchor_grids",
-    "build_detector_model", "decode_detections", "detection_to_roi", "generate_anchors",
-    "letterbox", "remove_letterbox", "weighted_non_max_suppression",
+    "build_detector_model", "generate_anchors",
 ]

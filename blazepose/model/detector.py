@@ -93,7 +93,7 @@ def build_detector_model(name: str | None = None) -> keras.Model:
     """Builds the person detector, layer for layer Google's ``pose_detection.tflite``.
 
     Input ``image``: float32 ``[N, 224, 224, 3]``, RGB in [-1, 1], the whole image letterboxed
-    (see :func:`blazepose.model.detection.letterbox`).
+    (see :func:`blazepose.inference.geometry.letterbox_image`).
 
     Outputs (a dict of raw tensors, exactly as Google's file computes them), over the 2254 anchors
     of :func:`blazepose.model.detection.generate_anchors` in the same order (28x28x2, then 14x14x2,
@@ -103,7 +103,7 @@ def build_detector_model(name: str | None = None) -> keras.Model:
         (Google's output ``Identity``).
       ``scores``: float32 ``[N, 2254, 1]`` person logits (Google's ``Identity_1``).
 
-    Decode them with :func:`blazepose.model.detection.decode_detections`. The model has
+    Decode them with :func:`blazepose.inference.postprocess.decode_detections`. The model has
     2,965,314 parameters, the weight total of Google's file.
     """
     image = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="image")

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from blazepose.model import detection
+from blazepose.inference import postprocess
 from blazepose.model.detector import build_detector_model
 from blazepose.model.landmark import LandmarkModelConfig, build_landmark_model
 from blazepose.pretrained.interpreter import (
@@ -33,9 +33,7 @@ def split_outputs(outputs: dict) -> dict:
     if "segmentation" in outputs:
         outputs["segmentation_probability"] = 0.5 * (1 + np.tanh(outputs["segmentation"] / 2))
     if "boxes" in outputs:
-        decoded = detection.decode_detections(outputs["boxes"].astype(np.float32),
-                                              outputs["scores"].astype(np.float32),
-                                              detection.generate_anchors())
+        decoded = postprocess.decode_detections(outputs["boxes"], outputs["scores"])
         outputs["decoded_boxes"] = np.asarray(decoded["boxes"], np.float64)
         outputs["decoded_keypoints"] = np.asarray(decoded["keypoints"], np.float64)
         outputs["detection_probability"] = np.asarray(decoded["scores"], np.float64)

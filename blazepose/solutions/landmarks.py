@@ -9,6 +9,7 @@ These dataclasses support exactly that (and assignment to the fields), without p
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
@@ -63,33 +64,34 @@ def _to_array(landmarks) -> np.ndarray:
                     np.float32).reshape(-1, 5)
 
 
-@dataclasses.dataclass
-class NormalizedLandmarkList:
-    """``.landmark``: a list of :class:`NormalizedLandmark` (33 for a pose, BlazePose order)."""
+class _LandmarkArrays:
+    """``from_array`` / ``to_array`` of a list class whose items are ``_KIND``."""
 
+    _KIND: ClassVar[type]
+    landmark: list
+
+    @classmethod
+    def from_array(cls, array):
+        """From ``[N, 3..5]`` x, y, z and optionally visibility, presence."""
+        return cls(_from_array(cls._KIND, array))
+
+    def to_array(self) -> np.ndarray:
+        """float32 ``[N, 5]``: x, y, z, visibility, presence."""
+        return _to_array(self.landmark)
+
+
+@dataclasses.dataclass
+class NormalizedLandmarkList(_LandmarkArrays):
+    """``.landmark``: a list of :class:`NormalizedLandmark` (33 for a pose, BlazePose order);
+    arrays hold normalised x, y, z."""
+
+    _KIND: ClassVar[type] = NormalizedLandmark
     landmark: list[NormalizedLandmark] = dataclasses.field(default_factory=list)
 
-    @classmethod
-    def from_array(cls, array) -> NormalizedLandmarkList:
-        """From ``[N, 3..5]`` normalised x, y, z and optionally visibility, presence."""
-        return cls(_from_array(NormalizedLandmark, array))
-
-    def to_array(self) -> np.ndarray:
-        """float32 ``[N, 5]``: normalised x, y, z, visibility, presence."""
-        return _to_array(self.landmark)
-
 
 @dataclasses.dataclass
-class LandmarkList:
-    """``.landmark``: a list of :class:`Landmark` (world landmarks, metres)."""
+class LandmarkList(_LandmarkArrays):
+    """``.landmark``: a list of :class:`Landmark` (world landmarks); arrays hold metres."""
 
+    _KIND: ClassVar[type] = Landmark
     landmark: list[Landmark] = dataclasses.field(default_factory=list)
-
-    @classmethod
-    def from_array(cls, array) -> LandmarkList:
-        """From ``[N, 3..5]`` metric x, y, z and optionally visibility, presence."""
-        return cls(_from_array(Landmark, array))
-
-    def to_array(self) -> np.ndarray:
-        """float32 ``[N, 5]``: x, y, z metres, visibility, presence."""
-        return _to_array(self.landmark)

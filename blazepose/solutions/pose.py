@@ -35,7 +35,6 @@ Differences from mediapipe 0.10.21 (the rest is meant to be identical):
 
 from __future__ import annotations
 
-import enum
 import math
 import numbers
 import os
@@ -45,7 +44,7 @@ import numpy as np
 
 from blazepose.inference.pipeline import NUM_LANDMARKS, PipelineConfig, PoseResult, load_pipeline
 from blazepose.solutions.landmarks import LandmarkList, NormalizedLandmarkList
-from blazepose.topology import BLAZEPOSE_33
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark  # noqa: F401 (mp_pose.PoseLandmark)
 
 # The legacy solution's clock: each process() call advances a simulated timestamp by this many
 # microseconds (30 frames per second), whatever the real frame rate.
@@ -57,13 +56,8 @@ SEGMENTATION_SMOOTHING_RATIO = 0.7
 _CERTAINTY_POLYNOMIAL = (5.68842, -0.748699, -57.8051, 291.309, -624.717)
 
 
-# MediaPipe's 33 landmark names and skeleton, from the project's one topology definition.
-PoseLandmark = enum.IntEnum("PoseLandmark", {
-    name.upper(): index for index, name in enumerate(BLAZEPOSE_33.keypoint_names)},
-    module=__name__)
-PoseLandmark.__doc__ = ("Indices of the 33 pose landmarks in ``pose_landmarks.landmark`` "
-                        "(``PoseLandmark.LEFT_WRIST == 15``).")
-
+# MediaPipe's 33 landmark names (PoseLandmark, imported above) and skeleton, from the project's
+# one topology definition.
 # The skeleton's 35 edges as (start, end) landmark indices, oriented as in MediaPipe.
 POSE_CONNECTIONS = frozenset(tuple(edge) for edge in BLAZEPOSE_33.edges)
 

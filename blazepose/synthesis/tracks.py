@@ -4,7 +4,7 @@ Each recording is one exercise sequence of the synthetic data set's motion model
 (``blazepose.synthesis.sequences.generate_sequence``: known repetition count, varying
 speed and amplitude, holds and pauses, camera from either side, tracker jitter, outliers, missed
 points, dropped frames, 15% partial views), turned into run_video's track
-(:class:`blazepose.analysis.counting.PoseTrack`: visibility and presence as scores, world
+(:class:`blazepose.track_file.PoseTrack`: visibility and presence as scores, world
 landmarks in metres, dropped frames as NaN / ``null``) and degraded further
 (:class:`Degradations`): extra pixel noise, extra dropped frames, low visibility on random
 points, legs out of the frame, a time warp (the set played faster, slower, and at a drifting
@@ -33,11 +33,12 @@ from blazepose.analysis.counting import (
     EXERCISES,
     KnnRepCounter,
     LabelledSamples,
-    PoseTrack,
     RuleCounter,
     angle_signal,
 )
-from blazepose.topology import BLAZEPOSE_33
+from blazepose.keypoints import flip_keypoints
+from blazepose.topology import BLAZEPOSE_33, PoseLandmark
+from blazepose.track_file import PoseTrack
 
 __all__ = [
     "Degradations",
@@ -47,12 +48,13 @@ __all__ = [
     "format_table",
     "interval_iou",
     "knn_samples",
-    "mirror_pixels",
     "recording_rng",
     "synthetic_recording",
 ]
 
 KNOWN_COUNTERS = ("rule", "knn")
+
+_HIPS = [PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +94,7 @@ class SyntheticRecording:
     """A generated track with its truth.
 
     Attributes:
-      track: the degraded :class:`blazepose.analysis.counting.PoseTrack`.
+      track: the degraded :class:`blazepose.track_file.PoseTrack`.
       num_reps: the true count.
       intervals: float64 ``[R, 2]`` true repetition intervals (seconds of the track's clock).
       clean_depth: float64 ``[T]`` progress to the turning point in [0, 1] per frame of the
@@ -107,13 +109,6 @@ class SyntheticRecording:
     clean_depth: np.ndarray
     clean_landmarks: np.ndarray
     facts: dict
-
-
-def mirror_pixels(points: np.ndarray, width: float) -> np.ndarray:
-    """Mirror image of ``[T, 33, D]`` landmarks: x -> width - x, left and right swapped."""
-    mirrored = points[:, list(BLAZEPOSE_33.flip_permutation)].copy()
-    mirrored[..., 0] = width - mirrored[..., 0]
-    return mirrored
 
 
 def _resample(values: np.ndarray, source_times: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -163,7 +158,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
     points = np.concatenate([sequence["keypoints"], sequence["depth"][..., None]], -1).astype(
         np.float64)
     clean_points = sequence["clean_keypoints"].astype(np.float64)
-    clean_points[..., 2] -= clean_points[:, [23, 24], 2].mean(axis=1, keepdims=True)
+    clean_points[..., 2] -= clean_points[:, _HIPS, 2].mean(axis=1, keepdims=True)
     facts = {"exercise": exercise, "fps": fps, "facing": sequence["facing"],
              "azimuth": round(float(sequence["azimuth"]), 1), "arms": sequence["arm_style"],
              "frames": count}
@@ -181,7 +176,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
         low = rng.random(visibility.shape) < d.low_visibility_fraction
         visibility = np.where(low, rng.uniform(0.0, 0.3, visibility.shape), visibility)
     if rng.random() < d.legs_out_probability:
-        hips_y = points[:, [23, 24], 1].mean()
+        hips_y = points[:, _HIPS, 1].mean()
         ankles_y = points[:, [27, 28], 1].mean()
         cut = hips_y + rng.uniform(0.3, 0.8) * (ankles_y - hips_y)
         below = points[..., 1] > cut
@@ -195,7 +190,7 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
             tracked[start:start + min(int(rng.geometric(0.4)), longest)] = False
         facts["extra_drops"] = True
 
-    world = (points - points[:, [23, 24]].mean(axis=1, keepdims=True)) / scale * rng.uniform(
+    world = (points - points[:, _HIPS].mean(axis=1, keepdims=True)) / scale * rng.uniform(
         1.55, 1.9)
     world[..., 2] += rng.normal(0.0, 0.02, world[..., 2].shape)
     landmarks = np.concatenate([points, visibility[..., None], presence[..., None]], axis=-1)
@@ -224,9 +219,9 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
         times = new_times
         facts["speed"] = round(float(speed), 2)
     if rng.random() < d.mirror_probability:
-        landmarks = mirror_pixels(landmarks, width)
-        world = mirror_pixels(world, 0.0)
-        clean_points = mirror_pixels(clean_points, width)
+        landmarks = flip_keypoints(landmarks, width, BLAZEPOSE_33)
+        world = flip_keypoints(world, 0.0, BLAZEPOSE_33)  # metres about the hips: x -> -x
+        clean_points = flip_keypoints(clean_points, width, BLAZEPOSE_33)
         facts["mirrored"] = True
 
     if depth != "world":

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from blazepose import drawing, metrics
+from blazepose import keypoints as keypoints_lib
 from blazepose import topology as topology_lib
 from blazepose.progress import ProgressBar
 from blazepose.train import config as config_lib
@@ -637,9 +638,9 @@ class Trainer:
     def _coco_oks(self, pred, gt, labelled, area) -> dict:
         coco = topology_lib.COCO_17
         if self.task.topology.name != coco.name:  # BlazePose 33 -> COCO 17 (all 17 map)
-            pred, _ = topology_lib.from_blazepose_layout(pred, coco)
-            gt, _ = topology_lib.from_blazepose_layout(gt, coco)
-            labelled = topology_lib.from_blazepose_layout(labelled[..., None], coco)[0][..., 0]
+            pred, _ = keypoints_lib.from_blazepose_layout(pred, coco)
+            gt, _ = keypoints_lib.from_blazepose_layout(gt, coco)
+            labelled = keypoints_lib.from_blazepose_layout(labelled[..., None], coco)[0][..., 0]
         ids = np.arange(len(pred))
         # Without the data set's area: the box of the labelled points (more lenient than COCO).
         low = np.where(labelled[..., None], gt, np.inf).min(axis=1)

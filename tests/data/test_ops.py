@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from blazepose import keypoints as keypoints_lib
 from blazepose import topology
 from blazepose.data import ops, pipeline
 from blazepose.data.config import NO_AUGMENTATION, AugmentConfig, CropConfig, PipelineConfig
@@ -159,6 +160,27 @@ def test_flip_permutes_left_and_right():
     expected = out["keypoints"].numpy()[left]
     centre = _disc_centre(out["image"].numpy(), COLOURS[right], expected)
     np.testing.assert_allclose(centre, expected, atol=0.75)
+
+
+@pytest.mark.parametrize("name", sorted(topology.TOPOLOGIES))
+def test_mirror_is_the_topologys_flip_keypoints(name):
+    """The in-graph mirror moves keypoints, visibility and labels as the numpy definition
+    (``keypoints.flip_keypoints`` and ``flip_permutation``), on every topology, batched."""
+    rig = topology.get_topology(name)
+    rng = np.random.default_rng(len(name))
+    keypoints = rng.uniform(0, 40, (2, rig.num_keypoints, 2)).astype(np.float32)
+    visibility = rng.uniform(0, 1, (2, rig.num_keypoints)).astype(np.float32)
+    labelled = rng.uniform(0, 1, (2, rig.num_keypoints)) < 0.7
+    out = ops.mirror({"image": tf.zeros((2, 8, 40, 3), tf.uint8),
+                      "flip": tf.constant([True, False]),
+                      "keypoints": tf.constant(keypoints), "visibility": tf.constant(visibility),
+                      "labelled": tf.constant(labelled)}, rig.flip_permutation)
+    np.testing.assert_allclose(out["keypoints"][0],
+                               keypoints_lib.flip_keypoints(keypoints[0], 40.0, rig))
+    np.testing.assert_array_equal(out["keypoints"][1], keypoints[1])
+    for key, values in (("visibility", visibility), ("labelled", labelled)):
+        np.testing.assert_array_equal(out[key][0], np.take(values[0], rig.flip_permutation, -1))
+        np.testing.assert_array_equal(out[key][1], values[1])
 
 
 def test_flipping_twice_is_the_identity():

@@ -21,6 +21,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from blazepose.topology import BLAZEPOSE_33, COCO_17, LSP_14, MPII_16, PUSHUP_7, Topology
+from datasets_tfds.common import read_topology
 from datasets_tfds.custom_pose.annotation_files import InvalidRecordError, examples_by_image
 from datasets_tfds.custom_pose.build_plan import (
     InvalidAnnotationsError,
@@ -181,6 +182,7 @@ def test_dataset_info_describes_the_topology(dummy_builder):
     reloaded = tfds.builder_from_directory(os.fspath(dummy_builder.data_dir))
     assert reloaded.info.features["keypoints"].shape == (7, 2)
     assert reloaded.info.metadata["topology"] == "pushup_7"
+    assert read_topology(reloaded.info) is PUSHUP_7
 
 
 def test_coco_values_crowd_and_visibility_flags(coco_builder):
@@ -250,6 +252,7 @@ def test_user_topology_reaches_dataset_info(tmp_path):
     assert builder.info.metadata["topology"] == "arms_7"
     assert builder.info.metadata["keypoint_names"] == names
     assert builder.info.metadata["flip_permutation"] == [6, 5, 4, 3, 2, 1, 0]
+    assert read_topology(builder.info).keypoint_names == tuple(names)
     assert {e["topology"] for e in examples(builder, "train")} == {b"arms_7"}
 
 

@@ -7,20 +7,37 @@ import numpy as np
 import pytest
 
 from blazepose.inference import geometry
-from blazepose.model import detection
 
 
-@pytest.mark.parametrize("width, height", [(640, 480), (300, 700)])
-def test_roi_rule_matches_the_tensorflow_detection_to_roi(width, height):
-    rng = np.random.default_rng(0)
-    keypoints = rng.uniform(0.1, 0.9, (20, 2, 2))
-    expected = detection.detection_to_roi(keypoints.astype(np.float32), width, height)
-    for index, (kp0, kp1) in enumerate(keypoints * [width, height]):
-        roi = geometry.roi_from_keypoints(kp0, kp1)
-        normalized = roi.normalized(width, height)
-        for key, value in normalized.items():
-            np.testing.assert_allclose(value, float(expected[key][index]), rtol=1e-5, atol=1e-5,
-                                       err_msg=key)
+def _roi(kp0, kp1, width=640, height=480):
+    """MediaPipe's NormalizedRect of the crop for normalised keypoints 0 and 1."""
+    pixels = np.array([kp0, kp1]) * [width, height]
+    return geometry.roi_from_keypoints(pixels[0], pixels[1]).normalized(width, height)
+
+
+def test_roi_upright_person_on_a_landscape_image():
+    roi = _roi([0.5, 0.6], [0.5, 0.4])
+    distance = 0.2 * 480  # pixels
+    assert roi["rotation"] == pytest.approx(0.0, abs=1e-12)
+    assert (roi["x_center"], roi["y_center"]) == pytest.approx((0.5, 0.6))
+    assert roi["width"] == pytest.approx(2.5 * distance / 640)
+    assert roi["height"] == pytest.approx(2.5 * distance / 480)
+
+
+@pytest.mark.parametrize("kp1, rotation", [
+    ([0.6, 0.5], math.pi / 2),  # lying, head to the right
+    ([0.4, 0.5], -math.pi / 2),  # lying, head to the left
+    ([0.5, 0.7], -math.pi),  # upside down: MediaPipe normalises into [-pi, pi)
+    ([0.5 + 48 / 640, 0.5 - 48 / 480], math.pi / 4),  # 45 degrees in pixels, not in [0, 1]^2
+])
+def test_roi_rotation(kp1, rotation):
+    assert _roi([0.5, 0.5], kp1)["rotation"] == pytest.approx(rotation, abs=1e-12)
+
+
+def test_normalize_radians():
+    angles = [3 * math.pi / 2, -3 * math.pi / 2, math.pi, -math.pi, 0.25, 2.5 * math.pi]
+    expected = [-math.pi / 2, math.pi / 2, -math.pi, -math.pi, 0.25, math.pi / 2]
+    assert [geometry.normalize_radians(a) for a in angles] == pytest.approx(expected, abs=1e-12)
 
 
 def test_upright_person_gives_an_unrotated_crop_and_head_to_the_right_a_quarter_turn():

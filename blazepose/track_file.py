@@ -1,0 +1,257 @@
+"""run_video's per-frame pose track as JSON: the schema, its one writer and its one reader.
+
+A track file holds one person's landmarks per frame of a video (``python -m launch.run_video
+--output_json``, ``launch.count_reps``, :mod:`blazepose.analysis.counting`)::
+
+    {"schema": "blazepose-track/1", "fps": F, "width": W, "height": H,
+     "frames": [{"index": i, "time_s": t,
+                 "landmarks": [[x, y, z, visibility, presence] x 33] or null,
+                 "world_landmarks": [[x, y, z] x 33] or null}, ...]}
+
+x, y of ``landmarks`` are image pixels (continuous: pixel column i spans ``[i, i + 1)``, y
+down), z in the unit of x, visibility and presence probabilities in [0, 1]; BlazePose's order
+(``blazepose.topology.BLAZEPOSE_33``). ``world_landmarks`` are metres around the hips. ``null``
+marks a frame without a detected person. Numbers are rounded once, here: pixels to
+:data:`PIXEL_DECIMALS`, scores and metres to :data:`SCORE_DECIMALS` / :data:`WORLD_DECIMALS`,
+times to :data:`TIME_DECIMALS` decimals. Files written before the ``schema`` field existed (the
+same layout without it) are read as version 1.
+
+This module imports only the standard library and numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from blazepose.topology import NUM_BLAZEPOSE_LANDMARKS
+
+__all__ = [
+    "NUM_LANDMARKS",
+    "PIXEL_DECIMALS",
+    "SCHEMA",
+    "SCORE_DECIMALS",
+    "TIME_DECIMALS",
+    "WORLD_DECIMALS",
+    "PoseTrack",
+    "frame_record",
+    "load_track",
+    "result_record",
+    "track_document",
+    "track_from_json",
+    "track_to_json",
+    "write_track",
+]
+
+SCHEMA = "blazepose-track/1"
+"""Value of the ``schema`` field; a reader refuses any other."""
+
+NUM_LANDMARKS = NUM_BLAZEPOSE_LANDMARKS
+
+# Decimals kept in the file: pixels (a thousandth of a pixel), visibility and presence, world
+# metres (a hundredth of a millimetre), seconds (a microsecond).
+PIXEL_DECIMALS, SCORE_DECIMALS, WORLD_DECIMALS, TIME_DECIMALS = 3, 5, 5, 6
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseTrack:
+    """Per-frame landmarks of one person in one video.
+
+    Attributes:
+      fps: frames per second (> 0).
+      times: float64 ``[T]`` frame times in seconds, non-decreasing.
+      landmarks: float64 ``[T, 33, 5]`` x, y (pixels), z, visibility, presence; NaN on frames
+        without a pose.
+      world_landmarks: float64 ``[T, 33, 3]`` metres, NaN on frames without them; None when the
+        track has none at all.
+      width, height: frame size in pixels (0 when unknown).
+      source: where the track came from (a path), for messages.
+    """
+
+    fps: float
+    times: np.ndarray
+    landmarks: np.ndarray
+    world_landmarks: np.ndarray | None = None
+    width: int = 0
+    height: int = 0
+    source: str = "<track>"
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.times)
+
+    @property
+    def has_pose(self) -> np.ndarray:
+        """bool ``[T]``: the frame has image landmarks."""
+        return np.isfinite(self.landmarks[:, 0, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+def _rounded_rows(points: Any, columns: int, decimals: Sequence[int], what: str) -> list | None:
+    """``[33, columns]`` numbers as JSON rows, column j rounded to ``decimals[j]``; None for
+    None or any non-finite value (a frame without that pose)."""
+    if points is None:
+        return None
+    array = np.asarray(points, np.float64)
+    if array.shape != (NUM_LANDMARKS, columns):
+        raise ValueError(f"{what} must have shape ({NUM_LANDMARKS}, {columns}), got {array.shape}")
+    if not np.isfinite(array).all():
+        return None
+    rounded = np.stack([np.round(array[:, j], d) for j, d in enumerate(decimals)], axis=-1)
+    return rounded.tolist()
+
+
+def frame_record(index: int, time_s: float, landmarks: Any, world_landmarks: Any = None
+                 ) -> dict:
+    """One entry of the ``frames`` list.
+
+    Args:
+      index: the frame's index in the video.
+      time_s: its time in seconds.
+      landmarks: ``[33, 5]`` x, y, z (pixels), visibility, presence, or None (no pose).
+      world_landmarks: ``[33, 3]`` metres, or None.
+    Raises:
+      ValueError: an array of another shape.
+    """
+    score, pixel = SCORE_DECIMALS, PIXEL_DECIMALS
+    return {
+        "index": int(index),
+        "time_s": round(float(time_s), TIME_DECIMALS),
+        "landmarks": _rounded_rows(landmarks, 5, (pixel, pixel, pixel, score, score),
+                                   "landmarks"),
+        "world_landmarks": _rounded_rows(world_landmarks, 3, (WORLD_DECIMALS,) * 3,
+                                         "world_landmarks"),
+    }
+
+
+def result_record(index: int, time_s: float, result: Any) -> dict:
+    """:func:`frame_record` of a pipeline's result for the frame (anything with ``landmarks``
+    ``[33, 5]`` and ``world_landmarks`` ``[33, 3]`` or None, e.g. a
+    ``blazepose.inference.PoseResult``), or of None when no pose was found."""
+    if result is None:
+        return frame_record(index, time_s, None, None)
+    return frame_record(index, time_s, result.landmarks, result.world_landmarks)
+
+
+def track_document(fps: float, width: int, height: int, frames: list[dict]) -> dict:
+    """The whole JSON object from :func:`frame_record` entries."""
+    return {"schema": SCHEMA, "fps": float(fps), "width": int(width), "height": int(height),
+            "frames": frames}
+
+
+def track_to_json(track: PoseTrack) -> dict:
+    """The JSON object of a :class:`PoseTrack` (frames without a pose get ``null``)."""
+    frames = []
+    for index in range(track.num_frames):
+        world = None if track.world_landmarks is None else track.world_landmarks[index]
+        frames.append(frame_record(index, track.times[index], track.landmarks[index], world))
+    return track_document(track.fps, track.width, track.height, frames)
+
+
+def write_track(path: str | os.PathLike, document: dict) -> None:
+    """Writes the JSON object compactly; the file appears complete or not at all."""
+    target = pathlib.Path(path)
+    staged = target.with_name(f".{target.name}.partial")
+    with open(staged, "w", encoding="utf-8") as stream:
+        json.dump(document, stream, separators=(",", ":"))
+    os.replace(staged, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be a list of {NUM_LANDMARKS} lists of {columns} numbers"
+                         ) from None
+    if array.shape != (NUM_LANDMARKS, columns) or not np.isfinite(array).all():
+        raise ValueError(f"{where} must be {NUM_LANDMARKS} x {columns} finite numbers, got shape "
+                         f"{array.shape}")
+    return array
+
+
+def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
+    """A :class:`PoseTrack` from a track's JSON object (see the module docstring).
+
+    A frame without ``time_s`` is at ``index / fps``.
+
+    Raises:
+      ValueError: naming ``source`` and the frame, for an unknown ``schema`` or any field that
+        is missing or malformed.
+    """
+    if not isinstance(document, dict):
+        raise ValueError(f"{source}: expected a JSON object with 'fps' and 'frames'")
+    schema = document.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise ValueError(f"{source}: unknown track schema {schema!r}; this version reads "
+                         f"{SCHEMA!r}")
+    fps = document.get("fps")
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not fps > 0:
+        raise ValueError(f"{source}: 'fps' must be a positive number, got {fps!r}")
+    frames = document.get("frames")
+    if not isinstance(frames, list) or not frames:
+        raise ValueError(f"{source}: 'frames' must be a non-empty list")
+    count = len(frames)
+    times = np.empty(count)
+    landmarks = np.full((count, NUM_LANDMARKS, 5), np.nan)
+    world = np.full((count, NUM_LANDMARKS, 3), np.nan)
+    any_world = False
+    for position, frame in enumerate(frames):
+        where = f"{source}: frame {position}"
+        if not isinstance(frame, dict):
+            raise ValueError(f"{where}: expected an object")
+        time_s = frame.get("time_s")
+        if time_s is None:
+            index = frame.get("index", position)
+            time_s = float(index) / fps
+        if not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
+            raise ValueError(f"{where}: 'time_s' must be a number, got {time_s!r}")
+        times[position] = time_s
+        points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
+        if points is not None:
+            landmarks[position] = points
+        world_points = _matrix(frame.get("world_landmarks"), 3, f"{where}: 'world_landmarks'")
+        if world_points is not None:
+            world[position] = world_points
+            any_world = True
+    if (np.diff(times) < 0).any():
+        bad = int(np.nonzero(np.diff(times) < 0)[0][0]) + 1
+        raise ValueError(f"{source}: frame {bad}: 'time_s' goes backwards")
+    return PoseTrack(fps=float(fps), times=times, landmarks=landmarks,
+                     world_landmarks=world if any_world else None,
+                     width=int(document.get("width") or 0), height=int(document.get("height") or 0),
+                     source=source)
+
+
+def load_track(path: str | os.PathLike) -> PoseTrack:
+    """Reads a track file (see :func:`track_from_json`).
+
+    Raises:
+      FileNotFoundError: no such file; ValueError: not JSON, or not a track (naming the file).
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = json.load(file)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    return track_from_json(document, source=path)
