@@ -5,15 +5,9 @@ modules of tests/) are data of the target; tests/bazel_pytest_main.py is its
 main and passes the files on to pytest.
 """
 
-PYTEST_MAIN = "tests/bazel_pytest_main.py"
+load("//build_defs:package.bzl", "JUNK")
 
-JUNK = [
-    "**/__pycache__/**",
-    "**/*.pyc",
-    "**/.pytest_cache/**",
-    "**/.mypy_cache/**",
-    "**/.ruff_cache/**",
-]
+PYTEST_MAIN = "tests/bazel_pytest_main.py"
 
 # Top-level files pytest reads for its configuration (whichever exist).
 PYTEST_CONFIG = ["conftest.py", "pyproject.toml", "pytest.ini", "setup.cfg", "tox.ini"]
