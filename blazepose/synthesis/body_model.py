@@ -370,6 +370,30 @@ def _landmark_radius(shape: BodyShape) -> np.ndarray:
     return radius
 
 
+def _place_limb(side: str, base_name: str, base: np.ndarray, frame: np.ndarray,
+                landmark_points: dict, limb: dict, segments: tuple, end: str,
+                set_landmark, solids: dict) -> None:
+    """Places one arm or leg: its base joint (``base_name``, e.g. ``"shoulder"``, at ``base``
+    metres) and the limb's landmarks (``landmark_points``, offsets from the base in ``frame``)
+    via ``set_landmark``; into ``solids`` a capsule per ``segments`` entry
+    ``(part, from_joint, to_joint, radii)`` between joints of ``limb`` (offsets in ``frame``),
+    then the ellipsoid ``end`` (hand or foot) from ``limb[end + "_center" | "_axes"]``."""
+    upper = side.upper()
+    set_landmark(f"{upper}_{base_name.upper()}", base)
+    for name, point in landmark_points.items():
+        set_landmark(f"{upper}_{name}", base + _apply(frame, point))
+    joints = {base_name: base}
+    for part, first, second, radii in segments:
+        for joint in (first, second):
+            if joint not in joints:
+                joints[joint] = base + _apply(frame, limb[joint])
+        solids[f"{side}_{part}"] = Solid(f"{side}_{part}", "capsule", start=joints[first],
+                                         end=joints[second], radii=radii)
+    solids[f"{side}_{end}"] = Solid(f"{side}_{end}", "ellipsoid",
+                                    center=base + _apply(frame, limb[f"{end}_center"]),
+                                    axes=frame @ limb[f"{end}_axes"])
+
+
 def pose_body(shape: BodyShape, angles: dict[str, np.ndarray | float],
               root_position: np.ndarray | None = None) -> PosedBody:
     """Forward kinematics: the landmarks and solids of ``shape`` posed by ``angles``.
@@ -427,7 +451,7 @@ def pose_body(shape: BodyShape, angles: dict[str, np.ndarray | float],
             set_landmark(name, on_head(direction, 1.0))
 
     solids: dict[str, Solid] = {}
-    for side, upper in (("left", "LEFT"), ("right", "RIGHT")):
+    for side in ("left", "right"):
         def angle(name, side=side):
             return clipped[f"{side}_{name}"]
 
@@ -435,18 +459,10 @@ def pose_body(shape: BodyShape, angles: dict[str, np.ndarray | float],
         shoulder = neck_base + _apply(chest_frame, [sign * shape.shoulder_half_width,
                                                     -shape.shoulder_drop, 0.0])
         arm_points, arm = _limb_arm(shape, angle, side)
-        set_landmark(f"{upper}_SHOULDER", shoulder)
-        for name, point in arm_points.items():
-            set_landmark(f"{upper}_{name}", shoulder + _apply(chest_frame, point))
-        elbow = shoulder + _apply(chest_frame, arm["elbow"])
-        wrist = shoulder + _apply(chest_frame, arm["wrist"])
-        solids[f"{side}_upper_arm"] = Solid(f"{side}_upper_arm", "capsule", start=shoulder,
-                                            end=elbow, radii=shape.upper_arm_radii)
-        solids[f"{side}_forearm"] = Solid(f"{side}_forearm", "capsule", start=elbow, end=wrist,
-                                          radii=shape.forearm_radii)
-        solids[f"{side}_hand"] = Solid(
-            f"{side}_hand", "ellipsoid", center=shoulder + _apply(chest_frame, arm["hand_center"]),
-            axes=chest_frame @ arm["hand_axes"])
+        _place_limb(side, "shoulder", shoulder, chest_frame, arm_points, arm,
+                    (("upper_arm", "shoulder", "elbow", shape.upper_arm_radii),
+                     ("forearm", "elbow", "wrist", shape.forearm_radii)), "hand",
+                    set_landmark, solids)
         thumb_radius = 0.75 * shape.hand_half_thickness
         solids[f"{side}_thumb"] = Solid(
             f"{side}_thumb", "capsule", start=shoulder + _apply(chest_frame, arm["thumb_base"]),
@@ -455,18 +471,10 @@ def pose_body(shape: BodyShape, angles: dict[str, np.ndarray | float],
 
         hip = root + _apply(pelvis_frame, [sign * shape.hip_half_width, 0.0, 0.0])
         leg_points, leg = _limb_leg(shape, angle, side)
-        set_landmark(f"{upper}_HIP", hip)
-        for name, point in leg_points.items():
-            set_landmark(f"{upper}_{name}", hip + _apply(pelvis_frame, point))
-        knee = hip + _apply(pelvis_frame, leg["knee"])
-        ankle = hip + _apply(pelvis_frame, leg["ankle"])
-        solids[f"{side}_thigh"] = Solid(f"{side}_thigh", "capsule", start=hip, end=knee,
-                                        radii=shape.thigh_radii)
-        solids[f"{side}_shin"] = Solid(f"{side}_shin", "capsule", start=knee, end=ankle,
-                                       radii=shape.shin_radii)
-        solids[f"{side}_foot"] = Solid(
-            f"{side}_foot", "ellipsoid", center=hip + _apply(pelvis_frame, leg["foot_center"]),
-            axes=pelvis_frame @ leg["foot_axes"])
+        _place_limb(side, "hip", hip, pelvis_frame, leg_points, leg,
+                    (("thigh", "hip", "knee", shape.thigh_radii),
+                     ("shin", "knee", "ankle", shape.shin_radii)), "foot",
+                    set_landmark, solids)
         ear_center = on_head(face_direction(sign * FACE_POINT_ANGLES["EAR"][0], 0.0), 1.0)
         solids[f"{side}_ear"] = Solid(
             f"{side}_ear", "ellipsoid", center=ear_center,
