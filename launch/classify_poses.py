@@ -29,6 +29,13 @@ import time
 
 from absl import app, flags
 
+from blazepose.analysis.classification import (
+    evaluate_landmark_cache,
+    extract_split_landmarks,
+    format_classification_report,
+    read_landmark_cache,
+    write_landmark_cache,
+)
 from datasets_tfds.prepare import prepare
 
 LEVELS = ("6", "20", "82")
@@ -70,13 +77,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     validate_flags()
-    from blazepose.analysis.classification import (
-        evaluate_landmark_cache,
-        extract_split_landmarks,
-        format_classification_report,
-        read_landmark_cache,
-        write_landmark_cache,
-    )
 
     def log(message):
         print(message, file=sys.stderr, flush=True)

@@ -22,6 +22,10 @@ import os
 
 from absl import app, flags
 
+from blazepose import track_file
+from blazepose.analysis import counting
+from blazepose.inference.pipeline import load_pipeline
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RULE_EXERCISES = ("pushup", "squat", "situp", "jumping_jack", "lunge")
@@ -89,7 +93,7 @@ def landmark_model():
     """--model_dir's network (:func:`blazepose.train.runs.load_run`), or None for Google's."""
     if _MODEL_DIR.value is None:
         return None
-    from blazepose.train import runs
+    from blazepose.train import runs  # TF and Keras: only for --model_dir
 
     try:
         return runs.load_run(_MODEL_DIR.value, _CHECKPOINT.value).pipeline_model()
@@ -102,9 +106,6 @@ def track_from_video(path: str, backend: str = "tflite", model=None):
     Google's); a :class:`blazepose.track_file.PoseTrack` (as run_video's track file would
     hold it)."""
     import cv2  # the `video` extra: opencv-python-headless
-
-    from blazepose import track_file
-    from blazepose.inference.pipeline import load_pipeline
 
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
@@ -134,8 +135,6 @@ def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str
           knn_class: str, backend: str = "tflite", model=None):
     """The :class:`blazepose.analysis.counting.RepCount` of one input (``model``: the landmark
     network for video input, default Google's)."""
-    from blazepose.analysis import counting
-
     track = (counting.load_track(path) if kind == "json"
              else track_from_video(path, backend, model))
     if counter == "rule":

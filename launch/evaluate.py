@@ -38,8 +38,16 @@ import json
 import math
 import os
 
+import tensorflow as tf
 from absl import app, flags
 
+from blazepose import evaluation
+from blazepose.inference.pipeline import pretrained_backend
+from blazepose.pretrained.importer import transfer_weights
+from blazepose.train import config as config_lib
+from blazepose.train import runs
+from blazepose.train.task import PoseTask
+from blazepose.train.trainer import Trainer
 from datasets_tfds.prepare import prepare_sources
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,11 +85,6 @@ def _load_run(model_dir: str, which: str):
     """--checkpoint of the run --model_dir (:func:`blazepose.train.runs.load_run`): its config
     and network with that checkpoint's weights. --preset, when given, replaces the run's config
     (it must describe the same network)."""
-    import tensorflow as tf
-
-    from blazepose.train import config as config_lib
-    from blazepose.train import runs
-
     if which == "best" and runs.find_checkpoint(model_dir, "best", fallback=False) is None:
         raise app.UsageError(f"--model_dir={model_dir} has no best checkpoint (looked in "
                              f"{os.path.join(model_dir, 'best')})")
@@ -99,8 +102,6 @@ def _restore(trainer, run, model_dir: str) -> None:
     """The run's restored weights into the trainer's model (the same network, built in the
     same phase); says which checkpoint it was. Without a run (--checkpoint=none): --init_from,
     or as before the run's latest checkpoint when it has one."""
-    from blazepose.pretrained.importer import transfer_weights
-
     if run is None:
         if trainer.restore():  # as before: a run that has checkpoints resumes its latest
             print(f"evaluating the latest checkpoint of {model_dir} (step "
@@ -118,9 +119,6 @@ def _restore(trainer, run, model_dir: str) -> None:
 
 def _detector_run(config, task, trainer):
     """--crops=detector: the detector's crops of each evaluation record's full image."""
-    from blazepose import evaluation
-    from blazepose.inference.pipeline import pretrained_backend
-
     if config.phase == "heatmap":
         print("note: a heatmap-phase run; detector crops are decoded as the pipeline decodes "
               "them (regressed landmarks refined by the heatmap), not by heatmap argmax")
@@ -157,11 +155,6 @@ def main(argv):
     which = _CHECKPOINT.value
     if which == "none" and not _INIT_FROM.value:
         raise app.UsageError("--checkpoint=none needs --init_from")
-    import tensorflow as tf
-
-    from blazepose.train import config as config_lib
-    from blazepose.train.task import PoseTask
-    from blazepose.train.trainer import Trainer
 
     run = None
     if which == "none":

@@ -37,11 +37,22 @@ Google's landmarks. The figures go into metadata.json under "mediapipe".
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
+import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
+from blazepose.data.pipeline import DataSource
+from blazepose.export import ExportConfig, ExportError, exporter, representative, sources
+from blazepose.export.config import SUPPORTED_QUANTIZATIONS, VerificationError
+from blazepose.export.exporter import photo_crops
+from blazepose.samples import fetch_sample
+from blazepose.train import config as config_lib
+from blazepose.train import runs
+from blazepose.train.runs import RunError
 from datasets_tfds.prepare import prepare
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -111,8 +122,6 @@ def _one_source(values):
                                      "mediapipe_task none|float16 (int8 is not accurate enough "
                                      "for MediaPipe yet), saved_model and onnx none")
 def _quantization_supported(values):
-    from blazepose.export.config import SUPPORTED_QUANTIZATIONS
-
     return values["format"] is None or values["quantize"] in SUPPORTED_QUANTIZATIONS.get(
         values["format"], ())
 
@@ -142,8 +151,6 @@ def _topology_needs_model(values):
 
 def _run_checkpoint() -> tuple[str, str]:
     """``(run directory, checkpoint)`` to read from --model_dir and --checkpoint."""
-    from blazepose.export import sources
-
     if _MODEL_DIR.value is None:  # --checkpoint alone: a run directory or a prefix
         model_dir, checkpoint = sources.resolve_checkpoint(_CHECKPOINT.value)
         return str(model_dir), checkpoint
@@ -156,12 +163,6 @@ def _run_checkpoint() -> tuple[str, str]:
 def train_config(model_dir: str):
     """The config to build instead of the run's own, from --preset and --variant (None when
     neither is given: the run's config.json describes its network)."""
-    import dataclasses
-
-    from blazepose.export import ExportError
-    from blazepose.train import config as config_lib
-    from blazepose.train import runs
-
     if not flags.FLAGS["preset"].present and _VARIANT.value is None:
         return None
     if flags.FLAGS["preset"].present:
@@ -179,11 +180,6 @@ def train_config(model_dir: str):
 
 def _load_source():
     """The model to export and the training config describing its data and crops."""
-    import dataclasses
-
-    from blazepose.export import sources
-    from blazepose.train import config as config_lib
-
     if _MODEL.value is None:
         model_dir, checkpoint = _run_checkpoint()
         source = sources.from_run(model_dir, checkpoint, train_config(model_dir))
@@ -201,12 +197,6 @@ def _load_source():
 
 def _crops(config, export_config):
     """(calibration crops or None, verification crops or None)."""
-    import numpy as np
-
-    from blazepose.data.pipeline import DataSource
-    from blazepose.export import representative
-    from blazepose.samples import fetch_sample
-
     calibration, held_out = None, np.zeros((0, 256, 256, 3), np.float32)
     if export_config.quantize == "int8":
         name = _REPRESENTATIVE.value or config.data.datasets[0]
@@ -224,9 +214,6 @@ def _crops(config, export_config):
         calibration, held_out = crops[:-_HELD_OUT], crops[-_HELD_OUT:]
     if not _VERIFY.value:
         return calibration, None
-    import tensorflow as tf
-
-    from blazepose.export.exporter import photo_crops
 
     photo = tf.io.decode_image(tf.io.read_file(str(fetch_sample("astronaut"))), channels=3)
     return calibration, np.concatenate([photo_crops(photo.numpy()), held_out])
@@ -235,9 +222,6 @@ def _crops(config, export_config):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from blazepose.export import ExportConfig, ExportError, exporter
-    from blazepose.export.config import VerificationError
-    from blazepose.train.runs import RunError
 
     try:
         export_config = ExportConfig(_FORMAT.value, _QUANTIZE.value, _WITH_PREPROCESSING.value,

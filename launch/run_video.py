@@ -28,6 +28,11 @@ import sys
 
 from absl import app, flags
 
+from blazepose import samples
+from blazepose.inference import video
+from blazepose.inference.pipeline import load_pipeline
+from blazepose.pretrained.files import ModelFileError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _INPUT = flags.DEFINE_string("input", None, "A video file, an image, a folder of images, "
@@ -70,8 +75,6 @@ SAMPLE_PREFIX = "sample:"
 
 def _fetch_sample(name: str) -> str:
     """The cached path of a sample from :mod:`blazepose.samples` (downloaded once)."""
-    from blazepose import samples
-
     try:
         return str(samples.fetch_sample(name))
     except (ValueError, samples.SampleError) as error:
@@ -113,7 +116,7 @@ def _one_landmark_model(values):
 def load_run_model(model_dir: str, checkpoint: str):
     """The landmark network of a training run (:func:`blazepose.train.runs.load_run`), with the
     outputs the pipeline reads; raises app.UsageError naming the flag."""
-    from blazepose.train import runs
+    from blazepose.train import runs  # TF and Keras: only for --model_dir
 
     try:
         run = runs.load_run(model_dir, checkpoint)
@@ -128,7 +131,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # Everything the flags name is checked before any model is loaded.
-    from blazepose.inference import video
 
     input_path = _INPUT.value
     if input_path.startswith(SAMPLE_PREFIX):
@@ -150,13 +152,10 @@ def main(argv):
             print(f"run_video: --show ignored: {reason}; running headless", file=sys.stderr)
             show = False
     if _BACKEND.value == "keras" or _MODEL_DIR.value is not None:  # TensorFlow runs a model
-        import tensorflow as tf
+        import tensorflow as tf  # the TFLite path runs without it
 
         tf.config.threading.set_intra_op_parallelism_threads(_NUM_THREADS.value)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-
-    from blazepose.inference.pipeline import load_pipeline
-    from blazepose.pretrained.files import ModelFileError
 
     landmark_model = _LANDMARK_MODEL.value
     if _MODEL_DIR.value is not None:
