@@ -6,7 +6,7 @@ under ``MODEL_DIR/checkpoints`` or ``MODEL_DIR/best`` of a ``tf.train.Checkpoint
 optimizer=..., step=...)``), into the network the training configuration builds. A run
 directory stands for its best checkpoint (``MODEL_DIR/best``, kept by the trainer's keep-best)
 when it has one, else for its latest (:func:`run_checkpoint`). The run's
-``architecture.json`` is compared with that configuration by the trainer's own check, so a
+``config.json`` is compared with that configuration by the trainer's own check, so a
 checkpoint of another variant or keypoint count is refused with what differs.
 """
 
@@ -199,18 +199,19 @@ def resolve_checkpoint(path) -> RunCheckpoint:
 
 
 def check_architecture(model_dir: pathlib.Path, config) -> None:
-    """The trainer's check of ``MODEL_DIR/architecture.json`` against ``config``.
+    """The trainer's check of the run's ``MODEL_DIR/config.json`` (or an older run's
+    ``architecture.json``) against ``config``.
 
     Raises ``CheckpointMismatchError`` naming every field that differs, or when the run did not
     record its architecture.
     """
-    from blazepose.train import trainer as trainer_lib
+    from blazepose.train import records
 
-    if not (model_dir / "architecture.json").is_file():
-        raise trainer_lib.CheckpointMismatchError(
-            f"{model_dir} has no architecture.json: not a run written by the trainer, cannot "
+    if records.recorded_architecture(model_dir) is None:
+        raise records.CheckpointMismatchError(
+            f"{model_dir} has no config.json: not a run written by the trainer, cannot "
             "check what the checkpoint holds")
-    trainer_lib.check_architecture(model_dir, config)
+    records.check_architecture(model_dir, config)
 
 
 def from_checkpoint(path, config) -> ModelSource:

@@ -62,10 +62,10 @@ def test_checkpoint_of_another_architecture_is_refused_with_what_differs(default
     trainer.manager.save(checkpoint_number=1)
     with pytest.raises(CheckpointMismatchError, match="variant.*'lite'.*'full'"):
         sources.from_checkpoint(tmp_path / "run", default_config)
-    # The architecture file is what the run recorded; with it removed the variables still
+    # The run's config.json is what it recorded; with it removed the variables still
     # cannot be restored into the other network.
-    (tmp_path / "run" / "architecture.json").unlink()
-    with pytest.raises(CheckpointMismatchError, match="no architecture.json"):
+    (tmp_path / "run" / "config.json").unlink()
+    with pytest.raises(CheckpointMismatchError, match="no config.json"):
         sources.from_checkpoint(tmp_path / "run", default_config)
 
 
