@@ -67,7 +67,9 @@ def test_existing_output_is_not_overwritten(tmp_path):
 
 def test_mismatched_checkpoint_is_refused_with_what_differs(runs, tmp_path):
     output = tmp_path / "out"
-    result = _export(f"--checkpoint={runs / 'lite'}", "--format=tflite", f"--output={output}")
+    # The run's own config.json describes it: an explicit --preset of another variant is refused.
+    result = _export(f"--checkpoint={runs / 'lite'}", "--preset=default", "--format=tflite",
+                     f"--output={output}")
     assert result.returncode != 0
     assert "another architecture" in result.stderr and "'lite'" in result.stderr, \
         result.stderr[-2000:]
