@@ -5,7 +5,8 @@
 one too), TensorBoard summaries, validations on their schedule, the console, preemption
 checkpoints and the collapse warning. Each loop runs at most ``TrainConfig.steps_per_loop``
 steps and ends at the next step that has such work (:func:`loop_length`), so summaries,
-checkpoints and validations fall on the same steps whatever the loop length.
+checkpoints and validations fall on the same steps whatever the loop length; the losses logged
+are the means over the loop's steps, and the NaN guard names the first non-finite step.
 
 What is learnt lives in :class:`~blazepose.train.task.PoseTask`; the strategy, optimizer and
 schedule in :mod:`~blazepose.train.strategy` and :mod:`~blazepose.train.optimization`; what the
