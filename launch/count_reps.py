@@ -26,8 +26,6 @@ from blazepose import track_file
 from blazepose.analysis import counting
 from blazepose.inference.pipeline import load_pipeline
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 RULE_EXERCISES = ("pushup", "squat", "situp", "jumping_jack", "lunge")
 """Exercises the rule counter knows (``blazepose.analysis.counting.EXERCISES``; repeated here so
 that flags are checked before the library, and TensorFlow, is imported)."""

@@ -50,8 +50,6 @@ from blazepose.train.task import PoseTask
 from blazepose.train.trainer import Trainer
 from datasets_tfds.prepare import prepare_sources
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 CHECKPOINT_KEYWORDS = ("auto", "best", "latest", "none")
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Training run to evaluate.", required=True)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -54,8 +53,6 @@ from blazepose.train import config as config_lib
 from blazepose.train import runs
 from blazepose.train.runs import RunError
 from datasets_tfds.prepare import prepare
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FORMATS = ("saved_model", "tflite", "onnx", "tfjs", "mediapipe_task")
 QUANTIZATIONS = ("none", "float16", "int8")

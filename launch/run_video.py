@@ -33,8 +33,6 @@ from blazepose.inference import video
 from blazepose.inference.pipeline import load_pipeline
 from blazepose.pretrained.files import ModelFileError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 _INPUT = flags.DEFINE_string("input", None, "A video file, an image, a folder of images, "
                              "'webcam' / 'webcam:N' (camera index N), or 'sample:NAME', a sample "
                              "fetched from PyPI (sample:sports2d_demo, sample:astronaut).",

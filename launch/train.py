@@ -14,13 +14,10 @@ validation.json and predictions.png in --model_dir.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from absl import app, flags
 
 from datasets_tfds.prepare import prepare_sources
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _PRESET = flags.DEFINE_string("preset", "default", "Experiment to start from: a function "
                               "registered with @register_preset in blazepose.train.config "
@@ -77,6 +74,8 @@ _EVAL_BATCHES = flags.DEFINE_integer("eval_batches", None, "Batches per validati
 _CHECKPOINT_EVERY = flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.",
                                          lower_bound=1)
 _LOG_EVERY = flags.DEFINE_integer("log_every", None, "Steps between console lines.", lower_bound=1)
+_STEPS_PER_LOOP = flags.DEFINE_integer("steps_per_loop", None, "Training steps per traced loop "
+                                       "(one host sync each).", lower_bound=1)
 _HEATMAP_LOSS = flags.DEFINE_enum("heatmap_loss", None, ["bce", "focal", "mse"], "Heatmap loss.")
 _REGRESSION_LOSS = flags.DEFINE_enum("regression_loss", None, ["huber", "wing", "l1"],
                                      "Landmark regression loss.")
@@ -129,6 +128,7 @@ def config_from_flags():
         "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
         "eval_batches": _EVAL_BATCHES,
         "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY,
+        "steps_per_loop": _STEPS_PER_LOOP,
         "data_service": _DATA_SERVICE}.items()
         if flag.value is not None}
     if overrides.get("init_from") == "none":

@@ -108,6 +108,9 @@ class TrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 20
     summary_every: int = 20
+    # Training steps per traced loop (one host sync per loop); a loop also ends at every
+    # summary, log, checkpoint, evaluation and profiling step, so those happen as before.
+    steps_per_loop: int = 10
     image_summary_every: int = 100
     mixed_precision: bool = False
     xla: bool = False
@@ -130,8 +133,8 @@ class TrainConfig:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.train_steps < 1 or self.batch_size < 1:
-            raise ValueError("train_steps and batch_size must be positive")
+        if self.train_steps < 1 or self.batch_size < 1 or self.steps_per_loop < 1:
+            raise ValueError("train_steps, batch_size and steps_per_loop must be positive")
         if self.data.weights and len(self.data.weights) != len(self.data.datasets):
             raise ValueError(f"{len(self.data.weights)} weights for {len(self.data.datasets)} "
                              "data sets")

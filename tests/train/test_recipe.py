@@ -13,7 +13,8 @@ import tensorflow as tf
 
 import blazepose
 from blazepose.train import config as config_lib
-from blazepose.train.trainer import TRUNK_PREFIXES, Trainer, WarmupSchedule, make_optimizer
+from blazepose.train.optimization import TRUNK_PREFIXES, make_optimizer, make_schedule
+from blazepose.train.trainer import Trainer
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -24,12 +25,48 @@ def test_finetune_schedule_keeps_its_shape_whatever_the_steps(train_steps):
     section = config.optimizer
     warmup = section.warmup_for(train_steps)
     assert warmup == max(1, round(0.1 * train_steps))
-    schedule = WarmupSchedule(section.learning_rate, train_steps, warmup, section.schedule)
+    schedule = make_schedule(config)
     peak = section.learning_rate
     assert float(schedule(warmup // 2)) < peak
     assert float(schedule(warmup)) == pytest.approx(peak, rel=1e-3)
     assert float(schedule(train_steps - 1)) < 0.01 * peak
     assert section.trunk_frozen_for(train_steps) == round(0.25 * train_steps)
+
+
+def _hand_written_schedule(step, peak, total, warmup, kind, boundaries=(), factor=0.1):
+    """The schedule the Keras ones replaced (before issue 17), for the record: its warm-up
+    reached ``peak * (step + 1) / warmup`` at ``step``, one step ahead of Keras' convention."""
+    if step < warmup:
+        return peak * min(1.0, (step + 1) / max(warmup, 1))
+    if kind == "cosine":
+        progress = min(max((step - warmup) / max(total - warmup, 1), 0.0), 1.0)
+        return peak * 0.5 * (1.0 + np.cos(np.pi * progress))
+    if kind == "step":
+        return peak * factor ** sum(step >= b for b in boundaries)
+    return peak
+
+
+@pytest.mark.parametrize("kind, warmup, boundaries", [
+    ("cosine", 10, ()), ("cosine", 0, ()), ("constant", 5, ()), ("constant", 0, ()),
+    ("step", 4, (20, 30)), ("step", 0, (1, 25)), ("step", 3, ())])
+def test_keras_schedules_keep_the_shape_after_the_warm_up(kind, warmup, boundaries):
+    """From the end of the warm-up on, the Keras schedules equal the hand-written one; during
+    the warm-up they follow Keras' convention, ``peak * step / warmup`` (0 at step 0), one
+    step behind the old ``peak * (step + 1) / warmup``."""
+    total, peak = 40, 2e-3
+    config = config_lib.TrainConfig(train_steps=total, optimizer=config_lib.OptimizerSection(
+        learning_rate=peak, schedule=kind, warmup_steps=warmup, step_boundaries=boundaries,
+        step_factor=0.5))
+    schedule = make_schedule(config)
+    assert isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule)
+    for step in range(total + 5):
+        rate = float(schedule(tf.constant(step, tf.int64)))
+        old = _hand_written_schedule(step, peak, total, warmup, kind, boundaries, 0.5)
+        if step < warmup:
+            assert rate == pytest.approx(peak * step / warmup, rel=1e-5, abs=1e-12), step
+            assert old - rate == pytest.approx(peak / warmup, rel=1e-4), step
+        else:
+            assert rate == pytest.approx(old, rel=1e-5, abs=1e-10), step
 
 
 def _grads_of_ones(model):

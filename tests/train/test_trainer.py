@@ -1,5 +1,6 @@
 """The training loop on CPU: learning, distribution, checkpoints, NaN guard, TensorBoard."""
 
+import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -11,8 +12,14 @@ import tensorflow_datasets as tfds
 
 from blazepose.data.config import NO_AUGMENTATION, PipelineConfig
 from blazepose.train import config as config_lib
+from blazepose.train import validation
 from blazepose.train.task import PoseTask
-from blazepose.train.trainer import CheckpointMismatchError, NonFiniteLossError, Trainer
+from blazepose.train.trainer import (
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    Trainer,
+    loop_length,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -38,6 +45,8 @@ def test_loss_falls_and_artifacts_are_written(small_config, tmp_path):
     assert "pck@0.2" in results and (tmp_path / "validation.json").exists()
     assert (tmp_path / "predictions.png").stat().st_size > 1000
     assert trainer.manager.latest_checkpoint.endswith("ckpt-12")
+    assert config_lib.load_run_config(tmp_path) == config
+    assert not (tmp_path / "architecture.json").exists() and not (tmp_path / "phase.json").exists()
 
     tags = _event_tags(tmp_path / "train") | _event_tags(tmp_path / "validation")
     for tag in ("loss/total", "loss/heatmap", "learning_rate", "images_per_second",
@@ -56,16 +65,25 @@ def _event_tags(folder):
 
 
 def test_mirrored_on_two_cpus_matches_one_device(small_config, tmp_path):
-    losses = {}
+    """Training (three steps in one traced loop) and the traced, distributed evaluation step
+    give the same results on two replicas as on one device."""
+    losses, evaluations = {}, {}
     for name in ("default", "mirrored"):
-        config = small_config(train_steps=3, checkpoint_every=100)
+        config = small_config(train_steps=3, checkpoint_every=100, summary_every=3,
+                              log_every=3, steps_per_loop=3)
         strategy = (tf.distribute.get_strategy() if name == "default" else
                     tf.distribute.MirroredStrategy(
                         [d.name for d in tf.config.list_logical_devices("CPU")[:2]]))
         trainer = Trainer(config, tmp_path / name, strategy=strategy, print_fn=lambda *_: None)
         trainer.train()
         losses[name] = _loss(trainer, _fixed_batch(trainer.task))
+        evaluations[name] = trainer.run_evaluation(max_batches=2)
     assert losses["mirrored"] == pytest.approx(losses["default"], rel=1e-4)
+    one, two = evaluations["default"], evaluations["mirrored"]
+    assert two.num_examples == one.num_examples == 8
+    for key in ("pck@0.2", "mean_pixel_error"):
+        assert two.evaluator.result()[key] == pytest.approx(one.evaluator.result()[key],
+                                                            rel=1e-3, abs=1e-3), key
 
 
 def test_resume_continues_the_step_counter(small_config, tmp_path):
@@ -85,6 +103,33 @@ def test_another_architecture_is_refused_with_what_differs(small_config, tmp_pat
         Trainer(other, tmp_path, print_fn=lambda *_: None)
 
 
+def test_a_failed_restore_writes_nothing_and_older_runs_are_read(small_config, tmp_path):
+    """Checkpoints without their config.json (copied into a new folder) and a config of another
+    variant: the restore fails and records nothing, so the right config still resumes them. An
+    older trainer's architecture.json and phase.json are still read."""
+    import json
+
+    quiet = {"print_fn": lambda *_: None}
+    Trainer(small_config(phase="heatmap", train_steps=2), tmp_path, **quiet).train()
+    (tmp_path / "config.json").unlink()
+    full = small_config(phase="heatmap", model=config_lib.ModelSection(variant="full"))
+    with pytest.raises(CheckpointMismatchError, match="cannot restore"):
+        Trainer(full, tmp_path, **quiet).train()
+    assert not (tmp_path / "config.json").exists()
+
+    lite = small_config()
+    (tmp_path / "architecture.json").write_text(json.dumps(
+        {"model": dataclasses.asdict(lite.model), "topology": lite.data.pipeline.topology}))
+    (tmp_path / "phase.json").write_text(json.dumps({"phase": "heatmap"}))
+    with pytest.raises(CheckpointMismatchError, match="variant.*lite.*full"):
+        Trainer(full, tmp_path, **quiet)
+    printed = []
+    regression = small_config(phase="regression", train_steps=4)
+    Trainer(regression, tmp_path, print_fn=printed.append).train()
+    assert any("starts from phase heatmap" in line for line in printed), printed
+    assert config_lib.load_run_config(tmp_path) == regression
+
+
 class _PoisonedTask(PoseTask):
     """Its training images turn to NaN from the third batch on."""
 
@@ -99,15 +144,56 @@ class _PoisonedTask(PoseTask):
         return poisoned
 
 
-def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(small_config, tmp_path):
-    config = small_config(train_steps=6, checkpoint_every=2)
+@pytest.mark.parametrize("steps_per_loop", [1, 2])
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(small_config, tmp_path,
+                                                            steps_per_loop):
+    """The third batch is NaN (its loss, or the next one's through the NaN weights): the loop
+    of steps 3-4 (or each step alone) ends with the guard naming the first non-finite step, and
+    nothing non-finite is saved."""
+    import re
+
+    config = small_config(train_steps=6, checkpoint_every=2, summary_every=6, log_every=6,
+                          steps_per_loop=steps_per_loop)
     trainer = Trainer(config, tmp_path, task=_PoisonedTask(config), print_fn=lambda *_: None)
     with pytest.raises(NonFiniteLossError, match=r"at step (\d+).*ckpt-2") as raised:
         trainer.train()
-    import re
-
     assert int(re.search(r"at step (\d+)", str(raised.value)).group(1)) in (3, 4)
+    assert int(trainer.step.numpy()) in (3, 4)
     assert trainer.manager.latest_checkpoint.endswith("ckpt-2")
+    assert (tmp_path / "config.json").exists(), "the run's config is written before step 1"
+
+
+def test_loops_end_at_every_event():
+    config = config_lib.TrainConfig(train_steps=95, steps_per_loop=10, summary_every=20,
+                                    log_every=25, checkpoint_every=40, eval_every=45,
+                                    profile_steps=(52, 56))
+    ends, step = [], 0
+    while step < config.train_steps:
+        step += loop_length(config, step)
+        ends.append(step)
+    assert ends == [10, 20, 25, 35, 40, 45, 50, 51, 56, 60, 70, 75, 80, 90, 95]
+    assert loop_length(dataclasses.replace(config, steps_per_loop=1), 0) == 1
+
+
+def test_longer_loops_train_the_same_weights(small_config, tmp_path):
+    """Deterministic runs with loops of 1 and of 3 steps end with the same weights, the same
+    checkpoints and the same validation; the logged losses are the loops' means."""
+    weights, printed = {}, {}
+    for steps_per_loop in (1, 3):
+        lines = []
+        config = small_config(train_steps=6, checkpoint_every=3, eval_every=3, summary_every=3,
+                              log_every=3, steps_per_loop=steps_per_loop)
+        model_dir = tmp_path / str(steps_per_loop)
+        trainer = Trainer(config, model_dir, print_fn=lines.append)
+        results = trainer.train()
+        weights[steps_per_loop] = [w.numpy() for w in trainer.model.weights]
+        printed[steps_per_loop] = [line for line in lines if line.startswith("step ")]
+        assert sorted(p.name for p in (model_dir / "checkpoints").glob("*.index")) == [
+            "ckpt-3.index", "ckpt-6.index"]
+        assert np.isfinite(results["pck@0.2"])
+    for a, b in zip(weights[1], weights[3]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert [line.split()[:2] for line in printed[1]] == [line.split()[:2] for line in printed[3]]
 
 
 def test_phases_freeze_the_right_layers(small_config):
@@ -342,9 +428,10 @@ def test_coco_data_gets_oks_ap(small_config, tmp_path):
     truth = rng.uniform(20, 200, (5, 33, 2)).astype(np.float32)
     labelled = np.ones((5, 33), bool)
     area = np.full(5, 4000.0, np.float32)
-    perfect = trainer._coco_oks(truth, truth, labelled, area)
+    topology = trainer.task.topology
+    perfect = validation.coco_oks(truth, truth, labelled, area, topology)
     assert perfect["oks_AP"] == pytest.approx(1.0)
-    wrong = trainer._coco_oks(truth + 25.0, truth, labelled, area)
+    wrong = validation.coco_oks(truth + 25.0, truth, labelled, area, topology)
     assert wrong["oks_AP"] < 0.2
 
 
