@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import tensorflow as tf
 from absl import app, flags
 
+from blazepose import topology as topology_lib
+from blazepose.train import config as config_lib
+from blazepose.train.task import PoseTask
+from blazepose.train.trainer import Trainer, make_strategy
 from datasets_tfds.prepare import prepare_sources
 
 _PRESET = flags.DEFINE_string("preset", "default", "Experiment to start from: a function "
@@ -118,8 +123,6 @@ def _weights_match(values):
 
 def config_from_flags():
     """The preset with the flags that were given applied; raises ValueError when invalid."""
-    from blazepose.train import config as config_lib
-
     config = config_lib.get_preset(_PRESET.value)
     overrides = {name: flag.value for name, flag in {
         "train_steps": _TRAIN_STEPS, "batch_size": _BATCH_SIZE, "strategy": _STRATEGY,
@@ -150,8 +153,6 @@ def config_from_flags():
     if _VARIANT.value is not None:
         model = dataclasses.replace(model, variant=_VARIANT.value)
     if _TOPOLOGY.value is not None:
-        from blazepose import topology as topology_lib
-
         keypoints = topology_lib.get_topology(_TOPOLOGY.value)  # ValueError names the known
         model = dataclasses.replace(model, num_keypoints=keypoints.num_keypoints)
         data = dataclasses.replace(data, pipeline=dataclasses.replace(
@@ -180,15 +181,10 @@ def main(argv):
         config = config_from_flags()
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    if config.num_cpu_devices:
-        import tensorflow as tf  # before anything initialises the runtime
-
+    if config.num_cpu_devices:  # before anything initialises the runtime
         cpus = tf.config.list_physical_devices("CPU")
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * config.num_cpu_devices)
-    from blazepose.train.task import PoseTask
-    from blazepose.train.trainer import Trainer, make_strategy
-
     # Before any other TF work: multi-worker collectives must be configured at startup.
     strategy = make_strategy(config.strategy)
     try:

@@ -442,7 +442,7 @@ def extract_split_landmarks(dataset: str, split: str, data_dir: str | None, back
     ``label_<level>`` class features, e.g. yoga82): returns the arrays of the landmark cache
     (``<split>_landmarks`` float32 [N, 33, 5], NaN where no person was found, ``<split>_image_ids``,
     ``<split>_label_<level>``) and the class names per level. ``log`` receives progress lines."""
-    import numpy as np
+    # TF, TFDS and the pipeline only here: the rest of this module is numpy.
     import tensorflow_datasets as tfds
 
     from blazepose.inference import PosePipeline

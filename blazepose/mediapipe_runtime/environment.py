@@ -20,6 +20,8 @@ import pathlib
 import subprocess
 import sys
 
+from blazepose.pretrained.files import build_folder_atomically, default_cache_dir
+
 READY_FILE = "READY"
 
 
@@ -54,8 +56,6 @@ RUNTIMES = {
 
 
 def environment_dir(name: str = "tasks", cache_dir: os.PathLike | None = None) -> pathlib.Path:
-    from blazepose.pretrained.files import default_cache_dir
-
     runtime = _runtime(name)
     base = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
     return base / "mediapipe-env" / f"{runtime.name}-{runtime.key}"
@@ -80,8 +80,6 @@ def ensure_python(name: str = "tasks", cache_dir: os.PathLike | None = None,
     Raises:
       RuntimeUnavailable: venv or pip failed (their output is in the message).
     """
-    from blazepose.pretrained.files import build_folder_atomically
-
     runtime = _runtime(name)
     target = environment_dir(name, cache_dir)
 

@@ -37,6 +37,7 @@ from blazepose.analysis.counting import (
     angle_signal,
 )
 from blazepose.keypoints import flip_keypoints
+from blazepose.synthesis.sequences import generate_sequence
 from blazepose.topology import BLAZEPOSE_33, PoseLandmark
 from blazepose.track_file import PoseTrack
 
@@ -146,8 +147,6 @@ def synthetic_recording(rng: np.random.Generator, exercise: str, num_reps: int |
       depth: ``world`` (world landmarks and image z), ``image`` (image z only) or ``2d``.
       clean: no tracker faults in the motion model either (jitter, outliers, misses, drops).
     """
-    from blazepose.synthesis.sequences import generate_sequence
-
     sequence = generate_sequence(rng, exercise=exercise, num_reps=num_reps, clean=clean)
     fps = float(sequence["fps"])
     width, height = (int(v) for v in sequence["frame_size"])
