@@ -54,6 +54,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 import tqdm
 
+from blazepose import detector_anchors as detection_lib
 from blazepose import metrics
 from blazepose import topology as topology_lib
 from blazepose.data import ops
@@ -62,7 +63,6 @@ from blazepose.data.config import CropConfig
 from blazepose.inference import geometry, postprocess
 from blazepose.inference.backends import make_backend
 from blazepose.inference.pipeline import detection_roi
-from blazepose.model import detection as detection_lib
 
 CROP_MODES = ("gt", "detector")
 """``--crops`` of ``launch.evaluate``: ``gt`` crops from the labels, ``detector`` from the

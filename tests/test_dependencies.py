@@ -14,7 +14,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NUMPY_ONLY = ["blazepose", "blazepose.topology", "blazepose.keypoints", "blazepose.track_file",
               "blazepose.analysis.counting", "blazepose.analysis.classification",
               "blazepose.synthesis.tracks", "blazepose.synthesis.scene",
-              "blazepose.synthesis.sequences"]
+              "blazepose.synthesis.sequences", "blazepose.detector_anchors"]
+
+# The TFLite inference path (run_video, count_reps and the pipeline with Google's files or an
+# exported .tflite): LiteRT and OpenCV, no TensorFlow or Keras until a Keras backend is asked for.
+TFLITE_PATH = ["blazepose.inference.pipeline", "blazepose.inference.video", "launch.run_video",
+               "launch.count_reps"]
 
 
 def _imported_modules(path: pathlib.Path) -> set[str]:
@@ -52,6 +57,15 @@ def test_numpy_only_modules_load_no_tensorflow(module):
             "heavy = sorted(m for m in ('tensorflow', 'keras', 'tensorflow_datasets', 'cv2')"
             " if m in sys.modules)\n"
             "print(','.join(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "", f"import {module} loaded {result.stdout.strip()}"
+
+
+@pytest.mark.parametrize("module", TFLITE_PATH)
+def test_tflite_inference_path_loads_no_tensorflow(module):
+    code = (f"import sys; sys.argv = ['x']; import {module}\n"
+            "print(','.join(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == "", f"import {module} loaded {result.stdout.strip()}"

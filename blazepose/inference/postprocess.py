@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from blazepose.model import detection
+from blazepose import detector_anchors as detection
 
 HEATMAP_KERNEL_SIZE = 7
 HEATMAP_MIN_CONFIDENCE = 0.5
@@ -69,7 +69,7 @@ def decode_detections(boxes: np.ndarray, scores: np.ndarray, anchors: np.ndarray
       boxes: float ``[..., A, 4 + 2K]`` raw regressors (the detector's ``boxes``).
       scores: float ``[..., A, 1]`` raw logits (the detector's ``scores``).
       anchors: float ``[A, 2]`` centres (sizes 1) or ``[A, 4]`` (x, y, w, h), normalised, from
-        :func:`blazepose.model.detection.generate_anchors`; default the pose detector's.
+        :func:`blazepose.detector_anchors.generate_anchors`; default the pose detector's.
       input_size: the detector's input side in pixels (MediaPipe's x/y/w/h scales).
     Returns:
       float64 arrays normalised to the detector input: ``boxes [..., A, 4]`` (xmin, ymin, xmax,

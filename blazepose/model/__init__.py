@@ -1,5 +1,11 @@
 """BlazePose networks: architecture descriptions, Keras builders, custom layers and decoding."""
 
+from blazepose.detector_anchors import (
+                                          POSE_DETECTOR_ANCHORS,
+                                          SsdAnchorOptions,
+                                          anchor_grids,
+                                          generate_anchors,
+)
 from blazepose.model.architecture import (
                                           FULL,
                                           HEAVY,
@@ -10,18 +16,12 @@ from blazepose.model.architecture import (
                                           get_architecture,
                                           scale_architecture,
 )
-from blazepose.model.detection import (
-                                       POSE_DETECTOR_ANCHORS,
-                                       SsdAnchorOptions,
-                                       anchor_grids,
-                                       generate_anchors,
-)
 from blazepose.model.detector import build_detector_model
 from blazepose.model.landmark import (
-    OUTPUT_KEYS,
-    LandmarkModelConfig,
-    build_landmark_model,
-    build_model,
+                                          OUTPUT_KEYS,
+                                          LandmarkModelConfig,
+                                          build_landmark_model,
+                                          build_model,
 )
 from blazepose.model.layers import DepthToSpace, StopGradient
 

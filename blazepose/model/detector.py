@@ -96,7 +96,7 @@ def build_detector_model(name: str | None = None) -> keras.Model:
     (see :func:`blazepose.inference.geometry.letterbox_image`).
 
     Outputs (a dict of raw tensors, exactly as Google's file computes them), over the 2254 anchors
-    of :func:`blazepose.model.detection.generate_anchors` in the same order (28x28x2, then 14x14x2,
+    of :func:`blazepose.detector_anchors.generate_anchors` in the same order (28x28x2, then 14x14x2,
     then 7x7x6; row-major over each grid, the anchors of a cell consecutive):
       ``boxes``: float32 ``[N, 2254, 12]`` regressors ``[xc, yc, w, h, kp0x, kp0y, ..., kp3x,
         kp3y]`` in 224-pixel units, centres and keypoints relative to the anchor centre

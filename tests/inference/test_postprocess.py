@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from blazepose import detector_anchors as detection
 from blazepose.inference import geometry, postprocess
-from blazepose.model import decoding, detection
+from blazepose.model import decoding
 
 ANCHORS = postprocess.detector_anchors()
 NUM_ANCHORS = 2254

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from blazepose.model import detection
+from blazepose import detector_anchors as detection
 
 NUM_ANCHORS = 2254
 

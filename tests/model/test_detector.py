@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from blazepose.model import detection, detector
+from blazepose import detector_anchors as detection
+from blazepose.model import detector
 from blazepose.model.layers import DepthToSpace
 
 # Sum of the weight elements of pose_detection.tflite (MediaPipe 0.10.21), also recomputed from
