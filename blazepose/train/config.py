@@ -263,6 +263,11 @@ def from_json(text: str) -> TrainConfig:
 RUN_CONFIG_FILE = "config.json"
 
 
+def save_run_config(model_dir, config: TrainConfig) -> None:
+    """Writes ``config`` as ``model_dir/config.json``, what :func:`load_run_config` reads."""
+    (pathlib.Path(model_dir) / RUN_CONFIG_FILE).write_text(to_json(config))
+
+
 def load_run_config(model_dir) -> TrainConfig | None:
     """The resolved config a training run saved in ``model_dir`` (None for older runs)."""
     path = pathlib.Path(model_dir) / RUN_CONFIG_FILE

@@ -37,7 +37,8 @@ from tensorboard.plugins.hparams import api as hparams_api
 
 from blazepose import metrics
 from blazepose.pretrained.importer import initialize_from, transfer_weights
-from blazepose.train import records, runs, validation
+from blazepose.train import config as config_lib
+from blazepose.train import runs, validation
 from blazepose.train import strategy as strategy_lib
 from blazepose.train.config import TrainConfig
 from blazepose.train.optimization import TRUNK_PREFIXES, make_optimizer, make_schedule
@@ -77,6 +78,20 @@ def loop_length(config: TrainConfig, step: int) -> int:
     return max(1, min(config.steps_per_loop, min(ends) - step))
 
 
+class _RecordingCheckpointManager(tf.train.CheckpointManager):
+    """A ``tf.train.CheckpointManager`` that calls ``before_save()`` before each save (the
+    trainer writes the run's ``config.json`` there, so a checkpoint never lies in a folder
+    without the config that made it)."""
+
+    def __init__(self, checkpoint, directory, max_to_keep, before_save, **kwargs):
+        super().__init__(checkpoint, directory, max_to_keep, **kwargs)
+        self._before_save = before_save
+
+    def save(self, *args, **kwargs):
+        self._before_save()
+        return super().save(*args, **kwargs)
+
+
 class Trainer:
     """Runs a :class:`TrainConfig` in ``model_dir`` (resuming from its checkpoints).
 
@@ -103,7 +118,7 @@ class Trainer:
         # only the chief into model_dir; the others into a scratch folder of their own.
         self.save_dir = self.model_dir if self.is_chief else (
             self.model_dir / f"worker_scratch_{strategy_lib.task_id(self.strategy)}")
-        if self.is_chief and records.has_checkpoint(self.model_dir):
+        if self.is_chief and runs.find_checkpoint(self.model_dir, "best") is not None:
             saved = runs.run_config(self.model_dir)
             if saved is not None:
                 runs.check_architecture(self.model_dir, saved, config)
@@ -139,10 +154,10 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
         self._recorded = False
-        self.manager = records.RecordingCheckpointManager(
+        self.manager = _RecordingCheckpointManager(
             self.checkpoint, self.save_dir / "checkpoints", max_to_keep=config.keep_checkpoints,
             before_save=self.record_run)
-        self.best_manager = records.RecordingCheckpointManager(
+        self.best_manager = _RecordingCheckpointManager(
             self.checkpoint, self.save_dir / "best", max_to_keep=1, before_save=self.record_run)
         if self.is_chief:
             self.writer = tf.summary.create_file_writer(str(self.model_dir / "train"))
@@ -157,7 +172,7 @@ class Trainer:
         """Writes ``model_dir/config.json`` (the chief, once per trainer): called by
         :meth:`train` after its restore, and before any checkpoint this trainer saves."""
         if self.is_chief and not self._recorded:
-            records.write_run_config(self.model_dir, self.config)
+            config_lib.save_run_config(self.model_dir, self.config)
         self._recorded = True
 
     def restore(self) -> bool:
