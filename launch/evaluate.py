@@ -173,10 +173,12 @@ def main(argv):
         data = dataclasses.replace(data, eval_split=_SPLIT.value)
     if _DATA_DIR.value:
         data = dataclasses.replace(data, data_dir=_DATA_DIR.value)
-    # Evaluation computes no loss: the reference network of the preserve loss is not built.
+    # Evaluation computes no loss: the reference network of the preserve and distillation
+    # losses is not built.
     config = dataclasses.replace(config, data=data, batch_size=_BATCH_SIZE.value,
                                  eval_batches=_BATCHES.value, init_from=_INIT_FROM.value,
-                                 losses=dataclasses.replace(config.losses, preserve_weight=0.0))
+                                 losses=dataclasses.replace(config.losses, preserve_weight=0.0,
+                                                            distill_weight=0.0))
     task = PoseTask(config)
     prepare_sources(task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, task=task)

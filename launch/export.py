@@ -48,6 +48,7 @@ from blazepose.data.pipeline import DataSource
 from blazepose.export import ExportConfig, ExportError, exporter, representative, sources
 from blazepose.export.config import SUPPORTED_QUANTIZATIONS, VerificationError
 from blazepose.export.exporter import photo_crops
+from blazepose.model import quantization
 from blazepose.samples import fetch_sample
 from blazepose.train import config as config_lib
 from blazepose.train import runs
@@ -68,11 +69,18 @@ _MODEL = flags.DEFINE_string("model", None, "A .keras file, or mediapipe_full (G
 _FORMAT = flags.DEFINE_enum("format", None, FORMATS, "Export format.", required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Folder to create.", required=True)
 _QUANTIZE = flags.DEFINE_enum("quantize", "none", QUANTIZATIONS,
-                              "tflite: none|float16|int8; tfjs and mediapipe_task: "
-                              "none|float16; others: none.")
+                              "tflite: none|float16|int8; mediapipe_task: none|float16|int8 "
+                              "(int8 of a quantisation-aware run); tfjs: none|float16; "
+                              "others: none.")
 _WITH_PREPROCESSING = flags.DEFINE_bool("with_preprocessing", False,
                                         "The model takes a uint8 image of any size, resizes and "
                                         "normalises it inside, and returns decoded landmarks.")
+_INT8_INPUT = flags.DEFINE_enum("int8_input", "float32", ["float32", "uint8"],
+                                "--format=tflite --quantize=int8 of a quantisation-aware run: "
+                                "the input tensor (float32 crop in [0, 1], or uint8 pixels).")
+_REQUIRE_QAT = flags.DEFINE_bool("require_qat", False, "--quantize=int8 only from a "
+                                 "quantisation-aware run (python -m launch.train --preset=qat): "
+                                 "refuse post-training calibration.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing --output folder.")
 _PRESET = flags.DEFINE_string("preset", "default", "Only when given: the training preset to "
                               "build instead of the run's saved config.json (it must describe "
@@ -115,9 +123,8 @@ def _one_source(values):
 
 @flags.multi_flags_validator(["format", "quantize"],
                              message="--quantize is not available for that --format: tflite "
-                                     "takes none|float16|int8, tfjs none|float16, "
-                                     "mediapipe_task none|float16 (int8 is not accurate enough "
-                                     "for MediaPipe yet), saved_model and onnx none")
+                                     "and mediapipe_task take none|float16|int8, tfjs "
+                                     "none|float16, saved_model and onnx none")
 def _quantization_supported(values):
     return values["format"] is None or values["quantize"] in SUPPORTED_QUANTIZATIONS.get(
         values["format"], ())
@@ -192,8 +199,9 @@ def _load_source():
     return source, config
 
 
-def _crops(config, export_config):
-    """(calibration crops or None, verification crops or None)."""
+def _crops(config, export_config, quantization_aware: bool):
+    """(calibration crops or None, verification crops or None). A quantisation-aware run
+    needs no calibration; its int8 export is verified on held-out crops of its data too."""
     calibration, held_out = None, np.zeros((0, 256, 256, 3), np.float32)
     if export_config.quantize == "int8":
         name = _REPRESENTATIVE.value or config.data.datasets[0]
@@ -209,6 +217,8 @@ def _crops(config, export_config):
             raise app.UsageError(f"--representative_dataset {name}: only {len(crops)} crops, "
                                  f"need more than {_HELD_OUT}")
         calibration, held_out = crops[:-_HELD_OUT], crops[-_HELD_OUT:]
+        if quantization_aware:
+            calibration = None
     if not _VERIFY.value:
         return calibration, None
 
@@ -223,7 +233,8 @@ def main(argv):
     try:
         export_config = ExportConfig(_FORMAT.value, _QUANTIZE.value, _WITH_PREPROCESSING.value,
                                      calibration_images=_CALIBRATION_IMAGES.value,
-                                     detector=_DETECTOR.value)
+                                     int8_input=_INT8_INPUT.value,
+                                     require_qat=_REQUIRE_QAT.value, detector=_DETECTOR.value)
         exporter.check_output(_OUTPUT.value, _OVERWRITE.value)
         source, config = _load_source()
         if _MODEL.value is None:
@@ -231,7 +242,8 @@ def main(argv):
             which = described["checkpoint"]
             which = "" if which == "prefix" else f"the run's {which} "
             print(f"exporting {which}checkpoint {described['path']} (step {described['step']})")
-        calibration, verify_crops = _crops(config, export_config)
+        calibration, verify_crops = _crops(config, export_config,
+                                           quantization.is_quantized(source.model))
         result = exporter.export_model(source, _OUTPUT.value, export_config,
                                        overwrite=_OVERWRITE.value, representative=calibration,
                                        verify_crops=verify_crops,
@@ -253,6 +265,12 @@ def _report(result) -> None:
         print("agreement with the Keras model on", verification["inputs"], "inputs:",
               json.dumps({k: v for k, v in verification.items()
                           if k.startswith("landmark") or k == "pose_flag"}))
+    quantized = result.metadata.get("quantization")
+    if quantized:
+        print("int8 vs the float twin of the same checkpoint:", json.dumps(quantized["vs_float"]))
+        print("layers with the largest int8 error (relative RMS; own step):", ", ".join(
+            f"{row['layer']} {row['relative_error']:.3f} ({row['step']:.3f})"
+            for row in quantized["layers"][:6]))
     if "tensorrt" in result.metadata:
         print("TensorRT:", result.metadata["tensorrt"])
     if "bundle" in result.metadata:

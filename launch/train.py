@@ -88,6 +88,12 @@ _PRESERVE_WEIGHT = flags.DEFINE_float("preserve_weight", None,
                                       "Weight of the loss keeping the pose flag and world "
                                       "landmarks at the --init_from network's values (0: off).",
                                       lower_bound=0)
+_DISTILL_WEIGHT = flags.DEFINE_float(
+    "distill_weight", None, "Weight of the loss matching every output to a frozen float copy "
+    "of the --init_from network (quantisation-aware training; 0: off).", lower_bound=0.0)
+_KEEP_FLOAT = flags.DEFINE_list(
+    "keep_float", None, "Quantisation-aware runs (--preset=qat): layers kept in float32 in the "
+    "int8 export (mixed precision), e.g. reg_landmarks.")
 
 
 @flags.multi_flags_validator(["strategy", "num_cpu_devices"],
@@ -163,13 +169,12 @@ def config_from_flags():
                        "trunk_frozen_fraction": _TRUNK_FROZEN, "ema_momentum": _EMA}.items():
         if flag.value is not None:
             optimizer = dataclasses.replace(optimizer, **{name: flag.value})
-    losses = config.losses
-    if _HEATMAP_LOSS.value is not None:
-        losses = dataclasses.replace(losses, heatmap=_HEATMAP_LOSS.value)
-    if _REGRESSION_LOSS.value is not None:
-        losses = dataclasses.replace(losses, regression=_REGRESSION_LOSS.value)
-    if _PRESERVE_WEIGHT.value is not None:
-        losses = dataclasses.replace(losses, preserve_weight=_PRESERVE_WEIGHT.value)
+    losses = dataclasses.replace(config.losses, **{name: flag.value for name, flag in {
+        "heatmap": _HEATMAP_LOSS, "regression": _REGRESSION_LOSS,
+        "preserve_weight": _PRESERVE_WEIGHT, "distill_weight": _DISTILL_WEIGHT}.items()
+        if flag.value is not None})
+    if _KEEP_FLOAT.value is not None:
+        model = dataclasses.replace(model, keep_float=tuple(_KEEP_FLOAT.value))
     return dataclasses.replace(config, data=data, model=model, optimizer=optimizer,
                                losses=losses, **overrides)
 

@@ -11,21 +11,21 @@ QUANTIZATIONS = ("none", "float16", "int8")
 # Google's own file) or full-integer int8 calibrated on a representative data set. TF.js: float16
 # weights in the weight files (computed in float32). SavedModel and ONNX are float32 only.
 # MediaPipe task bundle: the landmark network in float32 or with float16 weights (Google's own
-# format); int8 is refused until it is accurate (see INT8_TASK_REFUSAL).
+# format), or int8 when the network was trained quantisation-aware (see INT8_TASK_REFUSAL).
 SUPPORTED_QUANTIZATIONS = {
     "saved_model": ("none",),
     "tflite": ("none", "float16", "int8"),
     "onnx": ("none",),
     "tfjs": ("none", "float16"),
-    "mediapipe_task": ("none", "float16"),
+    "mediapipe_task": ("none", "float16", "int8"),
 }
+INT8_INPUTS = ("float32", "uint8")
 
 INT8_TASK_REFUSAL = (
-    "--format=mediapipe_task does not offer --quantize=int8 yet: post-training int8 moves the "
-    "keypoints by 8-14 px on a 256-px crop and makes the pose flag unusable (MediaPipe decides "
-    "from it whether a person is present), so the bundle would not be accurate; use "
-    "--quantize=float16 (60 % of the bundle's size; keypoints ~0.3 px from float32 on average "
-    "on a 256-px crop) or --quantize=none")
+    "--format=mediapipe_task --quantize=int8 needs a quantisation-aware checkpoint (python -m "
+    "launch.train --preset=qat): post-training int8 moves the keypoints by 8-14 px on a 256-px "
+    "crop and makes the pose flag unusable (MediaPipe decides from it whether a person is "
+    "present); otherwise use --quantize=float16 or --quantize=none")
 
 # Files a detector given to a mediapipe_task export may be (ExportConfig.detector).
 DETECTOR_SUFFIXES = (".tflite", ".keras")
@@ -60,6 +60,11 @@ class ExportConfig:
         (``serving_default``). A SavedModel always has both signatures.
       calibration_images: crops of the representative data set used to calibrate int8.
       onnx_opset: ONNX opset of the ONNX export.
+      int8_input: ``int8`` of a quantisation-aware network: the input tensor ``float32`` (the
+        crop in [0, 1], quantised inside) or ``uint8`` (the crop's 0..255 pixel values; scale
+        1/255, zero point 0). A ``mediapipe_task`` always takes float32 (MediaPipe normalises).
+      require_qat: ``int8`` only from a quantisation-aware network (no post-training
+        calibration).
       detector: ``mediapipe_task`` only: the person detector bundled with the landmark network.
         None: Google's ``pose_detection.tflite`` (mediapipe 0.10.21, fetched once and cached);
         else a path to a ``.tflite`` file with the interface of Google's (float32 input
@@ -73,6 +78,8 @@ class ExportConfig:
     with_preprocessing: bool = False
     calibration_images: int = 64
     onnx_opset: int = 17
+    int8_input: str = "float32"
+    require_qat: bool = False
     detector: str | None = None
 
     def __post_init__(self):
@@ -92,12 +99,18 @@ class ExportConfig:
                               f"it supports --quantize={'|'.join(supported)}")
         if self.calibration_images < 1:
             raise ExportError(f"calibration_images must be >= 1, got {self.calibration_images}")
+        if self.int8_input not in INT8_INPUTS:
+            raise ExportError(f"--int8_input must be one of {', '.join(INT8_INPUTS)}, got "
+                              f"{self.int8_input!r}")
+        if self.int8_input != "float32" and (self.quantize != "int8"
+                                             or self.format != "tflite"):
+            raise ExportError("--int8_input=uint8 applies to --format=tflite --quantize=int8")
+        if self.require_qat and self.quantize != "int8":
+            raise ExportError("--require_qat applies to --quantize=int8")
         if not 13 <= self.onnx_opset <= 21:
             raise ExportError(f"onnx_opset must be in 13..21, got {self.onnx_opset}")
 
     def _check_task_request(self) -> None:
-        if self.quantize == "int8":
-            raise ExportError(INT8_TASK_REFUSAL)
         if self.with_preprocessing:
             raise ExportError("--with_preprocessing does not apply to --format=mediapipe_task: "
                               "MediaPipe's PoseLandmarker detects, crops and normalises the image "

@@ -7,8 +7,10 @@ see :mod:`blazepose.export.saved_model`) and writes its files into an output fol
   has no shape arithmetic left: the crop model's ops are exactly those of
   ``pose_landmark_full.tflite`` (58 CONV_2D, 38 DEPTHWISE_CONV_2D, 28 ADD, 5 PAD,
   5 RESIZE_BILINEAR, 3 RESHAPE, 2 MAX_POOL_2D, 1 LOGISTIC). ``float16`` stores float16 weights
-  with DEQUANTIZE ops (Google's own format); ``int8`` is full-integer post-training
-  quantisation (every op int8, float32 input and output) calibrated on representative crops.
+  with DEQUANTIZE ops (Google's own format); ``int8`` is full-integer: of a quantisation-aware
+  network (:mod:`blazepose.model.quantization`) with the ranges it learnt (every op int8,
+  float32 or uint8 input, float32 outputs), else post-training quantisation calibrated on
+  representative crops.
 * MediaPipe (``mediapipe_task``): :func:`convert_for_mediapipe` traces ``serving_default`` for
   a batch of 1 as TFLite too, keeps only the outputs MediaPipe reads, reshaped to its shapes
   (landmarks ``[1, 39, 5]`` -> ``[1, 195]``, ...) and lists them in its order.
@@ -18,6 +20,7 @@ see :mod:`blazepose.export.saved_model`) and writes its files into an output fol
 
 from __future__ import annotations
 
+import collections
 import os
 import pathlib
 import subprocess
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
 
 from blazepose.export import mediapipe_task, tfjs_env
 from blazepose.export import saved_model as saved_model_lib
@@ -54,16 +58,26 @@ def _fixed_batch_function(saved_model_dir: os.PathLike, signature: str):
 
 def convert_tflite(saved_model_dir: os.PathLike, path: os.PathLike, signature: str,
                    quantize: str = "none",
-                   representative: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+                   representative: Callable[[], Iterable[np.ndarray]] | None = None,
+                   quantization_aware: bool = False, int8_input: str = "float32",
+                   all_integer: bool = True) -> bytes:
     """Writes a ``.tflite`` file; returns its bytes.
 
     Args:
-      representative: for ``int8``, a function returning an iterable of single inputs
-        ``[1, ...]`` in the signature's dtype (float32 crops or uint8 images).
+      representative: for post-training ``int8``, a function returning an iterable of single
+        inputs ``[1, ...]`` in the signature's dtype (float32 crops or uint8 images).
+      quantization_aware: ``int8`` of a SavedModel with FakeQuant ops (a quantisation-aware
+        network): their ranges are used, no representative data.
+      int8_input: with ``quantization_aware``: ``float32`` or ``uint8`` input tensor.
+      all_integer: with ``quantization_aware``: refuse any float op (no layer kept in float).
     """
     function, loaded = _fixed_batch_function(saved_model_dir, signature)
-    flatbuffer = _convert(function, loaded, quantize, representative,
-                          f"{saved_model_dir} ({signature}, {quantize})")
+    if quantization_aware:
+        flatbuffer = _convert_quantization_aware(
+            function, loaded, int8_input, all_integer, f"{saved_model_dir} ({signature}, int8)")
+    else:
+        flatbuffer = _convert(function, loaded, quantize, representative,
+                              f"{saved_model_dir} ({signature}, {quantize})")
     pathlib.Path(path).write_bytes(flatbuffer)
     return flatbuffer
 
@@ -89,6 +103,46 @@ def _convert(function, trackable, quantize: str,
         raise ConversionError(f"TFLite conversion of {what} failed: {error}") from error
 
 
+def _convert_quantization_aware(function, trackable, int8_input: str, all_integer: bool,
+                                what: str) -> bytes:
+    """Full-integer TFLite of a concrete function whose tensors carry FakeQuant ranges; the
+    outputs stay float32 (DEQUANTIZE), the input is float32 (QUANTIZE) or uint8."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], trackable)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if int8_input == "uint8":
+        converter.inference_input_type = tf.uint8
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # the converter raises ConverterError and others
+        raise ConversionError(f"TFLite conversion of {what} failed: {error}") from error
+    # (TFLITE_BUILTINS_INT8 cannot say this: the converter looks for FakeQuant ops only at the
+    # top of the graph, not inside the Keras model's function, and asks for calibration data.)
+    floating = sorted({name for (name, kind), _ in op_types(flatbuffer).items()
+                       if kind == "FLOAT32" and name != "DEQUANTIZE"})
+    if all_integer and floating:
+        raise ConversionError(f"TFLite conversion of {what}: not full-integer, float32 "
+                              f"{', '.join(floating)} ops remain (a tensor without a range?)")
+    return flatbuffer
+
+
+def op_types(flatbuffer: bytes) -> collections.Counter:
+    """``(operator name, output tensor type)`` -> count, over the first subgraph of a TFLite
+    model, e.g. ``("CONV_2D", "INT8")``."""
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    graph = model.Subgraphs(0)
+    names = {value: key for key, value in vars(schema.BuiltinOperator).items()
+             if not key.startswith("_")}
+    types = {value: key for key, value in vars(schema.TensorType).items()
+             if not key.startswith("_")}
+    counts: collections.Counter = collections.Counter()
+    for index in range(graph.OperatorsLength()):
+        op = graph.Operators(index)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        name = names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+        counts[(name, types[graph.Tensors(op.Outputs(0)).Type()])] += 1
+    return counts
+
+
 def convert_for_mediapipe(saved_model_dir: os.PathLike, input_spec: tf.TensorSpec,
                           outputs: Mapping[str, tuple[int, ...]], quantize: str = "none"
                           ) -> bytes:
@@ -100,12 +154,13 @@ def convert_for_mediapipe(saved_model_dir: os.PathLike, input_spec: tf.TensorSpe
       outputs: output name -> shape MediaPipe reads (batch 1), in MediaPipe's order, e.g.
         ``{"landmarks": (1, 195), "pose_flag": (1, 1), ...}``; each signature output is
         reshaped to it (same element count) and the others (an offset head) are left out.
-      quantize: ``none`` (float32) or ``float16`` (float16 weights, as Google's files).
+      quantize: ``none`` (float32), ``float16`` (float16 weights, as Google's files) or
+        ``int8`` (a quantisation-aware SavedModel: int8 inside, float32 input and outputs).
     Returns:
       the flatbuffer, its one subgraph's outputs in the order of ``outputs``.
     """
-    if quantize not in ("none", "float16"):
-        raise ExportError(f"a MediaPipe network is converted to float32 or float16, not "
+    if quantize not in ("none", "float16", "int8"):
+        raise ExportError(f"a MediaPipe network is converted to float32, float16 or int8, not "
                           f"{quantize!r}")
     loaded = tf.saved_model.load(os.fspath(saved_model_dir))
     serving = loaded.signatures[CROP_SIGNATURE]
@@ -115,8 +170,11 @@ def convert_for_mediapipe(saved_model_dir: os.PathLike, input_spec: tf.TensorSpe
         return {name: tf.reshape(raw[name], shape) for name, shape in outputs.items()}
 
     function = tf.function(serve).get_concrete_function(input_spec)
-    flatbuffer = _convert(function, loaded, quantize, None,
-                          f"{saved_model_dir} (MediaPipe layout, {quantize})")
+    what = f"{saved_model_dir} (MediaPipe layout, {quantize})"
+    if quantize == "int8":
+        flatbuffer = _convert_quantization_aware(function, loaded, "float32", False, what)
+    else:
+        flatbuffer = _convert(function, loaded, quantize, None, what)
     return mediapipe_task.order_outputs(flatbuffer, list(outputs))
 
 

@@ -21,12 +21,14 @@ from blazepose.export import converters, mediapipe_task, runtimes, saved_model, 
 from blazepose.export import metadata as metadata_lib
 from blazepose.export.config import (
                                      IMAGE_SIGNATURE,
+                                     INT8_TASK_REFUSAL,
                                      ExportConfig,
                                      ExportError,
                                      VerificationError,
 )
 from blazepose.export.representative import as_uint8
 from blazepose.export.sources import ModelSource
+from blazepose.model import quantization
 
 MODEL_FILES = {"tflite": "model.tflite", "onnx": "model.onnx", "tfjs": "model.json",
                "saved_model": "saved_model.pb", "mediapipe_task": mediapipe_task.TASK_FILE}
@@ -87,12 +89,16 @@ def runner_for(config: ExportConfig, directory: pathlib.Path, node_modules=None
 
 
 def verify(source: ModelSource, config: ExportConfig, directory: pathlib.Path,
-           crops: np.ndarray, node_modules=None) -> dict:
+           crops: np.ndarray, node_modules=None, quantization_aware: bool = False) -> dict:
     """Runs the export in its runtime and the Keras model on the same inputs.
+
+    For the int8 export of a quantisation-aware network the Keras model is that network (it
+    simulates the int8 arithmetic), with the ``int8_qat`` tolerances.
 
     Returns the :func:`runtimes.compare` statistics plus ``inputs`` (count) and ``precision``.
     Raises :class:`VerificationError` when a tolerance of ``runtimes.TOLERANCES`` is exceeded.
     """
+    precision = "int8_qat" if quantization_aware else config.precision
     inputs = verification_inputs(crops, config.signature)
     candidate = runner_for(config, directory, node_modules)(inputs)
     reference = runtimes.reference_runner(source.model, config.signature)(inputs)
@@ -101,12 +107,46 @@ def verify(source: ModelSource, config: ExportConfig, directory: pathlib.Path,
                      if k in mediapipe_task.KERAS_LANDMARK_OUTPUTS}
     stats = runtimes.compare(candidate, reference, config.signature,
                              source.topology.num_keypoints)
-    problems = runtimes.violations(stats, config.precision)
+    problems = runtimes.violations(stats, precision)
     if problems:
         raise VerificationError(f"the {config.format} export ({config.quantize}) disagrees with "
                                 f"the Keras model: {'; '.join(problems)}")
-    return {"inputs": int(len(inputs)), "precision": config.precision,
-            "tolerances": runtimes.TOLERANCES[config.precision], **stats}
+    return {"inputs": int(len(inputs)), "precision": precision,
+            "tolerances": runtimes.TOLERANCES[precision], **stats}
+
+
+def quantization_report(source: ModelSource, config: ExportConfig, directory: pathlib.Path,
+                        crops: np.ndarray, worst: int = 12) -> dict:
+    """How far the int8 export of a quantisation-aware network is from its float twin (the
+    same checkpoint in float32) on ``crops``, and which layers cost the accuracy.
+
+    Returns ``{"vs_float": {...}, "layers": [...]}``: ``vs_float`` the x, y distance of the
+    first K landmarks in 256-crop pixels (mean, max), pose flags on each side of 0.5 that
+    differ, the median world-landmark distance in centimetres; ``layers`` the ``worst``
+    layers by the relative RMS difference of their output between the quantised Keras network
+    and its float twin (where error accumulates) with their int8 step.
+    """
+    twin = quantization.float_twin(source.model)
+    inputs = verification_inputs(crops, config.signature)
+    candidate = runner_for(config, directory)(inputs)
+    reference = runtimes.reference_runner(twin, config.signature)(inputs)
+    k = source.topology.num_keypoints
+    report = {"inputs": int(len(inputs))}
+    if "landmarks" in candidate and "landmarks" in reference:
+        ours, theirs = np.asarray(candidate["landmarks"]), np.asarray(reference["landmarks"])
+        pixels = np.linalg.norm(ours[:, :k, :2] - theirs[:, :k, :2], axis=-1)
+        report["landmark_pixel_error_mean"] = round(float(pixels.mean()), 3)
+        report["landmark_pixel_error_max"] = round(float(pixels.max()), 3)
+    if "pose_flag" in candidate and "pose_flag" in reference:
+        flags = np.asarray(candidate["pose_flag"]).reshape(-1) >= 0.5
+        report["pose_flag_decisions_differ"] = int(np.sum(
+            flags != (np.asarray(reference["pose_flag"]).reshape(-1) >= 0.5)))
+    if "world_landmarks" in candidate and "world_landmarks" in reference:
+        world = np.linalg.norm(np.asarray(candidate["world_landmarks"])[:, :k]
+                               - np.asarray(reference["world_landmarks"])[:, :k], axis=-1)
+        report["world_landmark_cm_median"] = round(100 * float(np.median(world)), 3)
+    layers = quantization.layer_errors(twin, source.model, crops)
+    return {"vs_float": report, "layers": layers[:worst]}
 
 
 def _representative_fn(crops: np.ndarray, signature: str):
@@ -150,8 +190,7 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
       converters.ConversionError: a converter failed (nothing is written).
     """
     output = check_output(output_dir, overwrite)
-    if config.quantize == "int8" and (representative is None or not len(representative)):
-        raise ExportError("--quantize=int8 needs representative crops (--representative_dataset)")
+    source, quantization_aware = _check_quantization(source, config, representative, print_fn)
     detector = _check_task_request(source, config)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
@@ -169,10 +208,14 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
                 saved_model.write_saved_model(source.model, saved_model_dir)
             print_fn(f"converting {config.signature} to {config.format} ({config.quantize})")
             extra.update(_convert(config, saved_model_dir, scratch, work, representative,
-                                  detector))
+                                  detector, quantization_aware))
         if verify_crops is not None:
             print_fn(f"verifying the {config.format} export in its runtime")
-            extra["verification"] = verify(source, config, scratch, verify_crops, node_modules)
+            extra["verification"] = verify(source, config, scratch, verify_crops, node_modules,
+                                           quantization_aware)
+            if quantization_aware:
+                extra["quantization"] = quantization_report(source, config, scratch,
+                                                            verify_crops)
         if detector is not None and check_in_mediapipe:
             print_fn("running the bundle in MediaPipe's PoseLandmarker (IMAGE and VIDEO modes)")
             extra["mediapipe"] = task_export.verify_in_mediapipe(
@@ -192,6 +235,38 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
     return ExportResult(output, config, metadata)
 
 
+def _check_quantization(source: ModelSource, config: ExportConfig,
+                        representative: np.ndarray | None, print_fn) -> tuple[ModelSource, bool]:
+    """``(source to convert, whether int8 uses the network's own quantisation-aware ranges)``.
+
+    A quantisation-aware network exported in float (``none``/``float16``) is exported as its
+    float twin (the same weights, no rounding).
+
+    Raises:
+      ExportError: post-training int8 without representative crops, ``require_qat`` of a
+        float network, or a MediaPipe bundle in int8 of a float network.
+    """
+    aware = quantization.is_quantized(source.model)
+    if config.quantize != "int8":
+        if aware:
+            print_fn("a quantisation-aware network: exporting its float twin (the same weights "
+                     f"without rounding) as {config.precision}")
+            source = dataclasses.replace(source, model=quantization.float_twin(source.model))
+        return source, False
+    if not aware:
+        what = source.description.get("path") or source.description.get("kind")
+        if config.require_qat:
+            raise ExportError(f"--require_qat: {what} is not a quantisation-aware network "
+                              "(its run's config has model.quantized false); train one with "
+                              "python -m launch.train --preset=qat --init_from=... first")
+        if config.format == "mediapipe_task":
+            raise ExportError(INT8_TASK_REFUSAL)
+        if representative is None or not len(representative):
+            raise ExportError("post-training --quantize=int8 needs representative crops "
+                              "(--representative_dataset)")
+    return source, aware
+
+
 def _check_task_request(source: ModelSource, config: ExportConfig
                         ) -> task_export.DetectorSource | None:
     """For ``mediapipe_task``: checks the network and resolves the detector (before any file is
@@ -204,8 +279,13 @@ def _check_task_request(source: ModelSource, config: ExportConfig
 
 def _convert(config: ExportConfig, saved_model_dir: os.PathLike, scratch: pathlib.Path,
              work: pathlib.Path, representative: np.ndarray | None,
-             detector: task_export.DetectorSource | None) -> dict:
+             detector: task_export.DetectorSource | None, quantization_aware: bool) -> dict:
     """Converts the SavedModel into ``scratch``; returns what the metadata records of it."""
+    if config.format == "tflite" and quantization_aware:
+        converters.convert_tflite(saved_model_dir, scratch / MODEL_FILES["tflite"],
+                                  config.signature, "int8", quantization_aware=True,
+                                  int8_input=config.int8_input)
+        return {"int8": {"kind": "quantisation-aware", "input": config.int8_input}}
     if config.format == "tflite":
         converters.convert_tflite(
             saved_model_dir, scratch / MODEL_FILES["tflite"], config.signature, config.quantize,

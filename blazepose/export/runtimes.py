@@ -66,6 +66,11 @@ TOLERANCES = {
                 "pose_flag": 0.05, "heatmap": 1.0, "segmentation_probability_mean": 0.01,
                 "landmark_pixel_error_mean": 1.0, "landmark_pixel_error_max": 6.0},
     "int8": {"landmark_pixel_error_mean": 20.0},
+    # int8 of a quantisation-aware network against that network in Keras (which simulates the
+    # int8 arithmetic with FakeQuant ops): the converter's integer kernels round the
+    # re-scalings and biases differently (TODO measured figure).
+    "int8_qat": {"landmark_pixel_error_mean": 2.0, "landmark_pixel_error_max": 12.0,
+                 "pose_flag": 0.1},
 }
 
 

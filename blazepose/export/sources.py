@@ -116,25 +116,16 @@ def _topology(name: str) -> topology_lib.Topology:
 
 
 def resolve_checkpoint(path) -> tuple[pathlib.Path, str]:
-    """``(run directory, checkpoint)`` for :func:`blazepose.train.runs.load_run` from what
-    ``--checkpoint`` names: a run directory (``"best"``: its best checkpoint when it has one,
-    else its latest) or a checkpoint prefix such as ``RUN/checkpoints/ckpt-300`` or
-    ``RUN/best/ckpt-200`` (its run is the prefix's grandparent).
+    """``(run directory, checkpoint)`` of what ``--checkpoint`` names
+    (:func:`blazepose.train.runs.resolve_run_path`: a run directory or a checkpoint prefix).
 
     Raises:
       ExportError: a directory without checkpoints, or neither a directory nor a prefix.
     """
-    path = pathlib.Path(path)
-    if path.is_dir():
-        if runs.find_checkpoint(path, "best") is None:
-            raise ExportError(f"--checkpoint {path}: no checkpoint in {path / 'best'} or "
-                              f"{path / 'checkpoints'} (expected the --model_dir of python -m "
-                              "launch.train)")
-        return path, "best"
-    if pathlib.Path(f"{path}.index").is_file():
-        return path.parent.parent, str(path)
-    raise ExportError(f"--checkpoint {path}: neither a training run directory nor a checkpoint "
-                      "prefix (RUN/checkpoints/ckpt-N)")
+    try:
+        return runs.resolve_run_path(path)
+    except runs.RunError as error:
+        raise ExportError(f"--checkpoint {error}") from None
 
 
 def from_run(model_dir, checkpoint: str = "best", config=None) -> ModelSource:

@@ -43,6 +43,7 @@ from blazepose.export import converters, mediapipe_task, saved_model
 from blazepose.export.config import ExportError, VerificationError
 from blazepose.export.sources import MEDIAPIPE_FULL, ModelSource
 from blazepose.mediapipe_runtime import client, environment
+from blazepose.model import quantization
 from blazepose.pretrained import files
 
 TASK_FILE = mediapipe_task.TASK_FILE
@@ -159,11 +160,24 @@ def detector_tflite(detector: DetectorSource, work: pathlib.Path, quantize: str)
     SavedModel written into ``work``."""
     if detector.tflite is not None:
         return detector.tflite
+    quantize = detector_quantization(detector, quantize)
     directory = work / "detector_saved_model"
     saved_model.write_detector_saved_model(detector.model, directory)
     return converters.convert_for_mediapipe(
         directory, saved_model.detector_spec(1),
         {spec.name: spec.shape for spec in mediapipe_task.DETECTOR_OUTPUTS}, quantize)
+
+
+def detector_quantization(detector: DetectorSource, quantize: str) -> str:
+    """How a Keras detector is converted in a bundle of ``quantize``: int8 only when the
+    detector itself is quantisation-aware, else float16 weights."""
+    if quantize == "int8" and not quantization.is_quantized(detector.model):
+        return "float16"
+    return quantize
+
+
+PRECISIONS = {"none": "float32", "float16": "float16 weights",
+              "int8": "int8 (quantisation-aware; float32 input and outputs)"}
 
 
 def write_bundle(path: os.PathLike, saved_model_dir: os.PathLike, detector: DetectorSource,
@@ -179,9 +193,9 @@ def write_bundle(path: os.PathLike, saved_model_dir: os.PathLike, detector: Dete
         detector_tflite(detector, work, quantize), version, what="the detector")
     task = mediapipe_task.bundle(detector_bytes, landmarks)
     pathlib.Path(path).write_bytes(task)
-    precision = "float32" if quantize == "none" else "float16 weights"
-    detector_precision = (detector.description.get("precision")
-                          if detector.tflite is not None else precision)
+    precision = PRECISIONS[quantize]
+    detector_precision = (detector.description.get("precision") if detector.tflite is not None
+                          else PRECISIONS[detector_quantization(detector, quantize)])
     return {
         "file": TASK_FILE, "bytes": len(task), "sha256": _sha256(task),
         "members": {

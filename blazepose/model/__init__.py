@@ -24,6 +24,7 @@ from blazepose.model.landmark import (
                                           build_model,
 )
 from blazepose.model.layers import DepthToSpace, StopGradient
+from blazepose.model.quantization import quantize_model
 
 __all__ = [
     "FULL", "HEAVY", "LITE", "VARIANTS", "InvertedResidual", "LandmarkArchitecture",
@@ -32,4 +33,6 @@ __all__ = [
     # Person detector and its anchors (post-processing: blazepose.inference.postprocess).
     "DepthToSpace", "POSE_DETECTOR_ANCHORS", "SsdAnchorOptions", "anchor_grids",
     "build_detector_model", "generate_anchors",
+    # Quantisation-aware networks (int8).
+    "quantize_model",
 ]

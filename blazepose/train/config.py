@@ -17,9 +17,24 @@ STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 
 @dataclasses.dataclass(frozen=True)
 class ModelSection:
+    """The network a run trains.
+
+    ``quantized``: quantisation-aware training (:mod:`blazepose.model.quantization`): the
+    network simulates TFLite's int8 kernels, and ``launch.export --quantize=int8`` converts its
+    checkpoints to a full-integer ``.tflite`` with the ranges it learnt. ``keep_float``: layers
+    (by name) left in float32 in such a network (mixed precision).
+    """
+
     variant: str = "full"
     num_keypoints: int = 33
     offset_head: bool = False
+    quantized: bool = False
+    keep_float: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.keep_float and not self.quantized:
+            raise ValueError("model.keep_float names layers of a quantised network: it needs "
+                             "model.quantized")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +243,29 @@ def finetune() -> TrainConfig:
                        data=DataSection(pipeline=PipelineConfig(
                            crop=CropConfig(framing="mediapipe"),
                            augment=MEDIAPIPE_JITTER)))
+
+
+@register_preset("qat")
+def qat() -> TrainConfig:
+    """Quantisation-aware training of Google's weights (or of --init_from: a .keras file, a run
+    directory or a checkpoint prefix of the same network) for a full-integer int8 export.
+
+    The network simulates TFLite's int8 arithmetic (per-channel weights, per-tensor activation
+    ranges) and learns to give the float starting network's outputs under it: the loss is
+    distillation alone (landmarks, visibility, world landmarks, pose flag and heatmap of a
+    frozen float copy on the same crops), so the data only has to show people, labels are not
+    read, and the float network's accuracy is what the int8 one keeps. Sized for a CPU on the
+    embedded data. The segmentation head keeps its weights (its ranges are calibrated).
+    """
+    return TrainConfig(init_from="mediapipe_full", train_steps=400, batch_size=16,
+                       eval_every=100, eval_batches=8, checkpoint_every=100,
+                       model=ModelSection(quantized=True),
+                       optimizer=OptimizerSection(learning_rate=2e-5, warmup_fraction=0.05),
+                       losses=LossConfig(heatmap_weight=0.0, offset_weight=0.0,
+                                         regression_weight=0.0, visibility_weight=0.0,
+                                         distill_weight=1.0),
+                       data=DataSection(pipeline=PipelineConfig(
+                           crop=CropConfig(framing="mediapipe"), augment=MEDIAPIPE_JITTER)))
 
 
 @register_preset("scratch")

@@ -49,8 +49,11 @@ PHASE_HEADS: dict[str, tuple[str, ...]] = {
 }
 TOTAL = "total"
 PRESERVE = "preserve"
+DISTILL = "distill"
 # The outputs preserve_loss keeps at the starting network's values.
 PRESERVED_OUTPUTS = ("pose_flag",)
+# The outputs distill_loss matches to the reference network's.
+DISTILLED_OUTPUTS = ("landmarks", "world_landmarks", "pose_flag", "heatmap")
 
 # Index of the visibility logit in the model's ``landmarks`` output (x, y, z, visibility, presence).
 VISIBILITY_INDEX = 3
@@ -90,6 +93,10 @@ class LossConfig:
         off. Fine-tuning moves the features the flag's head reads: without it, 400 steps on LSP
         dropped the flag on a head-and-shoulders photo from 0.98 to 0.51, and MediaPipe, which
         drops a pose whose flag is under 0.5, lost the person.
+      distill_weight: weight of :func:`distill_loss`: every output (landmarks, visibility,
+        world landmarks, pose flag, heatmap) matched to a frozen float copy of the ``init_from``
+        network on the same crops, through the whole network (quantisation-aware training).
+        0 turns it off.
       focal_gamma: focusing exponent of the ``focal`` heatmap loss (0 gives back BCE, summed).
       huber_delta: where the ``huber`` loss turns from quadratic to linear, crop units.
       wing_width: Wing loss ``w``: the range of errors (crop units) with the logarithmic shape.
@@ -104,6 +111,7 @@ class LossConfig:
     regression_weight: float = 1.0
     visibility_weight: float = 1.0
     preserve_weight: float = 0.0
+    distill_weight: float = 0.0
     focal_gamma: float = DEFAULT_FOCAL_GAMMA
     huber_delta: float = DEFAULT_HUBER_DELTA
     wing_width: float = DEFAULT_WING_WIDTH
@@ -117,7 +125,7 @@ class LossConfig:
             raise ValueError(f"LossConfig.regression must be one of {REGRESSION_LOSS_KINDS}, "
                              f"got {self.regression!r}")
         for name in ("heatmap_weight", "offset_weight", "regression_weight", "visibility_weight",
-                     "preserve_weight", "focal_gamma"):
+                     "preserve_weight", "distill_weight", "focal_gamma"):
             _check_number(name, getattr(self, name), positive=False)
         for name in ("huber_delta", "wing_width", "wing_epsilon"):
             _check_number(name, getattr(self, name), positive=True)
@@ -126,7 +134,7 @@ class LossConfig:
         """The weight of ``head`` (one of :data:`HEADS` or ``preserve``) in the total loss."""
         weights = {"heatmap": self.heatmap_weight, "offsets": self.offset_weight,
                    "regression": self.regression_weight, "visibility": self.visibility_weight,
-                   PRESERVE: self.preserve_weight}
+                   PRESERVE: self.preserve_weight, DISTILL: self.distill_weight}
         return weights[head]
 
 
@@ -373,6 +381,50 @@ def preserve_loss(outputs: Mapping[str, tf.Tensor], reference: Mapping[str, tf.T
             + (1 - target) * tf.math.log((1 - target) / (1 - flag)))
 
 
+def _bernoulli_kl(target_logits, logits):
+    """KL divergence of Bernoulli(sigmoid(logits)) from Bernoulli(sigmoid(target_logits)),
+    elementwise, float32 (0 where equal)."""
+    target = tf.sigmoid(target_logits)
+    return (tf.nn.sigmoid_cross_entropy_with_logits(target, logits)
+            - tf.nn.sigmoid_cross_entropy_with_logits(target, target_logits))
+
+
+def distill_loss(outputs: Mapping[str, tf.Tensor], reference: Mapping[str, tf.Tensor],
+                 crop_size: float = 256.0) -> tf.Tensor:
+    """Per-example ``[B]`` distance of every output from a frozen reference network's on the
+    same crops (quantisation-aware training: the quantised network learns to give the float
+    network's answers). Sum of, each about 1 for a 1-pixel / 1-cm error:
+
+    * landmarks x, y, z: mean absolute difference in pixels of a 256 crop (``crop_size`` is
+      the crops' side in the outputs' pixels);
+    * visibility and presence logits: mean Bernoulli KL divergence, times 10;
+    * world landmarks: mean absolute difference in centimetres;
+    * pose flag: Bernoulli KL divergence (of the probabilities), times 10;
+    * heatmap: Bernoulli KL divergence of the cells, summed over the 64x64 cells and averaged
+      over landmarks.
+
+    Args:
+      outputs, reference: dicts with :data:`DISTILLED_OUTPUTS` (``landmarks [B, L, 5]``,
+        ``world_landmarks [B, L, 3]``, ``pose_flag [B, 1]``, ``heatmap [B, 64, 64, L]``);
+        the reference is not differentiated.
+    """
+    reference = {key: tf.stop_gradient(_float32(reference[key])) for key in DISTILLED_OUTPUTS}
+    landmarks, target = _float32(outputs["landmarks"]), reference["landmarks"]
+    pixels = 256.0 / crop_size
+    position = tf.reduce_mean(tf.abs(landmarks[..., :3] - target[..., :3]), axis=[1, 2]) * pixels
+    logits = tf.reduce_mean(_bernoulli_kl(target[..., 3:], landmarks[..., 3:]), axis=[1, 2])
+    world = 100.0 * tf.reduce_mean(
+        tf.abs(_float32(outputs["world_landmarks"]) - reference["world_landmarks"]), axis=[1, 2])
+    epsilon = 1e-6
+    flag = tf.clip_by_value(_float32(outputs["pose_flag"])[:, 0], epsilon, 1 - epsilon)
+    flag_target = tf.clip_by_value(reference["pose_flag"][:, 0], epsilon, 1 - epsilon)
+    flag_kl = (flag_target * tf.math.log(flag_target / flag)
+               + (1 - flag_target) * tf.math.log((1 - flag_target) / (1 - flag)))
+    heatmap = tf.reduce_mean(tf.reduce_sum(
+        _bernoulli_kl(reference["heatmap"], _float32(outputs["heatmap"])), axis=[1, 2]), axis=1)
+    return position + 10.0 * logits + world + 10.0 * flag_kl + heatmap
+
+
 def compute_losses(batch: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor],
                    config: LossConfig, crop_size: float = 256.0,
                    phase: Phase = "joint",
@@ -392,14 +444,16 @@ def compute_losses(batch: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tens
       config: loss kinds and head weights.
       crop_size: the model input's side in pixels; regression errors are divided by it.
       phase: ``heatmap``, ``regression`` or ``joint``.
-      reference: the frozen starting network's :data:`PRESERVED_OUTPUTS` on the same crops;
-        with ``config.preserve_weight > 0`` they add ``preserve`` (:func:`preserve_loss`, any
-        phase: every phase moves features those heads read).
+      reference: the frozen starting network's outputs on the same crops: with
+        ``config.preserve_weight > 0`` (its :data:`PRESERVED_OUTPUTS`) they add ``preserve``
+        (:func:`preserve_loss`, any phase: every phase moves features those heads read); with
+        ``config.distill_weight > 0`` (its :data:`DISTILLED_OUTPUTS`) ``distill``
+        (:func:`distill_loss`).
 
     Returns:
       A dict of float32 ``[B]`` tensors: one per computed head (``heatmap``, ``offsets``,
-      ``regression``, ``visibility``, ``preserve``) and ``total``, the sum of each head's loss
-      times its weight in ``config``.
+      ``regression``, ``visibility``, ``preserve``, ``distill``) and ``total``, the sum of each
+      head's loss times its weight in ``config``.
 
     Raises:
       ValueError: for an unknown phase, or when none of the phase's heads can be computed.
@@ -437,6 +491,8 @@ def compute_losses(batch: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tens
 
     if reference is not None and config.preserve_weight > 0:
         losses[PRESERVE] = preserve_loss(outputs, reference)
+    if reference is not None and config.distill_weight > 0:
+        losses[DISTILL] = distill_loss(outputs, reference, crop_size)
 
     if not losses:
         raise ValueError(f"phase {phase!r} trains {heads}, but none has both its targets "

@@ -241,6 +241,42 @@ def _build_and_restore(config: TrainConfig, prefix: str, model_dir: pathlib.Path
     return model
 
 
+def resolve_run_path(path: os.PathLike | str) -> tuple[pathlib.Path, str]:
+    """``(run directory, checkpoint)`` for :func:`load_run` from a path a user gives: a run
+    directory (``"best"``: its best checkpoint when it has one, else its latest) or a
+    checkpoint prefix such as ``RUN/checkpoints/ckpt-300`` or ``RUN/best/ckpt-200`` (its run is
+    the prefix's grandparent).
+
+    Raises:
+      RunError: a directory without checkpoints, or neither a directory nor a prefix.
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        if find_checkpoint(path, "best") is None:
+            raise RunError(f"{path}: no checkpoint in {path / 'best'} or "
+                           f"{path / 'checkpoints'} (expected the --model_dir of python -m "
+                           "launch.train)")
+        return path, "best"
+    if pathlib.Path(f"{path}.index").is_file():
+        return path.parent.parent, str(path)
+    raise RunError(f"{path}: neither a training run directory nor a checkpoint prefix "
+                   "(RUN/checkpoints/ckpt-N)")
+
+
+def is_run_or_checkpoint(path: os.PathLike | str | None) -> bool:
+    """Whether ``path`` names a directory or a checkpoint prefix (``PREFIX.index`` exists),
+    as opposed to ``mediapipe_full`` or a ``.keras`` file."""
+    if not path:
+        return False
+    path = pathlib.Path(path)
+    return path.is_dir() or pathlib.Path(f"{path}.index").is_file()
+
+
+def load_source_run(path: os.PathLike | str) -> Run:
+    """:func:`load_run` of what a path names (:func:`resolve_run_path`)."""
+    return load_run(*resolve_run_path(path))
+
+
 def load_run(model_dir: os.PathLike | str, checkpoint: str | os.PathLike = "best", *,
              config: TrainConfig | None = None) -> Run:
     """Reads a training run: its config and a checkpoint's weights in a built network.

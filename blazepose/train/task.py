@@ -19,7 +19,7 @@ import tensorflow_datasets as tfds
 import blazepose
 from blazepose import topology as topology_lib
 from blazepose.data import pipeline
-from blazepose.model import decoding
+from blazepose.model import decoding, quantization
 from blazepose.train import losses as losses_lib
 from blazepose.train.config import TrainConfig
 
@@ -30,6 +30,8 @@ _LOG = logging.getLogger(__name__)
 UNSUPERVISED_PREFIXES = ("seg", "tap128", "reg_world", "reg_flag")
 # With LossConfig.preserve_weight the pose-flag head trains, on the preserve loss alone.
 PRESERVE_HEAD_PREFIX = "reg_flag"
+# With LossConfig.distill_weight these heads train too (on the distillation loss).
+DISTILLED_HEAD_PREFIXES = ("reg_world", "reg_flag")
 
 
 class PoseTask:
@@ -48,25 +50,34 @@ class PoseTask:
 
     # -- model ----------------------------------------------------------------------------
 
-    def build_model(self) -> keras.Model:
+    def build_model(self, quantized: bool | None = None) -> keras.Model:
         """The network, with the phase's frozen parts set non-trainable.
 
         ``heatmap``: the regression branch is frozen. ``regression``: everything but the
         regression branch is frozen and the branch reads the trunk through a stop-gradient.
         ``joint``: all supervised parts train. Segmentation and world-landmark heads never train;
         the pose-flag head trains only with ``LossConfig.preserve_weight`` (on that loss alone).
+        With ``LossConfig.distill_weight`` the world landmarks and pose flag train too (their
+        outputs are distilled); the segmentation head never does.
+
+        ``quantized``: build the quantisation-aware network (default: ``model.quantized``) or
+        its float twin (``False``: same layer names and float weights).
         """
         model_config = self.config.model
         phase = self.config.phase
         model = blazepose.build_model(model_config.variant, model_config.num_keypoints,
                                       offset_head=model_config.offset_head,
                                       stop_regression_gradient=phase == "regression")
+        if model_config.quantized if quantized is None else quantized:
+            model = quantization.quantize_model(model, model_config.keep_float,
+                                                copy_weights=False)
         for layer in model.layers:
             if not layer.weights:
                 continue
             regression = layer.name.startswith("reg")
             unsupervised = layer.name.startswith(UNSUPERVISED_PREFIXES) and not (
-                self.preserves_outputs and layer.name.startswith(PRESERVE_HEAD_PREFIX))
+                (self.preserves_outputs and layer.name.startswith(PRESERVE_HEAD_PREFIX))
+                or (self.distills and layer.name.startswith(DISTILLED_HEAD_PREFIXES)))
             layer.trainable = not (
                 unsupervised
                 or (phase == "heatmap" and regression)
@@ -79,18 +90,35 @@ class PoseTask:
         (``LossConfig.preserve_weight``): the trainer then runs :meth:`reference_view`."""
         return self.loss_config.preserve_weight > 0
 
+    @property
+    def distills(self) -> bool:
+        """Whether the losses match a frozen float copy of the starting network
+        (``LossConfig.distill_weight``): the trainer then runs :meth:`reference_view`."""
+        return self.loss_config.distill_weight > 0
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.preserves_outputs or self.distills
+
+    def _reference_outputs(self) -> tuple[str, ...]:
+        keys = losses_lib.PRESERVED_OUTPUTS if self.preserves_outputs else ()
+        if self.distills:
+            keys += tuple(k for k in losses_lib.DISTILLED_OUTPUTS if k not in keys)
+        return keys
+
     def reference_view(self, model: keras.Model) -> keras.Model:
-        """The frozen starting network's :data:`losses.PRESERVED_OUTPUTS` (``model``, built by
-        :meth:`build_model` and given the starting weights, is frozen here)."""
+        """The frozen starting network's outputs the losses read (:data:`losses.
+        PRESERVED_OUTPUTS`, :data:`losses.DISTILLED_OUTPUTS`); ``model``, the float network of
+        :meth:`build_model` given the starting weights, is frozen here."""
         model.trainable = False
-        outputs = {key: model.output[key] for key in losses_lib.PRESERVED_OUTPUTS}
+        outputs = {key: model.output[key] for key in self._reference_outputs()}
         return keras.Model(model.inputs, outputs, name=f"{model.name}_reference")
 
     def training_view(self, model: keras.Model) -> keras.Model:
         """``model`` restricted to the outputs losses and metrics read (shared layers)."""
         needed = ("landmarks", "heatmap", "offsets")
-        if self.preserves_outputs:
-            needed += losses_lib.PRESERVED_OUTPUTS
+        if self.needs_reference:
+            needed += tuple(k for k in self._reference_outputs() if k not in needed)
         outputs = {key: model.output[key] for key in needed if key in model.output}
         return keras.Model(model.inputs, outputs, name=f"{model.name}_training")
 
@@ -133,6 +161,13 @@ class PoseTask:
         (:func:`blazepose.data.pipeline.check_records`), counted and named."""
         config = self.pipeline_config()
         return [pipeline.check_records(source, config) for source in self.sources(training)]
+
+    def calibration_images(self, batches: int):
+        """Up to ``batches`` batches of training crops without augmentation, float32
+        ``[batch_size, 256, 256, 3]`` in [0, 1] (what sets a quantised network's ranges)."""
+        dataset = pipeline.build_dataset(self.sources(True), self.pipeline_config(),
+                                         self.config.batch_size, training=False, repeat=False)
+        return (batch["image"] for batch in dataset.take(batches))
 
     def dataset_fn(self, training: bool):
         """For ``strategy.distribute_datasets_from_function``."""
@@ -180,7 +215,7 @@ class PoseTask:
           model: the :meth:`training_view` of the network.
           optimizer: its optimizer (a ``LossScaleOptimizer`` with mixed precision).
           reference_model: the :meth:`reference_view` of the frozen starting network, when the
-            losses preserve its outputs (:attr:`preserves_outputs`).
+            losses preserve or distill its outputs (:attr:`needs_reference`).
 
         Returns:
           Float32 scalars per loss (``total`` and each head's, see :meth:`per_example_losses`),
@@ -192,18 +227,19 @@ class PoseTask:
         variables = model.trainable_variables
         reference = (None if reference_model is None
                      else reference_model(batch["image"], training=False))
-        with tf.GradientTape(persistent=reference is not None) as tape:
+        preserving = reference is not None and self.preserves_outputs
+        with tf.GradientTape(persistent=preserving) as tape:
             outputs = model(batch["image"], training=True)
             per_example = self.per_example_losses(batch, outputs, reference)
             main = per_example["total"]
-            if reference is not None:
+            if preserving:
                 preserve = self.loss_config.preserve_weight * per_example[losses_lib.PRESERVE]
                 main = main - preserve
                 preserve = tf.nn.compute_average_loss(preserve, global_batch_size=global_batch)
             loss = tf.nn.compute_average_loss(main, global_batch_size=global_batch)
             scaled = optimizer.scale_loss(loss) if mixed else loss
         gradients = tape.gradient(scaled, variables)
-        if reference is not None:
+        if preserving:
             # The preserve loss re-fits the pose-flag head only: through the shared features it
             # would hold the landmarks back (LSP, 400 steps: PCK@0.2 0.769 against 0.824).
             flag_head = [index for index, variable in enumerate(variables)

@@ -36,6 +36,7 @@ import tqdm
 from tensorboard.plugins.hparams import api as hparams_api
 
 from blazepose import metrics
+from blazepose.model import quantization
 from blazepose.pretrained.importer import initialize_from, transfer_weights
 from blazepose.train import config as config_lib
 from blazepose.train import runs, validation
@@ -53,6 +54,9 @@ __all__ = ["PREEMPTED_EXIT_CODE", "TRUNK_PREFIXES", "CheckpointMismatchError", "
            "make_optimizer", "make_schedule", "make_strategy"]
 
 _LOG = logging.getLogger(__name__)
+
+QAT_CALIBRATION_BATCHES = 8
+"""Batches of training crops that set a fresh quantisation-aware network's ranges."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -141,11 +145,12 @@ class Trainer:
             # The frozen starting network whose pose flag and world landmarks the losses keep
             # (LossConfig.preserve_weight); float32, never checkpointed, re-made from init_from.
             self._reference_full = self.reference_model = None
-            if self.task.preserves_outputs:
+            if self.task.needs_reference:
                 if not config.init_from:
-                    raise ValueError("losses.preserve_weight > 0 keeps outputs at the starting "
-                                     "network's values: it needs --init_from")
-                self._reference_full = self.task.build_model()
+                    raise ValueError("losses.preserve_weight or distill_weight > 0 keeps "
+                                     "outputs at the starting network's values: it needs "
+                                     "--init_from")
+                self._reference_full = self.task.build_model(quantized=False)
                 self.reference_model = self.task.reference_view(self._reference_full)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.runner = Runner(self.task, self.strategy, self.training_model, self.optimizer,
@@ -178,16 +183,18 @@ class Trainer:
     def restore(self) -> bool:
         """Resumes from the latest checkpoint; returns whether one was found. Writes nothing."""
         if self._reference_full is not None:
-            initialize_from(self._reference_full, self.config.init_from,
-                            topology=self.task.topology)
+            self._initialize(self._reference_full)
         # Every worker resumes from the chief's checkpoints.
         latest = tf.train.latest_checkpoint(str(self.model_dir / "checkpoints"))
         if latest is None:
             if self.config.init_from:
-                report = initialize_from(self.model, self.config.init_from,
-                                         topology=self.task.topology)
+                report = self._initialize(self.model)
                 self.print(f"initialised from {self.config.init_from}: {len(report.loaded)} "
                            f"layers loaded, fresh: {report.fresh}")
+            if self.config.model.quantized:
+                batches = self.task.calibration_images(QAT_CALIBRATION_BATCHES)
+                count = quantization.calibrate(self.model, batches)
+                self.print(f"quantisation ranges calibrated on {count} batches")
             return False
         saved = runs.run_config(self.model_dir)
         previous_phase = saved.phase if saved is not None else None
@@ -206,6 +213,40 @@ class Trainer:
         else:
             self.print(f"resumed from {latest} at step {int(self.step.numpy())}")
         return True
+
+    def _initialize(self, model: keras.Model):
+        """``model`` (this run's network, or the float reference) from ``init_from``:
+        ``mediapipe_full``, a ``.keras`` file, a training run directory or a checkpoint prefix.
+
+        A float network takes what matches by layer name and shape (other keypoints, heads).
+        A quantisation-aware network must be the same network as the source: its float twin is
+        initialised, then copied over strictly.
+
+        Raises:
+          CheckpointMismatchError: a quantised network from a source of another architecture
+            (the differences named).
+        """
+        init_from = self.config.init_from
+        source = None
+        if runs.is_run_or_checkpoint(init_from):
+            source = runs.load_source_run(init_from).model
+        if not quantization.is_quantized(model):
+            if source is not None:
+                return transfer_weights(source, model)
+            return initialize_from(model, init_from, topology=self.task.topology)
+        float_model = self.task.build_model(quantized=False)
+        report = (transfer_weights(source, float_model) if source is not None else
+                  initialize_from(float_model, init_from, topology=self.task.topology))
+        if report.fresh:
+            raise CheckpointMismatchError(
+                f"quantisation-aware training starts from the same network: --init_from="
+                f"{init_from} has no weights for {', '.join(report.fresh[:8])}"
+                f"{' ...' if len(report.fresh) > 8 else ''}")
+        try:
+            quantization.copy_float_weights(float_model, model)
+        except ValueError as error:
+            raise CheckpointMismatchError(f"--init_from={init_from}: {error}") from None
+        return report
 
     def _restore_other_phase(self, path: str, phase: str) -> None:
         """Continues from a checkpoint of another phase of the recipe: its weights and step.

@@ -1,0 +1,160 @@
+"""Quantisation-aware training: the ``qat`` recipe's parts on a small Lite network (start from a
+float run, calibrate, distil, checkpoint, resume, other strategies, refusals)."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import blazepose
+from blazepose.model import quantization
+from blazepose.train import config as config_lib
+from blazepose.train import losses as losses_lib
+from blazepose.train import runs
+from blazepose.train.trainer import CheckpointMismatchError, Trainer
+
+DISTILL_ONLY = losses_lib.LossConfig(heatmap_weight=0.0, offset_weight=0.0,
+                                     regression_weight=0.0, visibility_weight=0.0,
+                                     distill_weight=1.0)
+
+
+@pytest.fixture(scope="module")
+def float_run(small_config, tmp_path_factory):
+    """A float Lite run of 2 steps (the network QAT starts from)."""
+    run_dir = tmp_path_factory.mktemp("float_run")
+    Trainer(small_config(train_steps=2), run_dir, print_fn=lambda *_: None).train()
+    return run_dir
+
+
+def _qat_config(small_config, init_from, **overrides):
+    base = small_config(train_steps=2)
+    return small_config(model=dataclasses.replace(base.model, quantized=True),
+                        losses=DISTILL_ONLY, init_from=str(init_from), **overrides)
+
+
+def test_qat_starts_from_a_float_run_calibrates_and_checkpoints(small_config, float_run,
+                                                                 tmp_path):
+    printed = []
+    config = _qat_config(small_config, float_run, train_steps=2)
+    trainer = Trainer(config, tmp_path, print_fn=printed.append)
+    source = runs.load_source_run(float_run)
+    assert not trainer.restore()
+    for name in ("stem_conv", "enc16_b0_dw", "reg_landmarks", "seg256_rb1_conv"):
+        np.testing.assert_array_equal(trainer.model.get_layer(name).kernel.numpy(),
+                                      source.model.get_layer(name).kernel.numpy())
+    assert any("calibrated on" in line for line in printed)
+    ranges = quantization.range_report(trainer.model)
+    assert ranges["seg256_rb1_conv"][1] > ranges["seg256_rb1_conv"][0]  # not trained: calibrated
+    trainer.train()
+    # The checkpoint is a quantised network that the run reader rebuilds from config.json.
+    run = runs.load_run(tmp_path, "latest")
+    assert run.config.model.quantized and quantization.is_quantized(run.model)
+    assert quantization.range_report(run.model) == quantization.range_report(trainer.model)
+    images = next(iter(trainer.task.calibration_images(1)))
+    np.testing.assert_allclose(np.asarray(run.model(images)["landmarks"]),
+                               np.asarray(trainer.model(images)["landmarks"]), atol=1e-4)
+
+
+def test_distillation_moves_the_quantised_network_towards_the_float_one(small_config,
+                                                                         float_run, tmp_path):
+    config = _qat_config(small_config, float_run, train_steps=6,
+                         optimizer=config_lib.OptimizerSection(learning_rate=1e-3,
+                                                               warmup_steps=1,
+                                                               schedule="constant"))
+    trainer = Trainer(config, tmp_path, print_fn=lambda *_: None)
+    trainer.restore()
+    teacher = trainer.reference_model
+    images = next(iter(trainer.task.calibration_images(1)))
+    # Moved away from the float network (a barely trained Lite network's outputs are near 0, so
+    # its rounding alone is too small to measure a change against).
+    head = trainer.model.get_layer("reg_landmarks")
+    head.bias.assign(head.bias + 5.0)
+
+    def distance():
+        reference = teacher(images, training=False)
+        outputs = trainer.model(images, training=False)
+        return float(tf.reduce_mean(losses_lib.distill_loss(outputs, reference)))
+
+    before = distance()
+    trainer.train()
+    assert distance() < 0.9 * before
+    # Only the quantised network trains; the reference stays the float start.
+    assert not quantization.is_quantized(trainer._reference_full)
+    assert not trainer._reference_full.trainable
+
+
+def test_qat_runs_under_the_mirrored_strategy(small_config, float_run, tmp_path):
+    strategy = tf.distribute.MirroredStrategy(
+        [d.name for d in tf.config.list_logical_devices("CPU")[:2]])
+    config = _qat_config(small_config, float_run, train_steps=2, steps_per_loop=2)
+    trainer = Trainer(config, tmp_path, strategy=strategy, print_fn=lambda *_: None)
+    trainer.train()
+    assert int(trainer.step.numpy()) == 2
+    low, high = quantization.range_report(trainer.model)["reg_landmarks"]
+    assert low < high
+
+
+def test_qat_from_another_network_is_refused_with_what_differs(small_config, tmp_path):
+    other = blazepose.build_model("lite", 17)
+    path = tmp_path / "coco17.keras"
+    other.save(path)
+    config = _qat_config(small_config, path)
+    trainer = Trainer(config, tmp_path / "run", print_fn=lambda *_: None)
+    with pytest.raises(CheckpointMismatchError, match="reg_landmarks"):
+        trainer.restore()
+    assert not (tmp_path / "run" / config_lib.RUN_CONFIG_FILE).exists()
+
+
+def test_a_quantised_run_refuses_float_checkpoints_and_keep_float_needs_quantized(
+        small_config, float_run):
+    saved = runs.run_config(float_run)
+    quantized = dataclasses.replace(saved, model=dataclasses.replace(saved.model,
+                                                                     quantized=True))
+    with pytest.raises(CheckpointMismatchError, match="model.quantized"):
+        runs.check_architecture(float_run, saved, quantized)
+    with pytest.raises(ValueError, match="needs model.quantized"):
+        config_lib.ModelSection(keep_float=("reg_landmarks",))
+
+
+def test_the_qat_preset_distils_google_weights():
+    config = config_lib.get_preset("qat")
+    assert config.model.quantized and config.init_from == "mediapipe_full"
+    assert config.losses.distill_weight > 0
+    assert config.losses.regression_weight == config.losses.heatmap_weight == 0
+
+
+def test_distill_loss_is_zero_for_equal_outputs_and_grows_with_the_difference():
+    rng = np.random.default_rng(0)
+    reference = {"landmarks": rng.normal(128, 40, (2, 39, 5)).astype(np.float32),
+                 "world_landmarks": rng.normal(0, 0.3, (2, 39, 3)).astype(np.float32),
+                 "pose_flag": np.array([[0.9], [0.2]], np.float32),
+                 "heatmap": rng.normal(-5, 2, (2, 64, 64, 39)).astype(np.float32)}
+    same = losses_lib.distill_loss(reference, reference).numpy()
+    np.testing.assert_allclose(same, 0, atol=1e-4)
+    moved = dict(reference, landmarks=reference["landmarks"] + np.array(
+        [1.0, 1.0, 1.0, 0, 0], np.float32))
+    one_pixel = losses_lib.distill_loss(moved, reference).numpy()
+    np.testing.assert_allclose(one_pixel, 1.0, rtol=1e-4)  # 1 px on x, y and z
+    # Half the crop's pixels: the same error is 2 pixels of a 256 crop.
+    np.testing.assert_allclose(losses_lib.distill_loss(moved, reference, crop_size=128.0),
+                               2.0, rtol=1e-4)
+    flagged = dict(reference, pose_flag=np.array([[0.5], [0.5]], np.float32))
+    assert np.all(losses_lib.distill_loss(flagged, reference).numpy() > 0.1)
+    variable = tf.Variable(reference["world_landmarks"] + 0.01)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(losses_lib.distill_loss(dict(reference, world_landmarks=variable),
+                                                     reference))
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, variable)))) > 0
+
+
+def test_evaluation_and_keras_files_of_a_quantised_run(small_config, float_run, tmp_path):
+    trainer = Trainer(_qat_config(small_config, float_run), tmp_path, print_fn=lambda *_: None)
+    trainer.train()
+    run = trainer.run_evaluation(max_batches=1)
+    assert run.num_examples > 0 and run.evaluator.result()["pck@0.2"] >= 0
+    path = tmp_path / "qat.keras"
+    trainer.model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True, compile=False)
+    assert quantization.range_report(loaded) == quantization.range_report(trainer.model)
