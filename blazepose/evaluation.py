@@ -41,6 +41,7 @@ say how many records that is.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import sys
@@ -249,6 +250,83 @@ class LandmarkPredictor:
             decoded = postprocess.refine_with_heatmap(decoded, outputs["heatmap"])
         landmarks = geometry.project_landmarks(decoded[:self.num_keypoints], roi)
         return landmarks, float(np.asarray(outputs["pose_flag"], np.float64).reshape(-1)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Exported models (``launch.evaluate --tflite``)
+
+
+def check_exported_model(exported, model: keras.Model, keys: Iterable[str]) -> None:
+    """Refuses an exported network that is not ``model``'s: another input shape, or one of the
+    outputs ``keys`` that ``model`` has missing or of another shape.
+
+    Args:
+      exported: a runner with ``source``, ``input_shape`` (batch first) and ``output_shapes``
+        (our key -> shape of one example), e.g. :class:`blazepose.export.runtimes.TFLiteRunner`.
+      model: the Keras network (dict outputs) the evaluation would otherwise score.
+      keys: the outputs the evaluation reads (``landmarks``, ``heatmap``, ...).
+    Raises:
+      ValueError: one line naming ``exported.source`` and every difference.
+    """
+    problems = []
+    expected_input = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if tuple(exported.input_shape[1:]) != expected_input:
+        problems.append(f"input {list(exported.input_shape)}, the network takes "
+                        f"{[1, *expected_input]}")
+    missing = []
+    for key in keys:
+        if key not in model.output:
+            continue
+        expected = tuple(int(d) for d in model.output[key].shape[1:])
+        found = exported.output_shapes.get(key)
+        if found is None:
+            missing.append(key)
+        elif tuple(found) != expected:
+            problems.append(f"{key} {list(found)} per example, the network gives "
+                            f"{list(expected)}")
+    if missing:
+        problems.append(f"no {', '.join(missing)} output (it has "
+                        f"{', '.join(sorted(exported.output_shapes)) or 'none of ours'})")
+    if problems:
+        raise ValueError(f"{exported.source} is not the evaluated network {model.name}: "
+                         + "; ".join(problems))
+
+
+def _given(outputs: dict, images, training: bool = False) -> dict:
+    """A stand-in network whose outputs were computed already."""
+    del images, training
+    return outputs
+
+
+class ExportedEvaluationStep:
+    """Stands in for the trainer's runner (``blazepose.train.runner.Runner``) in
+    ``Trainer.run_evaluation``, so that an exported network is scored on the very crops, with
+    the same decoding and metrics, as the Keras network: each local part of an evaluation batch
+    (float32 crops ``[B, S, S, 3]`` in [0, 1]) runs through ``exported`` on the host, and the
+    task's own ``validation_step`` turns its outputs into keypoints.
+
+    Args:
+      exported: ``crops -> {our output key: [B, ...] numpy}`` (raw outputs as the Keras network
+        gives them: landmarks ``[B, L, 5]`` in crop pixels and logits, heatmap logits, ...), e.g.
+        :class:`blazepose.export.runtimes.TFLiteRunner`.
+      task: the ``PoseTask`` whose ``validation_step`` decodes the outputs.
+      local_parts: the replaced runner's ``local_parts`` (a distributed batch -> per local
+        replica a dict of tensors).
+    """
+
+    def __init__(self, exported, task, local_parts: Callable[[dict], list]):
+        self.exported, self.task, self.local_parts = exported, task, local_parts
+
+    def evaluate_step(self, batch: dict) -> list[tuple[dict, dict]]:
+        """As ``Runner.evaluate_step``: per local replica its part of ``batch`` and the
+        validation outputs (numpy arrays)."""
+        results = []
+        for part in self.local_parts(batch):
+            crops = tf.cast(part["image"], tf.float32).numpy()
+            outputs = {key: tf.constant(value) for key, value in self.exported(crops).items()}
+            step = self.task.validation_step(part, model=functools.partial(_given, outputs))
+            results.append((part, {name: np.asarray(value) for name, value in step.items()}))
+        return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,6 +602,7 @@ def evaluate_with_detector(
 
 
 __all__ = ["CROP_MODES", "DEFAULT_MAX_DISTANCE_FACTOR", "DetectedPerson",
-           "DetectorCropEvaluator", "DetectorEvaluationRun", "LandmarkPredictor",
-           "PersonDetector", "associate", "evaluate_with_detector", "image_to_crop_pixels",
-           "landmark_view", "person_centre", "read_records", "record_transform"]
+           "DetectorCropEvaluator", "DetectorEvaluationRun", "ExportedEvaluationStep",
+           "LandmarkPredictor", "PersonDetector", "associate", "check_exported_model",
+           "evaluate_with_detector", "image_to_crop_pixels", "landmark_view",
+           "person_centre", "read_records", "record_transform"]

@@ -4,6 +4,7 @@ r"""Evaluates a trained model directory (or Google's weights) on a data set spli
   python -m launch.evaluate --model_dir=runs/default --checkpoint=latest
   python -m launch.evaluate --model_dir=runs/default --crops=detector  # as users run the model
   python -m launch.evaluate --checkpoint=none --init_from=mediapipe_full --model_dir=/tmp/google
+  python -m launch.evaluate --model_dir=runs/default --tflite=out/int8/model.tflite  # an export
 
 --checkpoint: ``auto`` (default) the run's best checkpoint (MODEL_DIR/best, kept by the trainer
 on validation PCK) when it has one, else its latest (MODEL_DIR/checkpoints); ``best``,
@@ -24,11 +25,20 @@ pixels of the same ground-truth crops, so the figures compare; in ``detector`` m
 without an associated detection is a MISS and all its labelled keypoints fail PCK, and the mean
 pixel error and visibility accuracy are over the detected records only.
 
+--tflite: score a ``.tflite`` landmark network (an export of the run: ``launch.export``'s
+float32, float16 or int8 file; a ``pose_landmarker.task`` bundle's landmark network; or Google's
+pose_landmark_full.tflite) instead of the Keras network, on exactly the crops and through the
+same decoding and metrics (:class:`blazepose.export.runtimes.TFLiteRunner` runs it, quantizing
+and dequantizing an integer file's input and outputs). The run still says which crops, data and
+keypoints; a file whose input shape or outputs differ from the run's network is refused.
+
 Prints PCK@0.2 (torso), mean pixel error and visibility accuracy with a per-keypoint table (and
 COCO's OKS AP in ``gt`` mode when the data set is in COCO's topology), with a progress line on
 stderr, then one JSON line (``crops``, ``num_examples``, in ``detector`` mode ``detected``, and
-the metrics). Writes evaluation.json (``gt``) or evaluation_detector.json (``detector``) plus
-TensorBoard summaries under --model_dir/evaluation.
+the metrics, and ``model``: the checkpoint, the --init_from weights or the --tflite file
+scored). Writes evaluation.json (``gt``) or evaluation_detector.json (``detector``) plus
+TensorBoard summaries under --model_dir/evaluation; with --tflite=DIR/NAME.tflite the files are
+evaluation_tflite-NAME.json and evaluation_detector_tflite-NAME.json, beside the Keras ones.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from blazepose import evaluation
+from blazepose.export import runtimes
 from blazepose.inference.pipeline import pretrained_backend
 from blazepose.pretrained.importer import transfer_weights
 from blazepose.train import config as config_lib
@@ -75,6 +86,9 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _BATCHES = flags.DEFINE_integer("batches", 1000, "At most this many batches (--crops=detector: "
                                 "at most batches x batch_size records).", lower_bound=1)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 16, "Batch size.", lower_bound=1)
+_TFLITE = flags.DEFINE_string("tflite", None, "Score this .tflite landmark network (or the "
+                              "landmark network of a .task bundle) instead of the Keras one, on "
+                              "the same crops and metrics.")
 _INIT_FROM = flags.DEFINE_string("init_from", None, "With --checkpoint=none: mediapipe_full or "
                                  "a .keras file.")
 
@@ -96,34 +110,61 @@ def _load_run(model_dir: str, which: str):
         raise app.UsageError(str(error)) from None
 
 
-def _restore(trainer, run, model_dir: str) -> None:
+def _restore(trainer, run, model_dir: str) -> str:
     """The run's restored weights into the trainer's model (the same network, built in the
-    same phase); says which checkpoint it was. Without a run (--checkpoint=none): --init_from,
-    or as before the run's latest checkpoint when it has one."""
+    same phase); says which checkpoint it was, and returns it (a checkpoint prefix, or
+    ``--init_from=...``). Without a run (--checkpoint=none): --init_from, or as before the run's
+    latest checkpoint when it has one."""
     if run is None:
         if trainer.restore():  # as before: a run that has checkpoints resumes its latest
             print(f"evaluating the latest checkpoint of {model_dir} (step "
                   f"{int(trainer.step.numpy())}), not --init_from: the run has checkpoints")
-        else:
-            print(f"evaluating --init_from={trainer.config.init_from} (no checkpoint)")
-        return
+            return trainer.manager.latest_checkpoint
+        print(f"evaluating --init_from={trainer.config.init_from} (no checkpoint)")
+        return f"--init_from={trainer.config.init_from}"
     report = transfer_weights(run.model, trainer.model)
     if report.fresh:
         raise app.UsageError(f"{run.checkpoint.prefix}: layers without weights: {report.fresh}")
     trainer.step.assign(run.step or 0)
     choice = {"prefix": "given"}.get(run.checkpoint.choice, run.checkpoint.choice)
     print(f"evaluating the {choice} checkpoint {run.checkpoint.prefix} (step {run.step})")
+    return str(run.checkpoint.prefix)
 
 
-def _detector_run(config, task, trainer):
-    """--crops=detector: the detector's crops of each evaluation record's full image."""
+def _exported_model(path: str, trainer, crops: str):
+    """--tflite: the file's runner, refused (a one-line UsageError naming the file) unless its
+    input and the outputs this evaluation reads are those of the run's network."""
+    if not tf.io.gfile.exists(path):
+        raise app.UsageError(f"--tflite={path}: no such file")
+    try:
+        exported = runtimes.TFLiteRunner(path)
+    except (ValueError, RuntimeError) as error:  # not a TFLite model, a bad .task, ...
+        raise app.UsageError(f"--tflite={path}: {error}".replace("\n", " ")) from None
+    keys = ["landmarks", "heatmap"]
+    if crops == "detector":
+        keys.append("pose_flag")
+    elif trainer.config.phase == "heatmap":
+        keys.append("offsets")  # decoded from the heatmap and its offsets
+    try:
+        evaluation.check_exported_model(exported, trainer.model, keys)
+    except ValueError as error:
+        raise app.UsageError(f"--tflite: {error}") from None
+    print(f"evaluating {exported.source} ({exported.input_dtype.name} input) on the crops "
+          "of the run's network")
+    return exported
+
+
+def _detector_run(config, task, landmark_model):
+    """--crops=detector: the detector's crops of each evaluation record's full image, the
+    landmark network ``landmark_model`` (the Keras network or an exported one's runner) on
+    them."""
     if config.phase == "heatmap":
         print("note: a heatmap-phase run; detector crops are decoded as the pipeline decodes "
               "them (regressed landmarks refined by the heatmap), not by heatmap argmax")
     detector_model = (pretrained_backend("detector", "tflite") if _DETECTOR.value == "mediapipe"
                       else _DETECTOR.value)
     detector = evaluation.PersonDetector(detector_model)
-    predictor = evaluation.LandmarkPredictor(trainer.model, task.topology.num_keypoints)
+    predictor = evaluation.LandmarkPredictor(landmark_model, task.topology.num_keypoints)
     evaluator = evaluation.DetectorCropEvaluator(task.topology)
     limit = _BATCHES.value * _BATCH_SIZE.value
     total = min(task.num_examples(False), limit)
@@ -182,15 +223,22 @@ def main(argv):
     task = PoseTask(config)
     prepare_sources(task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, task=task)
-    _restore(trainer, run, _MODEL_DIR.value)
+    model_name = _restore(trainer, run, _MODEL_DIR.value)
     crops = _CROPS.value
+    exported = None
+    if _TFLITE.value:
+        exported = _exported_model(_TFLITE.value, trainer, crops)
+        model_name = exported.source
+        # The trainer's evaluation, its crops and metrics, with the file in place of the network.
+        trainer.runner = evaluation.ExportedEvaluationStep(exported, task,
+                                                           trainer.runner.local_parts)
     output = os.path.join(_MODEL_DIR.value, "evaluation")
     tf.io.gfile.makedirs(output)
     if crops == "gt":
         run = trainer.run_evaluation(max_batches=_BATCHES.value, progress=True)
         extra = dict(run.oks or {}, num_examples=run.num_examples)
     else:
-        run = _detector_run(config, task, trainer)
+        run = _detector_run(config, task, exported or trainer.model)
         extra = {"num_examples": run.num_examples, "detected": run.detected}
     evaluator = run.evaluator
     print(evaluator.table())
@@ -201,20 +249,27 @@ def main(argv):
               f"({run.images} images); mean_pixel_error is over the detected ones only")
         if run.skipped:
             print(f"skipped {run.skipped} unusable records, as --crops=gt drops them")
+    _report(evaluator, extra, crops, model_name, output, int(trainer.step.numpy()))
+
+
+def _report(evaluator, extra: dict, crops: str, model_name: str, output: str, step: int) -> None:
+    """Writes the report (JSON and TensorBoard summaries under ``output``) and prints its one
+    JSON line; with --tflite the file names say which file was scored."""
     report = json.loads(evaluator.to_json())
-    report.update(extra, crops=crops)
-    name = "evaluation.json" if crops == "gt" else f"evaluation_{crops}.json"
-    with tf.io.gfile.GFile(os.path.join(output, name), "w") as stream:
-        stream.write(json.dumps(report, indent=2))
+    report.update(extra, crops=crops, model=model_name)
     prefix = "evaluation" if crops == "gt" else f"evaluation_{crops}"
+    if _TFLITE.value:
+        prefix += "_tflite-" + os.path.splitext(os.path.basename(_TFLITE.value))[0]
+    with tf.io.gfile.GFile(os.path.join(output, f"{prefix}.json"), "w") as stream:
+        stream.write(json.dumps(report, indent=2))
     results = {**evaluator.result(), **extra}
     writer = tf.summary.create_file_writer(output)
-    with writer.as_default(step=int(trainer.step.numpy())):
+    with writer.as_default(step=step):
         for key, value in results.items():
             if isinstance(value, float) and value == value:
                 tf.summary.scalar(f"{prefix}/{key}", value)
     writer.flush()
-    scalars = {"crops": crops}
+    scalars = {"crops": crops, "model": model_name}
     scalars.update((k, v) for k, v in results.items() if not isinstance(v, dict))
     print(json.dumps(report_numbers(scalars)))
 

@@ -292,6 +292,29 @@ def test_landmark_predictor_runs_a_17_keypoint_model_on_a_rotated_crop():
         evaluation.LandmarkPredictor(model, 33)(image, roi)
 
 
+
+def test_landmark_predictor_runs_a_tflite_file_as_the_keras_network():
+    """--crops=detector with --tflite: the predictor runs the file through the one TFLite runner
+    (Google's file here: flat landmark outputs named Identity, ...) and gives the landmarks and
+    pose flag of the Keras network on the same rotated crop of a photograph."""
+    from blazepose import samples
+    from blazepose.export.runtimes import TFLiteRunner
+    from blazepose.pretrained import files
+    from blazepose.pretrained.importer import load_mediapipe_model
+
+    image = cv2.cvtColor(cv2.imread(str(samples.fetch_sample("astronaut"))), cv2.COLOR_BGR2RGB)
+    roi = geometry.Roi(250.0, 260.0, 480.0, 0.1)
+    num_keypoints = topology_lib.BLAZEPOSE_33.num_keypoints
+    lite = evaluation.LandmarkPredictor(TFLiteRunner(files.fetch_model_file("full")),
+                                        num_keypoints)
+    keras_predictor = evaluation.LandmarkPredictor(load_mediapipe_model("full"), num_keypoints)
+    landmarks, pose_flag = lite(image, roi)
+    expected, expected_flag = keras_predictor(image, roi)
+    assert landmarks.shape == (33, 5) and pose_flag > 0.5  # a person, found
+    np.testing.assert_allclose(landmarks[:, :2], expected[:, :2], atol=0.05)
+    np.testing.assert_allclose(landmarks[:, 3:], expected[:, 3:], atol=2e-3)
+    assert pose_flag == pytest.approx(expected_flag, abs=1e-3)
+
 def _detector_stub():
     class Detector:
         kind, input_size, output_keys, source = "detector", 224, ("boxes", "scores"), "stub"

@@ -2,11 +2,12 @@
 
 A runner maps a batch of inputs (float32 crops ``[N, 256, 256, 3]`` in [0, 1], or uint8 images
 ``[N, H, W, 3]`` for ``serve_image`` exports) to a dict of numpy outputs named as the SavedModel
-signature names them. Runtimes: TensorFlow (SavedModel), the TFLite interpreter (LiteRT's
-``ai_edge_litert`` when installed, else TensorFlow's; also for the landmark network inside a
-``pose_landmarker.task``), ONNX Runtime, and TF.js in Node (``web/run_model.js`` with
-``@tensorflow/tfjs``'s CPU backend; see ``web_assets``). MediaPipe's own runtime runs a whole
-``.task`` in :mod:`blazepose.export.task_export`.
+signature names them. Runtimes: TensorFlow (SavedModel), the TFLite interpreter
+(:class:`TFLiteRunner`: LiteRT's ``ai_edge_litert`` when installed, else TensorFlow's; also for
+Google's files, for the landmark network inside a ``pose_landmarker.task``, and for
+full-integer files, whose I/O it quantizes and dequantizes), ONNX Runtime, and TF.js in Node
+(``web/run_model.js`` with ``@tensorflow/tfjs``'s CPU backend; see ``web_assets``).
+MediaPipe's own runtime runs a whole ``.task`` in :mod:`blazepose.export.task_export`.
 
 :func:`compare` reduces two output dicts to the quantities the tolerances in
 :data:`TOLERANCES` are stated for.
@@ -27,6 +28,7 @@ import tensorflow as tf
 from blazepose.export import mediapipe_task, web_assets
 from blazepose.export import saved_model as saved_model_lib
 from blazepose.export.config import IMAGE_SIGNATURE
+from blazepose.inference import backends
 from blazepose.pretrained.interpreter import make_interpreter
 
 Runner = Callable[[np.ndarray], dict]
@@ -83,16 +85,185 @@ def saved_model_runner(directory: os.PathLike, signature: str) -> Runner:
     return run
 
 
+class TFLiteRunner:
+    """A ``.tflite`` network in the TFLite interpreter, one example at a time (batch of 1).
+
+    The one runner of TFLite files for exports, their checks and ``launch.evaluate``:
+    our exports (outputs named by the SavedModel signature: ``landmarks``, ``pose_flag``, ...),
+    Google's files (tensors ``Identity``, ``Identity_1``, ... mapped by
+    :data:`blazepose.pretrained.interpreter.LANDMARK_OUTPUTS`), files naming their outputs
+    otherwise (told apart by shape, :func:`blazepose.inference.backends.resolve_output_keys`),
+    and the landmark network inside a ``.task`` bundle (``pose_landmarks_detector.tflite``).
+
+    Quantized I/O: a float batch given to an int8 / uint8 / int16 input is quantized with the
+    tensor's scale and zero point (``round(x / scale) + zero_point``, clipped to the type; for
+    MediaPipe's uint8 image input, scale 1/255 and zero point 0, that is the uint8 image of a
+    crop in [0, 1]); a batch already of the input's integer type is fed as is. Quantized outputs
+    are dequantized (``(q - zero_point) * scale``), so every output is float32 (or the file's
+    non-quantized type).
+
+    Calls: ``runner(batch)`` with ``batch`` ``[N, H, W, 3]`` (float32 crops in [0, 1], or uint8
+    images for ``serve_image`` exports), or one example ``[H, W, 3]``; returns a dict of numpy
+    arrays ``[N, ...]``: by the file's output names when they are ours, else by our keys
+    (:data:`blazepose.inference.backends.LANDMARK_KEYS`), with flat landmark outputs
+    (``[N, 5L]``, ``[N, 3L]``, as in Google's file) reshaped to ``[N, L, 5]`` and ``[N, L, 3]``.
+    ``keys`` picks outputs. It also satisfies :class:`blazepose.inference.backends.Backend`
+    (``kind``, ``input_size``, ``source``, ``output_keys``), so the evaluation's
+    :class:`blazepose.evaluation.LandmarkPredictor` runs it like any backend.
+
+    Args:
+      model: a ``.tflite`` path, a ``.task`` bundle path (its landmark network), or the bytes
+        of a ``.tflite`` file (``source`` then names it in messages).
+      num_threads: interpreter threads (XNNPACK).
+    Attributes:
+      source: the file, for messages.
+      input_shape: the input's shape (batch first; -1 for a dimension of dynamic size, which
+        is resized to each example's).
+      input_dtype: its numpy type; input_quantization: ``(scale, zero_point)`` (scale 0: not
+        quantized).
+      output_shapes: our key -> shape of one example, after the reshape above.
+      kind: ``"landmark"`` or ``"detector"``, or ``"unknown"`` for outputs neither network has.
+      input_size: S of a square ``[1, S, S, 3]`` input (0 when the input is not square or of
+        dynamic size).
+    """
+
+    def __init__(self, model: os.PathLike | str | bytes, num_threads: int = 2,
+                 source: str | None = None):
+        if isinstance(model, bytes):
+            self.source = source or "TFLite model"
+            interpreter = _interpreter_from_bytes(model, num_threads)
+        elif str(model).endswith(".task"):
+            self.source = source or f"{model}!{mediapipe_task.LANDMARK_FILE}"
+            members = mediapipe_task.read_bundle(pathlib.Path(model).read_bytes())
+            interpreter = _interpreter_from_bytes(members[mediapipe_task.LANDMARK_FILE],
+                                                  num_threads)
+        else:
+            self.source = source or os.fspath(model)
+            interpreter = make_interpreter(model, num_threads)
+        self._interpreter = interpreter
+        inputs, outputs = _io_details(interpreter)
+        if len(inputs) != 1:
+            raise ValueError(f"{self.source}: expected one input, the file has {len(inputs)} "
+                             f"({', '.join(inputs)})")
+        self._input = next(iter(inputs.values()))
+        self._fed_shape = tuple(int(d) for d in self._input["shape"])
+        self.input_shape = tuple(int(d) for d in self._input.get("shape_signature",
+                                                                  self._fed_shape))
+        self.input_dtype = np.dtype(self._input["dtype"])
+        self.input_quantization = _quantization(self._input)
+        shape = self.input_shape
+        self.input_size = (shape[1] if len(shape) == 4 and shape[1] == shape[2] and shape[1] > 0
+                           else 0)
+        shapes = {name: tuple(int(d) for d in detail["shape"]) for name, detail in
+                  outputs.items()}
+        if set(outputs) <= set(backends.LANDMARK_KEYS + ("offsets",)) | set(backends.DETECTOR_KEYS):
+            mapping = {name: name for name in outputs}  # our names (the signature's)
+            self.kind = ("detector" if set(outputs) <= set(backends.DETECTOR_KEYS) else "landmark")
+        else:
+            try:
+                self.kind, mapping = backends.resolve_output_keys(shapes, self.source)
+            except backends.BackendError:
+                self.kind, mapping = "unknown", {name: name for name in outputs}
+        self._outputs = {key: outputs[name] for name, key in mapping.items()}
+        self.output_shapes = {key: _layout_shape(key, shapes[name])[1:]
+                              for name, key in mapping.items()}
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        return tuple(self._outputs)
+
+    def feed(self, example: np.ndarray) -> np.ndarray:
+        """One example ``[H, W, 3]`` as the input tensor takes it (``[1, H, W, 3]`` of its type,
+        quantized when the input is an integer type and the example is not)."""
+        example = np.asarray(example)[np.newaxis]
+        dtype = self.input_dtype
+        if not np.issubdtype(dtype, np.integer):
+            return example.astype(dtype)
+        if example.dtype == dtype:
+            return example
+        scale, zero_point = self.input_quantization
+        if scale == 0:
+            raise ValueError(f"{self.source}: the {dtype.name} input has no quantization "
+                             f"parameters to quantize a {example.dtype.name} input with")
+        info = np.iinfo(dtype)
+        quantized = np.round(example.astype(np.float64) / scale) + zero_point
+        return np.clip(quantized, info.min, info.max).astype(dtype)
+
+    def __call__(self, batch: np.ndarray, keys=None) -> dict[str, np.ndarray]:
+        batch = np.asarray(batch)
+        if batch.ndim == 3:
+            batch = batch[np.newaxis]
+        wanted = {key: detail for key, detail in self._outputs.items()
+                  if keys is None or key in keys}
+        results: dict[str, list] = {key: [] for key in wanted}
+        index = self._input["index"]
+        for example in batch:
+            fed = self.feed(example)
+            if fed.shape != self._fed_shape:  # an input of dynamic size (serve_image exports)
+                self._interpreter.resize_tensor_input(index, fed.shape, strict=True)
+                self._interpreter.allocate_tensors()
+                self._fed_shape = fed.shape
+            self._interpreter.set_tensor(index, fed)
+            self._interpreter.invoke()
+            for key, detail in wanted.items():
+                results[key].append(_dequantize(self._interpreter.get_tensor(detail["index"]),
+                                                detail))
+        return {key: _crop_layout(key, np.concatenate(values))
+                for key, values in results.items()}
+
+
+def _io_details(interpreter) -> tuple[dict, dict]:
+    """``({input name: detail}, {output name: detail})``: by the file's signature when it has
+    one (our exports: ``image`` -> ``landmarks``, ...), else by tensor name (Google's files)."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) == 1:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        return runner.get_input_details(), runner.get_output_details()
+    return ({d["name"]: d for d in interpreter.get_input_details()},
+            {d["name"]: d for d in interpreter.get_output_details()})
+
+
+def _quantization(detail: dict) -> tuple[float, int]:
+    """``(scale, zero_point)`` of a per-tensor quantized tensor (scale 0: not quantized)."""
+    parameters = detail.get("quantization_parameters") or {}
+    scales = np.asarray(parameters.get("scales", ()), np.float64)
+    if scales.size > 1:
+        raise ValueError(f"tensor {detail['name']!r} is quantized per channel; inputs and "
+                         "outputs must be per tensor")
+    if scales.size == 1:
+        return float(scales[0]), int(np.asarray(parameters["zero_points"]).reshape(-1)[0])
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return float(scale), int(zero_point)
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    """An output tensor's values as float32 when the tensor is quantized, else a copy."""
+    values = np.array(values)
+    if not np.issubdtype(values.dtype, np.integer):
+        return values
+    scale, zero_point = _quantization(detail)
+    if scale == 0:
+        return values
+    return ((values.astype(np.float64) - zero_point) * scale).astype(np.float32)
+
+
+def _layout_shape(key: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Flat landmark outputs ``[N, 5L]`` / ``[N, 3L]`` (Google's file, the ``.task`` network) as
+    ``[N, L, 5]`` / ``[N, L, 3]``; any other shape unchanged."""
+    width = {"landmarks": 5, "world_landmarks": 3}.get(key)
+    if width and len(shape) == 2 and shape[1] % width == 0:
+        return (shape[0], shape[1] // width, width)
+    return tuple(shape)
+
+
+def _crop_layout(key: str, values: np.ndarray) -> np.ndarray:
+    """``values`` in the layout of :func:`_layout_shape`."""
+    return values.reshape(_layout_shape(key, values.shape))
+
+
 def tflite_runner(path: os.PathLike, num_threads: int = 2) -> Runner:
-    """The file's only signature, one example at a time (the model has a batch of 1)."""
-    interpreter = make_interpreter(path, num_threads)
-    signature = interpreter.get_signature_runner()
-
-    def run(batch):
-        outputs = [signature(image=example[np.newaxis]) for example in batch]
-        return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
-
-    return run
+    """A :class:`TFLiteRunner` of ``path`` (a ``.tflite`` file or a ``.task`` bundle)."""
+    return TFLiteRunner(path, num_threads)
 
 
 def _interpreter_from_bytes(content: bytes, num_threads: int):
@@ -113,14 +284,12 @@ def task_landmark_runner(task_path: os.PathLike, num_threads: int = 2) -> Runner
     reshaped back to the crop signature's ``[N, 39, 5]`` and ``[N, 39, 3]``; ``pose_flag``,
     ``segmentation`` and ``heatmap`` are as the crop signature has them.
     """
-    members = mediapipe_task.read_bundle(pathlib.Path(task_path).read_bytes())
-    interpreter = _interpreter_from_bytes(members[mediapipe_task.LANDMARK_FILE], num_threads)
-    signature = interpreter.get_signature_runner()
+    runner = TFLiteRunner(task_path, num_threads)
     shapes = mediapipe_task.KERAS_LANDMARK_OUTPUTS
 
     def run(batch):
-        outputs = [signature(image=example[np.newaxis]) for example in batch]
-        return {name: np.concatenate([o[name] for o in outputs]).reshape((len(batch),) + shape)
+        outputs = runner(batch)
+        return {name: outputs[name].reshape((len(batch),) + shape)
                 for name, shape in shapes.items()}
 
     return run
