@@ -48,7 +48,6 @@ from blazepose.data.pipeline import DataSource
 from blazepose.export import ExportConfig, ExportError, exporter, representative, sources
 from blazepose.export.config import SUPPORTED_QUANTIZATIONS, VerificationError
 from blazepose.export.exporter import photo_crops
-from blazepose.model import quantization
 from blazepose.samples import fetch_sample
 from blazepose.train import config as config_lib
 from blazepose.train import runs
@@ -242,8 +241,8 @@ def main(argv):
             which = described["checkpoint"]
             which = "" if which == "prefix" else f"the run's {which} "
             print(f"exporting {which}checkpoint {described['path']} (step {described['step']})")
-        calibration, verify_crops = _crops(config, export_config,
-                                           quantization.is_quantized(source.model))
+        aware = exporter.check_int8_source(source, export_config)
+        calibration, verify_crops = _crops(config, export_config, aware)
         result = exporter.export_model(source, _OUTPUT.value, export_config,
                                        overwrite=_OVERWRITE.value, representative=calibration,
                                        verify_crops=verify_crops,

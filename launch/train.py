@@ -93,7 +93,7 @@ _DISTILL_WEIGHT = flags.DEFINE_float(
     "of the --init_from network (quantisation-aware training; 0: off).", lower_bound=0.0)
 _KEEP_FLOAT = flags.DEFINE_list(
     "keep_float", None, "Quantisation-aware runs (--preset=qat): layers kept in float32 in the "
-    "int8 export (mixed precision), e.g. reg_landmarks.")
+    "int8 export (mixed precision): names or patterns, e.g. 'reg*'.")
 
 
 @flags.multi_flags_validator(["strategy", "num_cpu_devices"],

@@ -246,14 +246,24 @@ def _check_quantization(source: ModelSource, config: ExportConfig,
       ExportError: post-training int8 without representative crops, ``require_qat`` of a
         float network, or a MediaPipe bundle in int8 of a float network.
     """
-    aware = quantization.is_quantized(source.model)
+    aware = check_int8_source(source, config)
     if config.quantize != "int8":
         if aware:
             print_fn("a quantisation-aware network: exporting its float twin (the same weights "
                      f"without rounding) as {config.precision}")
             source = dataclasses.replace(source, model=quantization.float_twin(source.model))
         return source, False
-    if not aware:
+    if not aware and (representative is None or not len(representative)):
+        raise ExportError("post-training --quantize=int8 needs representative crops "
+                          "(--representative_dataset)")
+    return source, aware
+
+
+def check_int8_source(source: ModelSource, config: ExportConfig) -> bool:
+    """Whether ``source`` is a quantisation-aware network; raises :class:`ExportError` when
+    ``config`` asks int8 of a float network with ``require_qat`` or in a MediaPipe bundle."""
+    aware = quantization.is_quantized(source.model)
+    if config.quantize == "int8" and not aware:
         what = source.description.get("path") or source.description.get("kind")
         if config.require_qat:
             raise ExportError(f"--require_qat: {what} is not a quantisation-aware network "
@@ -261,10 +271,7 @@ def _check_quantization(source: ModelSource, config: ExportConfig,
                               "python -m launch.train --preset=qat --init_from=... first")
         if config.format == "mediapipe_task":
             raise ExportError(INT8_TASK_REFUSAL)
-        if representative is None or not len(representative):
-            raise ExportError("post-training --quantize=int8 needs representative crops "
-                              "(--representative_dataset)")
-    return source, aware
+    return aware
 
 
 def _check_task_request(source: ModelSource, config: ExportConfig

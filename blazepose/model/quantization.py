@@ -28,6 +28,7 @@ its quantised twin both ways by layer name.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 
 import keras
@@ -284,6 +285,21 @@ def _quantized_twin(layer, keep_float: set[str], readers: dict, input_names: set
     return kind.from_config(config)
 
 
+def kept_in_float(model: keras.Model, patterns: Iterable[str]) -> set[str]:
+    """The names of ``model``'s layers that match a ``keep_float`` entry (a layer name or an
+    ``fnmatch`` pattern such as ``reg*``). Raises ValueError naming an entry that matches none."""
+    names = [layer.name for layer in model.layers]
+    kept, unknown = set(), []
+    for pattern in patterns:
+        matched = fnmatch.filter(names, pattern)
+        if not matched:
+            unknown.append(pattern)
+        kept.update(matched)
+    if unknown:
+        raise ValueError(f"keep_float: {model.name} has no layer named {', '.join(unknown)}")
+    return kept
+
+
 def quantize_model(model: keras.Model, keep_float: Iterable[str] = (),
                    copy_weights: bool = True) -> keras.Model:
     """The quantisation-aware twin of a functional BlazePose network (see the module docstring).
@@ -291,7 +307,8 @@ def quantize_model(model: keras.Model, keep_float: Iterable[str] = (),
     Args:
       model: the float network (landmark network or detector), input float32 ``[N, H, W, 3]``
         in ``[0, 1]``.
-      keep_float: names of layers left in float32 (weights and output); each must exist.
+      keep_float: layers left in float32 (weights and output): names or ``fnmatch``
+        patterns (``reg*``: the regression branch), each matching at least one layer.
       copy_weights: start from ``model``'s weights (else fresh initial weights).
 
     Returns:
@@ -301,10 +318,7 @@ def quantize_model(model: keras.Model, keep_float: Iterable[str] = (),
       ValueError: a ``keep_float`` name that is no layer of ``model``, or a layer the scheme
         does not cover.
     """
-    keep_float = set(keep_float)
-    unknown = sorted(keep_float - {layer.name for layer in model.layers})
-    if unknown:
-        raise ValueError(f"keep_float: {model.name} has no layer named {', '.join(unknown)}")
+    keep_float = kept_in_float(model, keep_float)
     readers = _consumers(model)
     input_names = {tensor._keras_history.operation.name for tensor in model.inputs}  # noqa: SLF001
 

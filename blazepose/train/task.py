@@ -162,12 +162,18 @@ class PoseTask:
         config = self.pipeline_config()
         return [pipeline.check_records(source, config) for source in self.sources(training)]
 
-    def calibration_images(self, batches: int):
-        """Up to ``batches`` batches of training crops without augmentation, float32
-        ``[batch_size, 256, 256, 3]`` in [0, 1] (what sets a quantised network's ranges)."""
+    def calibration_batches(self, batches: int) -> tf.data.Dataset:
+        """Up to ``batches`` batches of training crops without augmentation, with their
+        targets (keys of ``blazepose.data.ops.TRAINING_KEYS``; ``image`` float32
+        ``[batch_size, 256, 256, 3]`` in [0, 1])."""
         dataset = pipeline.build_dataset(self.sources(True), self.pipeline_config(),
                                          self.config.batch_size, training=False, repeat=False)
-        return (batch["image"] for batch in dataset.take(batches))
+        return dataset.take(batches)
+
+    def calibration_images(self, batches: int):
+        """The images of :meth:`calibration_batches` (what sets a quantised network's
+        ranges)."""
+        return (batch["image"] for batch in self.calibration_batches(batches))
 
     def dataset_fn(self, training: bool):
         """For ``strategy.distribute_datasets_from_function``."""

@@ -194,6 +194,9 @@ def test_layers_kept_in_float_stay_float_in_the_tflite_model(images, tmp_path):
     assert ops[("CONV_2D", "INT8")] == 5
     with pytest.raises(ValueError, match="no layer named nowhere"):
         quantization.quantize_model(model, keep_float=["nowhere"])
+    patterned = quantization.quantize_model(model, keep_float=["down_*"])
+    assert {layer.name for layer in patterned.layers if layer.weights and not isinstance(
+        layer, quantization.QUANTIZED_TYPES)} == {"down_dw", "down_conv"}
 
 
 def test_weights_move_between_twins_and_other_networks_are_refused(calibrated):
