@@ -208,7 +208,7 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
                 saved_model.write_saved_model(source.model, saved_model_dir)
             print_fn(f"converting {config.signature} to {config.format} ({config.quantize})")
             extra.update(_convert(config, saved_model_dir, scratch, work, representative,
-                                  detector, quantization_aware))
+                                  detector, source.model, quantization_aware))
         if verify_crops is not None:
             print_fn(f"verifying the {config.format} export in its runtime")
             extra["verification"] = verify(source, config, scratch, verify_crops, node_modules,
@@ -286,13 +286,16 @@ def _check_task_request(source: ModelSource, config: ExportConfig
 
 def _convert(config: ExportConfig, saved_model_dir: os.PathLike, scratch: pathlib.Path,
              work: pathlib.Path, representative: np.ndarray | None,
-             detector: task_export.DetectorSource | None, quantization_aware: bool) -> dict:
+             detector: task_export.DetectorSource | None, source_model,
+             quantization_aware: bool) -> dict:
     """Converts the SavedModel into ``scratch``; returns what the metadata records of it."""
     if config.format == "tflite" and quantization_aware:
+        kept = quantization.float_layers(source_model)
         converters.convert_tflite(saved_model_dir, scratch / MODEL_FILES["tflite"],
                                   config.signature, "int8", quantization_aware=True,
-                                  int8_input=config.int8_input)
-        return {"int8": {"kind": "quantisation-aware", "input": config.int8_input}}
+                                  int8_input=config.int8_input, all_integer=not kept)
+        return {"int8": {"kind": "quantisation-aware", "input": config.int8_input,
+                         "float_layers": kept}}
     if config.format == "tflite":
         converters.convert_tflite(
             saved_model_dir, scratch / MODEL_FILES["tflite"], config.signature, config.quantize,

@@ -445,6 +445,15 @@ def layer_errors(float_model: keras.Model, quantized: keras.Model, images) -> li
     return sorted(rows, key=lambda row: -row["relative_error"])
 
 
+def float_layers(model: keras.Model) -> list[str]:
+    """The convolutions, additions and activations of a quantisation-aware ``model`` left in
+    float32 (its ``keep_float`` layers); empty for a full-integer network."""
+    kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Add,
+             keras.layers.Activation)
+    return [layer.name for layer in model.layers
+            if isinstance(layer, kinds) and not isinstance(layer, QUANTIZED_TYPES)]
+
+
 def is_quantized(model: keras.Model) -> bool:
     """Whether ``model`` has quantisation-aware layers."""
     return any(isinstance(layer, QUANTIZED_TYPES) for layer in model.layers)
