@@ -62,6 +62,8 @@ MIN_ROI_SIZE = 1.0  # pixels; a smaller tracked crop counts as a lost track
 # Several people: detector candidates looked at beyond the free places (some fail the pose flag
 # or repeat a person already found).
 EXTRA_CANDIDATES = 2
+CHIMERA_COVER = 0.3  # see PosePipeline._is_duplicate
+INSIDE_COVER = 0.7
 # Video-mode behaviour of MediaPipe's two pose graphs: "tasks" (mediapipe.tasks PoseLandmarker,
 # mediapipe >= 0.10) and "legacy" (mediapipe.solutions.pose, removed in 0.10.30).
 VIDEO_GRAPHS = ("tasks", "legacy")
@@ -544,14 +546,24 @@ class PosePipeline:
     def _is_duplicate(self, estimate: dict, others: list[dict]) -> bool:
         """A candidate is someone already found: nearly the same landmarks, or a landmark box
         overlapping theirs by more than ``config.candidate_max_iou`` (a detection off that
-        person's blanked face, e.g. on the torso, gives a shifted crop and shifted landmarks)."""
+        person's blanked face, e.g. on the torso, gives a shifted crop and shifted landmarks),
+        or a box lying mostly (``INSIDE_COVER``) inside one person's box (a part of that
+        person; also drops a small person standing in front of a tall one), or a chimera: a
+        box of which two or more people found each cover at least ``CHIMERA_COVER`` (a crop
+        between two people close together)."""
+        if not others:
+            return False
         body = estimate["landmarks"][:NUM_LANDMARKS]
+        if any(tracking.pose_distance(body, other["landmarks"][:NUM_LANDMARKS])
+               < self.config.duplicate_distance for other in others):
+            return True
         box = tracking.landmark_box(body)
-        return any(tracking.pose_distance(body, other["landmarks"][:NUM_LANDMARKS])
-                   < self.config.duplicate_distance
-                   or tracking.box_iou(box, tracking.landmark_box(
-                       other["landmarks"][:NUM_LANDMARKS]))[0, 0] > self.config.candidate_max_iou
-                   for other in others)
+        known = np.stack([tracking.landmark_box(other["landmarks"][:NUM_LANDMARKS])
+                          for other in others])
+        if tracking.box_iou(box, known).max() > self.config.candidate_max_iou:
+            return True
+        cover = tracking.box_cover(box, known)
+        return bool(cover.max() >= INSIDE_COVER or np.sum(cover >= CHIMERA_COVER) >= 2)
 
     def process_image_people(self, image_rgb: np.ndarray) -> list[PoseResult]:
         """Every person (up to ``max_people``) in one independent image; no tracking, no

@@ -23,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from blazepose.inference import filters, geometry
 
 FACE_LANDMARKS = slice(0, 11)  # nose, eyes, ears, mouth (BlazePose 33 order)
+VELOCITY_ALPHA = 0.3  # low-pass coefficient of a track's velocity
 
 
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
@@ -43,6 +44,17 @@ def box_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     area_b = np.prod(np.clip(b[..., 2:] - b[..., :2], 0.0, None), axis=-1)
     union = area_a + area_b - intersection
     return np.where(union > 0, intersection / np.where(union > 0, union, 1.0), 0.0)
+
+
+def box_cover(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """float64 ``[M]``: the fraction of ``box`` ``[4]``'s area inside each of ``others``
+    ``[M, 4]`` (0 for a box of zero area)."""
+    box = np.asarray(box, np.float64).reshape(4)
+    others = np.asarray(others, np.float64).reshape(-1, 4)
+    overlap = np.clip(np.minimum(box[2:], others[:, 2:]) - np.maximum(box[:2], others[:, :2]),
+                      0.0, None)
+    area = float(np.prod(np.clip(box[2:] - box[:2], 0.0, None)))
+    return overlap[:, 0] * overlap[:, 1] / area if area > 0 else np.zeros(len(others))
 
 
 def assign(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
@@ -88,7 +100,9 @@ class Track:
       track_id: stable id, from 0 in order of appearance.
       next_roi: the crop for the next frame (from this frame's auxiliary landmarks), or None.
       box: float64 ``[4]`` the landmark box last seen (pixels).
-      velocity: float64 ``[4]`` box change per second (for predicting a lost person's box).
+      velocity: float64 ``[2]`` the box centre's speed, pixels per second, low-passed (for
+        predicting where a lost person is; the box's corners move with the limbs, its centre
+        with the person).
       last_time: seconds of the last frame the person was seen.
       last_frame: index of that frame.
       first_frame: index of the first frame the person was seen (-1: not yet).
@@ -98,7 +112,7 @@ class Track:
     config: dataclasses.InitVar[object]
     next_roi: geometry.Roi | None = None
     box: np.ndarray | None = None
-    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(4))
+    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))
     last_time: float = 0.0
     last_frame: int = -1
     first_frame: int = -1
@@ -115,17 +129,19 @@ class Track:
             state.reset()
 
     def predicted_box(self, time_s: float, horizon_s: float) -> np.ndarray:
-        """The box extrapolated at constant velocity to ``time_s`` (at most ``horizon_s``
-        ahead)."""
+        """The last box moved at the centre's constant velocity to ``time_s`` (at most
+        ``horizon_s`` ahead)."""
         elapsed = min(max(time_s - self.last_time, 0.0), horizon_s)
-        return self.box + self.velocity * elapsed
+        return self.box + np.tile(self.velocity * elapsed, 2)
 
     def observe(self, box: np.ndarray, time_s: float, frame_index: int) -> None:
-        """Records this frame's landmark box; the velocity is a low-passed box difference."""
+        """Records this frame's landmark box; the velocity is a low-passed difference of the
+        box centres of consecutive frames."""
         box = np.asarray(box, np.float64)
         if self.box is not None and frame_index == self.last_frame + 1 and time_s > self.last_time:
-            velocity = (box - self.box) / (time_s - self.last_time)
-            self.velocity = 0.5 * self.velocity + 0.5 * velocity
+            shift = 0.5 * ((box[:2] + box[2:]) - (self.box[:2] + self.box[2:]))
+            self.velocity = (1 - VELOCITY_ALPHA) * self.velocity + VELOCITY_ALPHA * shift / (
+                time_s - self.last_time)
         if self.first_frame < 0:
             self.first_frame = frame_index
         self.box = box
