@@ -64,6 +64,7 @@ MIN_ROI_SIZE = 1.0  # pixels; a smaller tracked crop counts as a lost track
 EXTRA_CANDIDATES = 2
 CHIMERA_COVER = 0.3  # see PosePipeline._is_duplicate
 INSIDE_COVER = 0.7
+YOUNG_FRAMES = 15  # frames during which a track must not lie inside or between older ones
 # Video-mode behaviour of MediaPipe's two pose graphs: "tasks" (mediapipe.tasks PoseLandmarker,
 # mediapipe >= 0.10) and "legacy" (mediapipe.solutions.pose, removed in 0.10.30).
 VIDEO_GRAPHS = ("tasks", "legacy")
@@ -679,7 +680,8 @@ class PosePipeline:
         """Drops tracks that follow the same person as another; the one kept is the track whose
         previous box overlaps the shared landmarks' box more by ``config.merge_fit_margin``,
         else the one first seen earlier. Dropped tracks join the lost ones (they may belong to
-        a person hidden behind the other)."""
+        a person hidden behind the other). Then a track younger than ``YOUNG_FRAMES`` that
+        lies inside or between older ones (:meth:`_is_duplicate`) is dropped too."""
         kept: list = []
         for item in sorted(people, key=lambda item: item[0].track_id):
             track, estimate = item[0], item[1]
@@ -699,7 +701,16 @@ class PosePipeline:
                 kept[twin] = item
             else:
                 self._lost.append(track)
-        return kept
+        # A young track inside or between older people is a phantom born of a crowded crop
+        # (the candidates' rule of _is_duplicate, applied while the track is young).
+        settled = []
+        for item in sorted(kept, key=lambda item: item[0].first_frame):
+            young = self._frame_index - item[0].since_frame < YOUNG_FRAMES
+            if young and self._is_duplicate(item[1], [other[1] for other in settled]):
+                self._lost.append(item[0])
+            else:
+                settled.append(item)
+        return sorted(settled, key=lambda item: item[0].track_id)
 
     def _identify(self, frame: np.ndarray, candidates: list, people: list, time_s: float
                   ) -> list:
@@ -726,6 +737,7 @@ class PosePipeline:
                                     self.config.match_min_iou)
             for row, column in pairs:
                 fresh[row][0] = self._lost[column]
+                fresh[row][0].since_frame = self._frame_index
             taken = {column for _, column in pairs}
             self._lost = [t for j, t in enumerate(self._lost) if j not in taken]
         identified = []

@@ -106,6 +106,7 @@ class Track:
       last_time: seconds of the last frame the person was seen.
       last_frame: index of that frame.
       first_frame: index of the first frame the person was seen (-1: not yet).
+      since_frame: that, or the frame the person was last found again after being lost.
     """
 
     track_id: int
@@ -116,6 +117,7 @@ class Track:
     last_time: float = 0.0
     last_frame: int = -1
     first_frame: int = -1
+    since_frame: int = -1
 
     def __post_init__(self, config):
         self.landmarks_filter = filters.OneEuroFilter(config.landmarks_filter)
@@ -143,7 +145,7 @@ class Track:
             self.velocity = (1 - VELOCITY_ALPHA) * self.velocity + VELOCITY_ALPHA * shift / (
                 time_s - self.last_time)
         if self.first_frame < 0:
-            self.first_frame = frame_index
+            self.first_frame = self.since_frame = frame_index
         self.box = box
         self.last_time = time_s
         self.last_frame = frame_index
