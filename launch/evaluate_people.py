@@ -154,7 +154,12 @@ def coco_recall(folder: str, pipeline) -> dict:
             "reported": reported}
 
 
-def _number(value):
+def _rounded(value):
+    """Floats to 4 decimals (NaN as null), through dicts and lists, for the JSON line."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
     if isinstance(value, float):
         return None if not math.isfinite(value) else round(value, 4)
     return value
@@ -216,7 +221,7 @@ def main(argv):
             report["coco_recall"][label] = figures
             print(f"coco val recall ({label}): {figures['found']}/{figures['people']} = "
                   f"{figures['recall']:.3f} (people reported {figures['reported']})", flush=True)
-    print(json.dumps(report, default=_number, sort_keys=True), file=sys.stdout)
+    print(json.dumps(_rounded(report), sort_keys=True), file=sys.stdout)
 
 
 def _fmt(value, width: int = 9) -> str:
