@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
 
 from blazepose.topology import Topology
 
@@ -51,7 +52,12 @@ __all__ = [
     "KeypointMeanError",
     "PckResult",
     "PoseEvaluator",
+    "COCO_OKS_SIGMAS",
+    "TrackingResult",
     "coco_oks_ap",
+    "match_people",
+    "object_keypoint_similarity",
+    "tracking_metrics",
     "mean_pixel_error",
     "mpii_head_size",
     "pck",
@@ -947,3 +953,137 @@ def coco_oks_ap(
         name: float("nan") if value == -1 else float(value)
         for name, value in zip(COCO_OKS_STAT_NAMES, evaluation.stats)
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Several people: OKS of one person, identities over a video
+# ---------------------------------------------------------------------------------------------
+
+COCO_OKS_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62,
+                            1.07, 1.07, 0.87, 0.87, 0.89, 0.89]) / 10.0
+"""COCO's per-keypoint OKS constants of its 17 keypoints (``COCOeval``'s ``kpt_oks_sigmas``)."""
+
+
+def object_keypoint_similarity(predicted: npt.ArrayLike, truth: npt.ArrayLike,
+                               labelled: npt.ArrayLike, area: float,
+                               sigmas: npt.ArrayLike = COCO_OKS_SIGMAS) -> float:
+    """COCO's OKS of one predicted person against one annotated person.
+
+    ``mean over labelled k of exp(-d_k^2 / (2 area (2 sigma_k)^2))`` with ``d_k`` the pixel
+    distance (as ``COCOeval.computeOks``); NaN when nothing is labelled.
+
+    Args:
+      predicted, truth: ``[K, >=2]`` x, y pixels; labelled: bool ``[K]``; area: the person's
+        area in square pixels (COCO: the segment area).
+    """
+    predicted = np.asarray(predicted, np.float64)[:, :2]
+    truth = np.asarray(truth, np.float64)[:, :2]
+    labelled = np.asarray(labelled, bool)
+    variances = (2.0 * np.asarray(sigmas, np.float64)) ** 2
+    if not labelled.any():
+        return float("nan")
+    squared = np.sum((predicted - truth) ** 2, axis=-1)
+    similarity = np.exp(-squared / variances / (area + np.spacing(1)) / 2.0)
+    return float(similarity[labelled].mean())
+
+
+def _normalised_distances(truth: np.ndarray, visible: np.ndarray, height: np.ndarray,
+                          predicted: np.ndarray) -> np.ndarray:
+    """``[P, N]`` median landmark distance / person height over the truth's visible landmarks
+    (all landmarks for a person with none visible)."""
+    distance = np.linalg.norm(truth[:, None, :, :2] - predicted[None, :, :, :2], axis=-1)
+    mask = np.where(visible.any(axis=-1, keepdims=True), visible, True)[:, None, :]
+    masked = np.where(mask, distance, np.nan)
+    return np.nanmedian(masked, axis=-1) / height[:, None]
+
+
+def match_people(truth: npt.ArrayLike, visible: npt.ArrayLike, height: npt.ArrayLike,
+                 predicted: npt.ArrayLike, max_distance: float = 0.2
+                 ) -> list[tuple[int, int, float]]:
+    """Pairs true and predicted people of one frame (Hungarian, least total distance).
+
+    Args:
+      truth: ``[P, K, >=2]`` x, y pixels; visible: bool ``[P, K]``; height: ``[P]`` pixels.
+      predicted: ``[N, K, >=2]``.
+      max_distance: pairs farther apart (median distance over the visible landmarks divided by
+        the true person's height) are not a match.
+    Returns:
+      ``(truth index, prediction index, distance)`` triples.
+    """
+    truth = np.asarray(truth, np.float64)
+    predicted = np.asarray(predicted, np.float64)
+    if len(truth) == 0 or len(predicted) == 0:
+        return []
+    distances = _normalised_distances(truth, np.asarray(visible, bool),
+                                      np.asarray(height, np.float64), predicted)
+    rows, columns = linear_sum_assignment(np.minimum(distances, 1e6))
+    return [(int(r), int(c), float(distances[r, c])) for r, c in zip(rows, columns)
+            if distances[r, c] <= max_distance]
+
+
+@dataclass
+class TrackingResult:
+    """CLEAR-MOT style figures of a multi-person run against the truth.
+
+    Attributes:
+      frames: frames evaluated; present: (frame, person) pairs where the person is present.
+      misses: present people not matched; false_positives: predictions matching nobody.
+      id_switches: times a true person's matched track id changed from the previous match.
+      errors: float64 ``[T, P]`` per frame and person, the median distance of the visible
+        landmarks divided by the person's height (NaN when unmatched).
+    """
+
+    frames: int
+    present: int
+    misses: int
+    false_positives: int
+    id_switches: int
+    errors: np.ndarray
+
+    @property
+    def mota(self) -> float:
+        """``1 - (misses + false positives + switches) / present``."""
+        return 1.0 - (self.misses + self.false_positives + self.id_switches) / max(self.present, 1)
+
+    def person_errors(self) -> np.ndarray:
+        """float64 ``[P]`` median over the frames of each person's error (NaN: never found)."""
+        with np.errstate(all="ignore"):
+            return np.array([np.nanmedian(c) if np.isfinite(c).any() else np.nan
+                             for c in self.errors.T])
+
+
+def tracking_metrics(truth: npt.ArrayLike, visible: npt.ArrayLike, present: npt.ArrayLike,
+                     height: npt.ArrayLike, predictions: list[list[tuple[int, np.ndarray]]],
+                     max_distance: float = 0.2) -> TrackingResult:
+    """Identity switches, misses, false positives and landmark errors of a tracked video.
+
+    Args:
+      truth: ``[T, P, K, >=2]`` true landmarks (pixels); visible: bool ``[T, P, K]``;
+        present: bool ``[T, P]`` people that should be found; height: ``[P]`` pixels.
+      predictions: per frame, ``(track_id, landmarks [K, >=2])`` of every person reported.
+      max_distance: see :func:`match_people`.
+    """
+    truth = np.asarray(truth, np.float64)
+    visible = np.asarray(visible, bool)
+    present = np.asarray(present, bool)
+    height = np.asarray(height, np.float64)
+    if len(predictions) != len(truth):
+        raise ValueError(f"{len(predictions)} frames of predictions for {len(truth)} of truth")
+    frames, people = truth.shape[:2]
+    errors = np.full((frames, people), np.nan)
+    last_id: list[int | None] = [None] * people
+    misses = false_positives = switches = 0
+    for frame, reported in enumerate(predictions):
+        points = (np.stack([np.asarray(p, np.float64) for _, p in reported]) if reported
+                  else np.zeros((0,) + truth.shape[2:]))
+        pairs = match_people(truth[frame], visible[frame], height, points, max_distance)
+        matched_truth = {r for r, _, _ in pairs}
+        misses += int(sum(present[frame, p] and p not in matched_truth for p in range(people)))
+        false_positives += len(reported) - len(pairs)
+        for person, index, distance in pairs:
+            track_id = reported[index][0]
+            if last_id[person] is not None and track_id != last_id[person]:
+                switches += 1
+            last_id[person] = track_id
+            errors[frame, person] = distance
+    return TrackingResult(frames, int(present.sum()), misses, false_positives, switches, errors)

@@ -3,10 +3,18 @@
 A track file holds one person's landmarks per frame of a video (``python -m launch.run_video
 --output_json``, ``launch.count_reps``, :mod:`blazepose.analysis.counting`)::
 
-    {"schema": "blazepose-track/1", "fps": F, "width": W, "height": H,
+    {"schema": "blazepose-track/2", "fps": F, "width": W, "height": H,
      "frames": [{"index": i, "time_s": t,
                  "landmarks": [[x, y, z, visibility, presence] x 33] or null,
-                 "world_landmarks": [[x, y, z] x 33] or null}, ...]}
+                 "world_landmarks": [[x, y, z] x 33] or null,
+                 "people": [{"track_id": k, "landmarks": ..., "world_landmarks": ...}, ...]},
+                ...]}
+
+Version 2 adds the optional ``people`` list (``run_video --max_people`` above 1): every person
+of the frame by increasing ``track_id`` (a stable identity over the video), each with the same
+two fields; the frame's own ``landmarks`` / ``world_landmarks`` repeat its first person (the
+lowest track id), so a reader of one person reads a version-2 file as before. Version 1 files
+(no ``people``) are read unchanged.
 
 x, y of ``landmarks`` are image pixels (continuous: pixel column i spans ``[i, i + 1)``, y
 down), z in the unit of x, visibility and presence probabilities in [0, 1]; BlazePose's order
@@ -14,7 +22,8 @@ down), z in the unit of x, visibility and presence probabilities in [0, 1]; Blaz
 marks a frame without a detected person. Numbers are rounded once, here: pixels to
 :data:`PIXEL_DECIMALS`, scores and metres to :data:`SCORE_DECIMALS` / :data:`WORLD_DECIMALS`,
 times to :data:`TIME_DECIMALS` decimals. Files written before the ``schema`` field existed (the
-same layout without it) are read as version 1.
+same layout without it) are read as version 1. :func:`load_track` reads one person
+(``track_id``: that person from ``people``), :func:`load_tracks` every person.
 
 This module imports only the standard library and numpy.
 """
@@ -41,8 +50,12 @@ __all__ = [
     "TIME_DECIMALS",
     "WORLD_DECIMALS",
     "PoseTrack",
+    "READABLE_SCHEMAS",
     "frame_record",
     "load_track",
+    "load_tracks",
+    "people_record",
+    "track_ids",
     "result_record",
     "track_document",
     "track_from_json",
@@ -50,8 +63,11 @@ __all__ = [
     "write_track",
 ]
 
-SCHEMA = "blazepose-track/1"
-"""Value of the ``schema`` field; a reader refuses any other."""
+SCHEMA = "blazepose-track/2"
+"""Value of the ``schema`` field written."""
+
+READABLE_SCHEMAS = ("blazepose-track/1", SCHEMA)
+"""Schemas the reader accepts; it refuses any other."""
 
 NUM_LANDMARKS = NUM_BLAZEPOSE_LANDMARKS
 
@@ -144,6 +160,22 @@ def result_record(index: int, time_s: float, result: Any) -> dict:
     return frame_record(index, time_s, result.landmarks, result.world_landmarks)
 
 
+def people_record(index: int, time_s: float, results: Sequence[Any]) -> dict:
+    """A frame entry with every person: :func:`result_record` of the lowest ``track_id`` at the
+    frame level and ``people``, one ``{"track_id", "landmarks", "world_landmarks"}`` per result
+    by increasing ``track_id`` (results: e.g. ``PosePipeline.process_frame_people``'s, each
+    with an integer ``track_id``)."""
+    ordered = sorted(results, key=lambda result: int(result.track_id))
+    record = result_record(index, time_s, ordered[0] if ordered else None)
+    record["people"] = []
+    for result in ordered:
+        person = result_record(index, time_s, result)
+        record["people"].append({"track_id": int(result.track_id),
+                                 "landmarks": person["landmarks"],
+                                 "world_landmarks": person["world_landmarks"]})
+    return record
+
+
 def track_document(fps: float, width: int, height: int, frames: list[dict]) -> dict:
     """The whole JSON object from :func:`frame_record` entries."""
     return {"schema": SCHEMA, "fps": float(fps), "width": int(width), "height": int(height),
@@ -187,21 +219,60 @@ def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
     return array
 
 
-def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
+def _checked_document(document: Any, source: str) -> dict:
+    if not isinstance(document, dict):
+        raise ValueError(f"{source}: expected a JSON object with 'fps' and 'frames'")
+    schema = document.get("schema", READABLE_SCHEMAS[0])
+    if schema not in READABLE_SCHEMAS:
+        raise ValueError(f"{source}: unknown track schema {schema!r}; this version reads "
+                         f"{', '.join(map(repr, READABLE_SCHEMAS))}")
+    return document
+
+
+def _people(frame: dict, where: str) -> list:
+    people = frame.get("people", [])
+    if not isinstance(people, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("track_id"), int) for p in people):
+        raise ValueError(f"{where}: 'people' must be a list of objects with an integer "
+                         "'track_id'")
+    return people
+
+
+def track_ids(document: Any, source: str = "<json>") -> list[int]:
+    """The ``track_id`` values of a track's JSON object, ascending (empty for a file without
+    ``people``: one person, read without a track id)."""
+    document = _checked_document(document, source)
+    frames = document.get("frames")
+    if not isinstance(frames, list):
+        raise ValueError(f"{source}: 'frames' must be a non-empty list")
+    ids: set[int] = set()
+    for position, frame in enumerate(frames):
+        if isinstance(frame, dict):
+            ids.update(p["track_id"] for p in _people(frame, f"{source}: frame {position}"))
+    return sorted(ids)
+
+
+def track_from_json(document: Any, source: str = "<json>", track_id: int | None = None
+                    ) -> PoseTrack:
     """A :class:`PoseTrack` from a track's JSON object (see the module docstring).
 
     A frame without ``time_s`` is at ``index / fps``.
 
+    Args:
+      track_id: None: the frames' own landmarks (the single person, or the first person of a
+        several-people file); an id: that person's entries of ``people`` (frames where they are
+        absent have no pose).
     Raises:
       ValueError: naming ``source`` and the frame, for an unknown ``schema`` or any field that
-        is missing or malformed.
+        is missing or malformed, or a ``track_id`` the file does not hold.
     """
-    if not isinstance(document, dict):
-        raise ValueError(f"{source}: expected a JSON object with 'fps' and 'frames'")
-    schema = document.get("schema", SCHEMA)
-    if schema != SCHEMA:
-        raise ValueError(f"{source}: unknown track schema {schema!r}; this version reads "
-                         f"{SCHEMA!r}")
+    document = _checked_document(document, source)
+    if track_id is not None:
+        known = track_ids(document, source)
+        if int(track_id) not in known:
+            raise ValueError(f"{source}: no person with track_id {track_id}; the file holds "
+                             + (f"track ids {known}" if known else
+                                "one person without ids (written without --max_people)"))
     fps = document.get("fps")
     if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not fps > 0:
         raise ValueError(f"{source}: 'fps' must be a positive number, got {fps!r}")
@@ -224,6 +295,9 @@ def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
         if not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
             raise ValueError(f"{where}: 'time_s' must be a number, got {time_s!r}")
         times[position] = time_s
+        if track_id is not None:
+            frame = next((p for p in _people(frame, where) if p["track_id"] == track_id), {})
+            where = f"{where}, track_id {track_id}"
         points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
         if points is not None:
             landmarks[position] = points
@@ -240,18 +314,33 @@ def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
                      source=source)
 
 
-def load_track(path: str | os.PathLike) -> PoseTrack:
-    """Reads a track file (see :func:`track_from_json`).
+def _read_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def load_track(path: str | os.PathLike, track_id: int | None = None) -> PoseTrack:
+    """Reads a track file (see :func:`track_from_json`; ``track_id``: one person of a
+    several-people file).
 
     Raises:
       FileNotFoundError: no such file; ValueError: not JSON, or not a track (naming the file).
     """
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = json.load(file)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
-    return track_from_json(document, source=path)
+    return track_from_json(_read_json(path), source=path, track_id=track_id)
+
+
+def load_tracks(path: str | os.PathLike) -> dict[int | None, PoseTrack]:
+    """Every person of a track file: ``{track_id: PoseTrack}`` by increasing id, or
+    ``{None: PoseTrack}`` for a file without ``people``."""
+    path = os.fspath(path)
+    document = _read_json(path)
+    ids = track_ids(document, path)
+    if not ids:
+        return {None: track_from_json(document, source=path)}
+    return {k: track_from_json(document, source=path, track_id=k) for k in ids}

@@ -6,6 +6,8 @@ r"""Counts exercise repetitions in a pose track (run_video's JSON) or a video.
   python -m launch.count_reps --input=set.mp4 --exercise=squat --model_dir=runs/ft  # a fine-tune
   python -m launch.count_reps --input=track.json --exercise=burpee --counter=knn \
       --samples=burpee_samples/
+  python -m launch.count_reps --input=people.json --exercise=squat --track_id=2   # one person
+  python -m launch.count_reps --input=people.json --exercise=squat --track_id=all  # everyone
 
 ``--format=json`` prints ``{"exercise": E, "count": N, "reps": [{"start_s": a, "end_s": b}, ...]}``;
 ``--format=text`` one readable line. The rule counter knows pushup, squat, situp, jumping_jack and
@@ -13,6 +15,10 @@ lunge; the k-NN counter learns any exercise from a folder of labelled frames (``
 layout in ``blazepose.analysis.counting.load_samples``: ``FOLDER/<class>/*.json`` or
 ``FOLDER/<class>.csv``)
 and counts entering and leaving ``--knn_class`` (default ``down``).
+
+``--track_id`` picks one person of a track written with ``run_video --max_people`` above 1
+(``all``: every person, one line or one JSON object ``{"track_id": K, ...}`` per person);
+without it the file's single (or first) person is counted.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ _BACKEND = flags.DEFINE_string("backend", "tflite", "Pose pipeline backend for v
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Video input: a training run (python -m "
                                  "launch.train --model_dir) whose network replaces Google's "
                                  "landmark model.")
+_TRACK_ID = flags.DEFINE_string("track_id", None, "JSON input from run_video --max_people: the "
+                                "person to count (a track_id), or 'all'.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "With --model_dir: best (else the "
                                   "latest), latest or a checkpoint prefix.")
 
@@ -84,6 +92,12 @@ def validate_flags() -> str:
             raise app.UsageError(f"--samples {_SAMPLES.value}: not a directory")
     if _MODEL_DIR.value is not None and kind != "video":
         raise app.UsageError("--model_dir applies to video input (a track holds its poses)")
+    if _TRACK_ID.value is not None:
+        if kind != "json":
+            raise app.UsageError("--track_id applies to a JSON track (run_video --max_people)")
+        if _TRACK_ID.value != "all" and not _TRACK_ID.value.isdigit():
+            raise app.UsageError(f"--track_id {_TRACK_ID.value!r}: expected a track id "
+                                 "(0, 1, ...) or 'all'")
     return kind
 
 
@@ -130,11 +144,17 @@ def track_from_video(path: str, backend: str = "tflite", model=None):
 
 
 def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str | None,
-          knn_class: str, backend: str = "tflite", model=None):
+          knn_class: str, backend: str = "tflite", model=None, track_id: int | None = None):
     """The :class:`blazepose.analysis.counting.RepCount` of one input (``model``: the landmark
-    network for video input, default Google's)."""
-    track = (counting.load_track(path) if kind == "json"
+    network for video input, default Google's; ``track_id``: one person of a JSON track)."""
+    track = (track_file.load_track(path, track_id) if kind == "json"
              else track_from_video(path, backend, model))
+    return count_track(track, exercise, counter, samples_folder, knn_class)
+
+
+def count_track(track, exercise: str, counter: str, samples_folder: str | None, knn_class: str):
+    """The :class:`blazepose.analysis.counting.RepCount` of one
+    :class:`blazepose.track_file.PoseTrack`."""
     if counter == "rule":
         return counting.RuleCounter(exercise).count(track)
     samples = counting.load_samples(samples_folder)
@@ -146,9 +166,24 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     kind = validate_flags()
     model = landmark_model()
+    if _TRACK_ID.value == "all":
+        try:
+            tracks = track_file.load_tracks(_INPUT.value)
+            results = {track_id: count_track(track, _EXERCISE.value.strip(), _COUNTER.value,
+                                             _SAMPLES.value, _KNN_CLASS.value)
+                       for track_id, track in tracks.items()}
+        except (ValueError, FileNotFoundError) as error:
+            raise app.UsageError(str(error)) from None
+        for track_id, result in results.items():
+            if _FORMAT.value == "json":
+                print(json.dumps({"track_id": track_id, **result.to_json()}))
+            else:
+                print(f"track {track_id}: {result.to_text()}")
+        return
+    track_id = None if _TRACK_ID.value is None else int(_TRACK_ID.value)
     try:
         result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
-                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model)
+                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model, track_id)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     if _FORMAT.value == "json":

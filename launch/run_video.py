@@ -8,6 +8,7 @@ r"""Runs BlazePose on a video, an image, a folder of images or a webcam; writes 
   python -m launch.run_video --input=clip.mp4 --backend=keras --notracking --mask_overlay ...
   python -m launch.run_video --input=clip.mp4 --landmark_model=mine.tflite --output=out.mp4
   python -m launch.run_video --input=clip.mp4 --model_dir=runs/ft --output=out.mp4  # a fine-tune
+  python -m launch.run_video --input=class.mp4 --max_people=4 --output_json=people.json
 
 Google's BlazePose Full and person detector are fetched once from the mediapipe==0.10.21 wheel
 on PyPI, unless --landmark_model / --detector_model name our own exported files (.tflite, .keras
@@ -16,7 +17,10 @@ best checkpoint (else its latest, or --checkpoint) in the network its config.jso
 run by TensorFlow beside the --backend detector. The JSON holds one record per frame:
 {"fps": F, "width": W, "height": H, "frames": [{"index": i, "time_s": t, "landmarks":
 [[x, y, z, visibility, presence] x 33] or null, "world_landmarks": [[x, y, z] x 33] or null}]},
-x, y (and z) in pixels, world landmarks in metres. A progress line (frames, FPS, ETA) goes to
+x, y (and z) in pixels, world landmarks in metres. With --max_people above 1 every frame also
+holds "people": [{"track_id": k, "landmarks": ..., "world_landmarks": ...}] (schema
+blazepose-track/2, blazepose.track_file), the frame's own landmarks being its lowest track id,
+and the video labels each person with its id. A progress line (frames, FPS, ETA) goes to
 stderr; a window opens only with --show and a display.
 """
 
@@ -64,6 +68,9 @@ _CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "With --model_dir: best 
                                   "latest), latest or a checkpoint prefix.")
 _DETECTOR_MODEL = flags.DEFINE_string("detector_model", None, "Our own person detector, likewise "
                                       "(default: Google's for --backend).")
+_MAX_PEOPLE = flags.DEFINE_integer("max_people", 1, "People to find and track (1: MediaPipe's "
+                                   "single-person pipeline); above 1 each gets a track_id.",
+                                   lower_bound=1)
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Cache of Google's files (default "
                                  "$BLAZEPOSE_CACHE_DIR or ~/.cache/blazepose).")
 
@@ -167,7 +174,7 @@ def main(argv):
             _BACKEND.value, num_threads=_NUM_THREADS.value, tracking=_TRACKING.value,
             smoothing=_SMOOTHING.value, segmentation=_MASK_OVERLAY.value,
             landmark_model=landmark_model, detector=_DETECTOR_MODEL.value,
-            cache_dir=_CACHE_DIR.value)
+            cache_dir=_CACHE_DIR.value, max_people=_MAX_PEOPLE.value)
     except (ValueError, ModelFileError, FileNotFoundError) as error:  # incl. BackendError
         source.close()
         raise SystemExit(f"run_video: cannot load the models: {error}") from None

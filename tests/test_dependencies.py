@@ -14,12 +14,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NUMPY_ONLY = ["blazepose", "blazepose.topology", "blazepose.keypoints", "blazepose.track_file",
               "blazepose.analysis.counting", "blazepose.analysis.classification",
               "blazepose.synthesis.tracks", "blazepose.synthesis.scene",
-              "blazepose.synthesis.sequences", "blazepose.detector_anchors"]
+              "blazepose.synthesis.sequences", "blazepose.synthesis.crowd",
+              "blazepose.detector_anchors"]
 
 # The TFLite inference path (run_video, count_reps and the pipeline with Google's files or an
 # exported .tflite): LiteRT and OpenCV, no TensorFlow or Keras until a Keras backend is asked for.
 TFLITE_PATH = ["blazepose.inference.pipeline", "blazepose.inference.video", "launch.run_video",
-               "launch.count_reps"]
+               "launch.count_reps", "blazepose.inference.tracking", "launch.evaluate_people"]
 
 
 def _imported_modules(path: pathlib.Path) -> set[str]:

@@ -72,8 +72,8 @@ def test_files_without_a_schema_field_are_still_read():
 
 
 def test_an_unknown_schema_is_refused_naming_the_file():
-    with pytest.raises(ValueError, match="new.json: unknown track schema 'blazepose-track/2'"):
-        track_file.track_from_json({"schema": "blazepose-track/2", "fps": 30,
+    with pytest.raises(ValueError, match="new.json: unknown track schema 'blazepose-track/99'"):
+        track_file.track_from_json({"schema": "blazepose-track/99", "fps": 30,
                                     "frames": [{"landmarks": None}]}, source="new.json")
 
 
@@ -84,3 +84,57 @@ def test_missing_and_malformed_files_name_the_path(tmp_path):
     broken.write_text("{")
     with pytest.raises(ValueError, match="broken.json: not valid JSON"):
         track_file.load_track(broken)
+
+
+class _Person:
+    """What people_record needs of a pipeline result."""
+
+    def __init__(self, track_id, x):
+        self.track_id = track_id
+        self.landmarks = np.full((33, 5), 0.5)
+        self.landmarks[:, 0] = x
+        self.world_landmarks = np.zeros((33, 3))
+
+
+def test_people_are_written_and_read_back_by_track_id(tmp_path):
+    frames = [track_file.people_record(0, 0.0, [_Person(3, 30.0), _Person(1, 10.0)]),
+              track_file.people_record(1, 0.1, [_Person(3, 31.0)]),
+              track_file.people_record(2, 0.2, [])]
+    document = track_file.track_document(10.0, 64, 48, frames)
+    assert document["schema"] == "blazepose-track/2"
+    # The frame's own landmarks are its lowest track id: a one-person reader still works.
+    assert [p["track_id"] for p in frames[0]["people"]] == [1, 3]
+    assert frames[0]["landmarks"][0][0] == 10.0 and frames[2]["landmarks"] is None
+    path = tmp_path / "people.json"
+    track_file.write_track(path, document)
+    first = track_file.load_track(path)
+    np.testing.assert_array_equal(first.landmarks[:, 0, 0][:2], [10.0, 31.0])
+    assert track_file.track_ids(document) == [1, 3]
+    three = track_file.load_track(path, track_id=3)
+    np.testing.assert_array_equal(three.has_pose, [True, True, False])
+    np.testing.assert_array_equal(three.landmarks[:2, 0, 0], [30.0, 31.0])
+    one = track_file.load_track(path, track_id=1)
+    np.testing.assert_array_equal(one.has_pose, [True, False, False])
+    tracks = track_file.load_tracks(path)
+    assert list(tracks) == [1, 3] and tracks[3].num_frames == 3
+    with pytest.raises(ValueError, match=r"people.json: no person with track_id 2; the file "
+                                         r"holds track ids \[1, 3\]"):
+        track_file.load_track(path, track_id=2)
+
+
+def test_a_version_1_file_is_one_person_without_ids(tmp_path):
+    old = {"schema": "blazepose-track/1", "fps": 10, "frames": [
+        {"index": 0, "time_s": 0.0, "landmarks": [[1, 2, 3, 0.9, 0.8]] * 33}]}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    assert list(track_file.load_tracks(path)) == [None]
+    assert track_file.load_track(path).has_pose.tolist() == [True]
+    with pytest.raises(ValueError, match="old.json: no person with track_id 0.*without --max_"):
+        track_file.load_track(path, track_id=0)
+
+
+def test_a_malformed_people_list_names_the_frame():
+    document = {"schema": "blazepose-track/2", "fps": 10, "frames": [
+        {"landmarks": None, "people": [{"track_id": "a", "landmarks": None}]}]}
+    with pytest.raises(ValueError, match="bad.json: frame 0: 'people' must be a list"):
+        track_file.track_ids(document, "bad.json")

@@ -96,13 +96,37 @@ def draw_text(frame_bgr: np.ndarray, text: str, line: int = 0) -> None:
                 thickness, cv2.LINE_AA)
 
 
+def draw_label(frame_bgr: np.ndarray, text: str, landmarks: np.ndarray) -> None:
+    """``text`` (white on a dark outline) just above the topmost of the finite landmarks
+    ``[K, >=2]`` (pixels)."""
+    points = np.asarray(landmarks, np.float64)[:, :2]
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points):
+        return
+    height, width = frame_bgr.shape[:2]
+    scale = max(0.5, height / 900)
+    thickness = max(1, round(scale * 2))
+    x = int(np.clip(points[:, 0].mean(), 0, width - 1))
+    y = int(np.clip(points[:, 1].min() - 12 * scale, 20 * scale, height - 1))
+    for colour, extra in (((0, 0, 0), 2), ((0, 255, 255), 0)):
+        cv2.putText(frame_bgr, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
+                    thickness + extra, cv2.LINE_AA)
+
+
 def annotate(frame_bgr: np.ndarray, result, *, mask_overlay: bool = False,
              fps: float | None = None, show_roi: bool = False) -> None:
     """Everything the demo shows, in place: mask tint, skeleton, crop outline, FPS.
 
     Args:
-      result: a :class:`blazepose.inference.PoseResult` or None (nothing found).
+      result: a :class:`blazepose.inference.PoseResult` or None (nothing found), or a list of
+        them (several people: each also labelled with its ``track_id``).
     """
+    if isinstance(result, list):
+        for person in result:
+            annotate(frame_bgr, person, mask_overlay=mask_overlay, show_roi=show_roi)
+            if person.track_id is not None:
+                draw_label(frame_bgr, f"#{person.track_id}", person.landmarks)
+        result = None
     if result is not None:
         corners = result.roi.corners()
         if mask_overlay and result.segmentation is not None:

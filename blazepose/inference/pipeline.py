@@ -1,4 +1,4 @@
-"""MediaPipe's single-person pose pipeline with our networks: :class:`PosePipeline`.
+"""MediaPipe's pose pipeline with our networks, for one person or several: :class:`PosePipeline`.
 
 Per image (:meth:`PosePipeline.process_image`):
 
@@ -23,6 +23,21 @@ raw auxiliary landmarks and measures the person's size for the landmark filter o
 the legacy ``mp.solutions.pose`` one-euro filters the auxiliary landmarks first and measures the
 size on the square they span (1/1.25 of the crop).
 
+Several people (``max_people > 1``, :meth:`PosePipeline.process_image_people` and
+:meth:`PosePipeline.process_frame_people`, which return lists): the detector runs on the
+letterboxed image, then again with the faces of the people found so far blanked out of its
+input (Google's detector keys on faces and reports about one person per pass), until
+``max_people`` are found or a pass finds nobody new; every candidate gets its own landmark pass
+and counts when its pose flag passes. In video mode every person is tracked from its own
+auxiliary landmarks with its own one-euro filters (:class:`blazepose.inference.tracking.Track`);
+the detector runs again every ``redetect_interval`` frames while fewer than ``max_people`` are
+tracked and on every frame while a lost person may come back (``max_lost_s``); new people are
+matched to recently lost ones by the IoU of their landmark boxes with the lost ones' predicted
+boxes (Hungarian assignment), else get a new ``track_id``; two tracks on the same person
+(:func:`blazepose.inference.tracking.pose_distance` below ``duplicate_distance``) are merged,
+keeping the one whose previous box fits better. ``max_people=1`` is exactly the single-person
+pipeline above.
+
 A person not found is a normal result, ``None``, not an error. A pipeline keeps per-video state
 and is not thread-safe: use one per video stream.
 """
@@ -36,7 +51,7 @@ import time
 
 import numpy as np
 
-from blazepose.inference import filters, geometry, postprocess
+from blazepose.inference import filters, geometry, postprocess, tracking
 from blazepose.inference.backends import KerasBackend, TFLiteBackend, make_backend
 from blazepose.pretrained import files
 
@@ -44,6 +59,12 @@ NUM_LANDMARKS = 33
 AUX_CENTER_INDEX = 33  # blazepose.topology.AUX_ROI_CENTER_INDEX
 AUX_SCALE_INDEX = 34  # blazepose.topology.AUX_ROI_SCALE_INDEX
 MIN_ROI_SIZE = 1.0  # pixels; a smaller tracked crop counts as a lost track
+# Several people: detector candidates looked at beyond the free places (some fail the pose flag
+# or repeat a person already found).
+EXTRA_CANDIDATES = 2
+CHIMERA_COVER = 0.3  # see PosePipeline._is_duplicate
+INSIDE_COVER = 0.7
+YOUNG_FRAMES = 15  # frames during which a track must not lie inside or between older ones
 # Video-mode behaviour of MediaPipe's two pose graphs: "tasks" (mediapipe.tasks PoseLandmarker,
 # mediapipe >= 0.10) and "legacy" (mediapipe.solutions.pose, removed in 0.10.30).
 VIDEO_GRAPHS = ("tasks", "legacy")
@@ -66,6 +87,21 @@ class PipelineConfig:
         ``"legacy"`` (``mp.solutions.pose``: auxiliary landmarks filtered, smaller object scale).
       landmarks_filter, world_landmarks_filter, auxiliary_filter: one-euro parameters.
       visibility_alpha: low-pass coefficient of the visibility in video mode.
+      people_detection_score: with ``max_people > 1``, the detector score a candidate person
+        needs (its pose flag then confirms it); lower than ``min_detection_score`` because the
+        detector's second-best people, on an input with the first ones blanked out, score
+        lower (zidane.jpg: 0.61 and 0.47).
+      redetect_interval: with ``max_people > 1`` in video mode, frames between detector runs
+        that look for new people while fewer than ``max_people`` are tracked.
+      max_lost_s: seconds a lost person's identity waits to be matched again.
+      match_min_iou: least IoU of a new person's landmark box with a lost person's predicted
+        box for them to be the same person.
+      duplicate_distance: below this :func:`~blazepose.inference.tracking.pose_distance` two
+        people are the same person (tracks merged, candidates dropped).
+      candidate_max_iou: a detector candidate whose landmark box overlaps a person already
+        found by more than this is that person again (dropped).
+      merge_fit_margin: of two tracks on the same person the one whose previous box overlaps
+        the shared landmarks' box more by this much IoU is kept; otherwise the older one.
     """
 
     min_detection_score: float = 0.5
@@ -79,10 +115,23 @@ class PipelineConfig:
     world_landmarks_filter: filters.OneEuroConfig = filters.WORLD_LANDMARKS_FILTER
     auxiliary_filter: filters.OneEuroConfig = filters.AUXILIARY_LANDMARKS_FILTER
     visibility_alpha: float = filters.VISIBILITY_ALPHA
+    people_detection_score: float = 0.4
+    redetect_interval: int = 10
+    max_lost_s: float = 1.0
+    match_min_iou: float = 0.1
+    duplicate_distance: float = 0.1
+    candidate_max_iou: float = 0.5
+    merge_fit_margin: float = 0.15
 
     def __post_init__(self):
+        if self.redetect_interval < 1:
+            raise ValueError(f"redetect_interval must be >= 1, got {self.redetect_interval}")
+        if not self.max_lost_s >= 0 or not self.duplicate_distance >= 0:
+            raise ValueError("max_lost_s and duplicate_distance must be >= 0, got "
+                             f"{self.max_lost_s}, {self.duplicate_distance}")
         for name in ("min_detection_score", "min_suppression_iou", "min_pose_flag",
-                     "visibility_alpha"):
+                     "visibility_alpha", "people_detection_score", "match_min_iou",
+                     "candidate_max_iou", "merge_fit_margin"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         geometry.check_sampling(self.sampling)
@@ -112,6 +161,9 @@ class PoseResult:
         next crop (filtered in video mode).
       detected: the detector placed this frame's crop (False: tracked from the previous frame).
       detection_score: the detector's probability when ``detected``.
+      track_id: the person's identity in :meth:`PosePipeline.process_frame_people` (from 0, in
+        order of appearance; its index in :meth:`PosePipeline.process_image_people`); None
+        from the single-person methods.
     """
 
     landmarks: np.ndarray
@@ -122,6 +174,7 @@ class PoseResult:
     auxiliary_landmarks: np.ndarray | None = None
     detected: bool = True
     detection_score: float | None = None
+    track_id: int | None = None
 
 
 def detection_roi(found: postprocess.Detection, letterbox: geometry.Letterbox, width: int,
@@ -169,11 +222,16 @@ class PosePipeline:
       segmentation: compute ``PoseResult.segmentation`` (costs a full-image warp per frame).
       num_threads: TFLite interpreter threads, for backends made from paths here.
       config: thresholds and filter parameters.
+      max_people: how many people :meth:`process_image_people` and
+        :meth:`process_frame_people` report at most (1: the single-person pipeline).
     """
 
     def __init__(self, detector, landmark_model, *, tracking: bool = True,
                  smoothing: bool = True, segmentation: bool = False, num_threads: int = 2,
-                 config: PipelineConfig | None = None):
+                 config: PipelineConfig | None = None, max_people: int = 1):
+        if int(max_people) < 1:
+            raise ValueError(f"max_people must be >= 1, got {max_people}")
+        self.max_people = int(max_people)
         self.detector = make_backend(detector, num_threads)
         self.landmark_model = make_backend(landmark_model, num_threads)
         if self.detector.kind != "detector":
@@ -200,12 +258,14 @@ class PosePipeline:
         self._visibility_filter = filters.LowPassFilter(self.config.visibility_alpha)
         self._next_roi: geometry.Roi | None = None
         self._last_timestamp: float | None = None
+        self._reset_people()
 
     @classmethod
     def from_pretrained(cls, backend: str = "tflite", num_threads: int = 2, tracking: bool = True,
                         smoothing: bool = True, segmentation: bool = False,
                         cache_dir: os.PathLike | None = None,
-                        config: PipelineConfig | None = None) -> PosePipeline:
+                        config: PipelineConfig | None = None, max_people: int = 1
+                        ) -> PosePipeline:
         """Google's BlazePose Full and person detector.
 
         Args:
@@ -216,7 +276,7 @@ class PosePipeline:
         """
         return load_pipeline(backend, num_threads=num_threads, tracking=tracking,
                              smoothing=smoothing, segmentation=segmentation, cache_dir=cache_dir,
-                             config=config)
+                             config=config, max_people=max_people)
 
     # ----------------------------------------------------------------------------------------
     # Building blocks.
@@ -321,13 +381,7 @@ class PosePipeline:
           ValueError: a timestamp not after the previous frame's, or a bad image.
         """
         frame = _check_image(frame_rgb, "frame_rgb")
-        timestamp_s = float(timestamp_s)
-        if not math.isfinite(timestamp_s):
-            raise ValueError(f"timestamp_s must be finite, got {timestamp_s}")
-        if self._last_timestamp is not None and timestamp_s <= self._last_timestamp:
-            raise ValueError(f"timestamp_s {timestamp_s} is not after the previous frame's "
-                             f"{self._last_timestamp}; call reset() to start a new video")
-        self._last_timestamp = timestamp_s
+        timestamp_s = self._advance_clock(timestamp_s)
         self.last_timings = {}
         roi = self._next_roi if self.tracking else None
         score = None
@@ -345,6 +399,27 @@ class PosePipeline:
             self._lose_track()
             return None
         start = time.perf_counter()
+        result, next_roi = self._smoothed_result(
+            estimate, roi, timestamp_s, (self._landmarks_filter, self._world_filter,
+                                         self._aux_filter, self._visibility_filter))
+        if self.tracking:
+            self._next_roi = next_roi
+        self.last_timings["filters_ms"] = (time.perf_counter() - start) * 1e3
+        result.detected, result.detection_score = detected, score
+        return result
+
+    def _smoothed_result(self, estimate: dict, roi: geometry.Roi, timestamp_s: float,
+                         states: tuple) -> tuple[PoseResult, geometry.Roi | None]:
+        """Video mode's smoothing of one person's landmarks and the next frame's crop.
+
+        Args:
+          estimate: :meth:`estimate`'s result on ``roi``.
+          states: that person's landmark, world, auxiliary one-euro filters and visibility
+            low-pass filter.
+        Returns:
+          the result (``detected`` True, no score) and the next crop (None when too small).
+        """
+        landmarks_filter, world_filter, aux_filter, visibility_filter = states
         landmarks = estimate["landmarks"]
         body = landmarks[:NUM_LANDMARKS].astype(np.float64)
         world = estimate["world_landmarks"][:NUM_LANDMARKS].astype(np.float64)
@@ -356,26 +431,34 @@ class PosePipeline:
         next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
         object_scale = next_roi.size / self.config.roi_scale if legacy else next_roi.size
         if self.smoothing:
-            body[:, 3] = self._visibility_filter.apply(body[:, 3])
-            body[:, :3] = self._landmarks_filter.apply(body[:, :3], timestamp_s, object_scale)
-            world = self._world_filter.apply(world, timestamp_s)
-        if self.tracking:
-            if legacy:  # the legacy graph places the crop from filtered auxiliary landmarks
-                aux = self._aux_filter.apply(aux, timestamp_s, object_scale)
-                next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
-            self._next_roi = next_roi if next_roi.size >= MIN_ROI_SIZE else None
-        self.last_timings["filters_ms"] = (time.perf_counter() - start) * 1e3
-        return PoseResult(
+            body[:, 3] = visibility_filter.apply(body[:, 3])
+            body[:, :3] = landmarks_filter.apply(body[:, :3], timestamp_s, object_scale)
+            world = world_filter.apply(world, timestamp_s)
+        if self.tracking and legacy:  # the legacy graph places the crop from filtered aux points
+            aux = aux_filter.apply(aux, timestamp_s, object_scale)
+            next_roi = geometry.roi_from_keypoints(aux[0], aux[1], self.config.roi_scale)
+        result = PoseResult(
             landmarks=body.astype(np.float32), world_landmarks=world.astype(np.float32),
             roi=roi, pose_flag=estimate["pose_flag"], segmentation=estimate.get("segmentation"),
-            auxiliary_landmarks=aux.astype(np.float32), detected=detected,
-            detection_score=score)
+            auxiliary_landmarks=aux.astype(np.float32))
+        return result, (next_roi if next_roi.size >= MIN_ROI_SIZE else None)
 
     def reset(self) -> None:
         """Forgets the video: the next :meth:`process_frame` runs the detector, filters restart
         and timestamps may start again from any value."""
         self._lose_track()
         self._last_timestamp = None
+        self._reset_people()
+
+    def _advance_clock(self, timestamp_s) -> float:
+        timestamp_s = float(timestamp_s)
+        if not math.isfinite(timestamp_s):
+            raise ValueError(f"timestamp_s must be finite, got {timestamp_s}")
+        if self._last_timestamp is not None and timestamp_s <= self._last_timestamp:
+            raise ValueError(f"timestamp_s {timestamp_s} is not after the previous frame's "
+                             f"{self._last_timestamp}; call reset() to start a new video")
+        self._last_timestamp = timestamp_s
+        return timestamp_s
 
     @property
     def tracked_roi(self) -> geometry.Roi | None:
@@ -387,6 +470,286 @@ class PosePipeline:
         for state in (self._landmarks_filter, self._world_filter, self._aux_filter,
                       self._visibility_filter):
             state.reset()
+
+    # ----------------------------------------------------------------------------------------
+    # Several people.
+
+    def _reset_people(self) -> None:
+        self._tracks: list[tracking.Track] = []  # the people seen on the last frame
+        self._lost: list[tracking.Track] = []  # lost people who may come back (max_lost_s)
+        self._next_track_id = 0
+        self._frame_index = -1
+        self._last_detection_frame: int | None = None
+        self._single_track_id: int | None = None  # max_people == 1: the current track's id
+
+    def detect_people(self, image: np.ndarray, exclude: list[np.ndarray] | tuple = (),
+                      limit: int | None = None) -> list[tuple[geometry.Roi, float]]:
+        """Candidate people: the detector on the letterboxed uint8 RGB ``[H, W, 3]`` image,
+        repeated with the faces found so far blanked out of its input.
+
+        Each pass keeps every weighted-NMS detection scoring at least
+        ``config.people_detection_score``; the next pass sees the detector input with a square
+        1.5 times each kept detection's box set to black (and the letterbox computed once). It
+        stops at ``limit`` candidates or when a pass finds nobody.
+
+        Args:
+          exclude: landmarks ``[>=33, >=2]`` (image pixels) of people already known, whose
+            faces (:func:`blazepose.inference.tracking.face_box`) are blanked before the
+            first pass.
+          limit: at most this many candidates (default ``max_people + EXTRA_CANDIDATES``).
+        Returns:
+          ``(crop, detector score)`` per candidate, in the order found (best first per pass).
+        """
+        image = _check_image(image, "image")
+        height, width = image.shape[:2]
+        limit = self.max_people + EXTRA_CANDIDATES if limit is None else int(limit)
+        size = self.detector.input_size
+        square, letterbox = geometry.letterbox_image(image, size, self.config.sampling)
+        left, top, right, bottom = letterbox.padding
+        span = np.array([1.0 - left - right, 1.0 - top - bottom])
+
+        def blank(box: np.ndarray) -> None:  # box normalised to the square input
+            low = np.clip(np.floor(box[:2] * size), 0, size).astype(int)
+            high = np.clip(np.ceil(box[2:] * size), 0, size).astype(int)
+            square[low[1]:high[1], low[0]:high[0]] = -1.0  # black in [-1, 1]
+
+        for landmarks in exclude:
+            face = tracking.face_box(landmarks) / np.array([width, height, width, height])
+            blank(np.concatenate([face[:2] * span + (left, top), face[2:] * span + (left, top)]))
+        found: list[tuple[geometry.Roi, float]] = []
+        while len(found) < limit:
+            outputs = self.detector(square)
+            detections = postprocess.all_detections(
+                outputs["boxes"], outputs["scores"], input_size=size,
+                min_score=self.config.people_detection_score,
+                iou_threshold=self.config.min_suppression_iou)
+            if not detections:
+                break
+            for detection in detections[:limit - len(found)]:
+                centre = 0.5 * (detection.box[:2] + detection.box[2:])
+                half = 0.75 * (detection.box[2:] - detection.box[:2])
+                blank(np.concatenate([centre - half, centre + half]))
+                roi = detection_roi(detection, letterbox, width, height, self.config.roi_scale)
+                if roi is not None:
+                    found.append((roi, detection.score))
+        return found
+
+    def _estimate_counted(self, image: np.ndarray, roi: geometry.Roi) -> dict:
+        """:meth:`estimate`, adding its times to ``last_timings`` (one call per person)."""
+        before = {key: self.last_timings.get(key, 0.0)
+                  for key in ("crop_ms", "landmark_ms", "decode_ms")}
+        estimate = self.estimate(image, roi)
+        for key, value in before.items():
+            self.last_timings[key] += value
+        self.last_timings["landmark_runs"] = self.last_timings.get("landmark_runs", 0) + 1
+        return estimate
+
+    def _is_duplicate(self, estimate: dict, others: list[dict]) -> bool:
+        """A candidate is someone already found: nearly the same landmarks, or a landmark box
+        overlapping theirs by more than ``config.candidate_max_iou`` (a detection off that
+        person's blanked face, e.g. on the torso, gives a shifted crop and shifted landmarks),
+        or a box lying mostly (``INSIDE_COVER``) inside one person's box (a part of that
+        person; also drops a small person standing in front of a tall one), or a chimera: a
+        box of which two or more people found each cover at least ``CHIMERA_COVER`` (a crop
+        between two people close together)."""
+        if not others:
+            return False
+        body = estimate["landmarks"][:NUM_LANDMARKS]
+        if any(tracking.pose_distance(body, other["landmarks"][:NUM_LANDMARKS])
+               < self.config.duplicate_distance for other in others):
+            return True
+        box = tracking.landmark_box(body)
+        known = np.stack([tracking.landmark_box(other["landmarks"][:NUM_LANDMARKS])
+                          for other in others])
+        if tracking.box_iou(box, known).max() > self.config.candidate_max_iou:
+            return True
+        cover = tracking.box_cover(box, known)
+        return bool(cover.max() >= INSIDE_COVER or np.sum(cover >= CHIMERA_COVER) >= 2)
+
+    def process_image_people(self, image_rgb: np.ndarray) -> list[PoseResult]:
+        """Every person (up to ``max_people``) in one independent image; no tracking, no
+        smoothing.
+
+        Candidates from :meth:`detect_people`, one landmark pass each; a candidate counts when
+        its pose flag passes and it is not the same person as one already counted. With
+        ``max_people=1``: :meth:`process_image`'s result as a list.
+
+        Returns:
+          :class:`PoseResult` objects (``track_id`` = position in the list), best detection
+          first; empty when nobody is found.
+        """
+        if self.max_people == 1:
+            result = self.process_image(image_rgb)
+            return [] if result is None else [dataclasses.replace(result, track_id=0)]
+        image = _check_image(image_rgb, "image_rgb")
+        self.last_timings = {}
+        start = time.perf_counter()
+        candidates = self.detect_people(image)
+        self.last_timings["detector_ms"] = (time.perf_counter() - start) * 1e3
+        kept: list[tuple[dict, geometry.Roi, float]] = []
+        for roi, score in candidates:
+            if len(kept) == self.max_people:
+                break
+            estimate = self._estimate_counted(image, roi)
+            if (estimate["pose_flag"] >= self.config.min_pose_flag
+                    and not self._is_duplicate(estimate, [e for e, _, _ in kept])):
+                kept.append((estimate, roi, score))
+        people = []
+        for index, (estimate, roi, score) in enumerate(kept):
+            landmarks = estimate["landmarks"]
+            people.append(PoseResult(
+                landmarks=landmarks[:NUM_LANDMARKS].astype(np.float32),
+                world_landmarks=estimate["world_landmarks"][:NUM_LANDMARKS].astype(np.float32),
+                roi=roi, pose_flag=estimate["pose_flag"],
+                segmentation=estimate.get("segmentation"),
+                auxiliary_landmarks=landmarks[AUX_CENTER_INDEX:AUX_SCALE_INDEX + 1, :3].copy(),
+                detected=True, detection_score=score, track_id=index))
+        return people
+
+    def process_frame_people(self, frame_rgb: np.ndarray, timestamp_s: float
+                             ) -> list[PoseResult]:
+        """The next frame of a video with up to ``max_people`` people, each tracked and smoothed
+        on its own and identified by a stable ``track_id`` (see the module docstring).
+
+        With ``max_people=1`` this is :meth:`process_frame` (same numbers), its track id
+        starting anew whenever the person was lost. Arguments and errors as
+        :meth:`process_frame`.
+
+        Returns:
+          :class:`PoseResult` objects by increasing ``track_id``; empty when nobody is found.
+          ``detected`` marks people whose crop the detector placed on this frame.
+        """
+        if self.max_people == 1:
+            result = self.process_frame(frame_rgb, timestamp_s)
+            if result is None:
+                self._single_track_id = None
+                return []
+            if self._single_track_id is None:
+                self._single_track_id = self._next_track_id
+                self._next_track_id += 1
+            return [dataclasses.replace(result, track_id=self._single_track_id)]
+        frame = _check_image(frame_rgb, "frame_rgb")
+        time_s = self._advance_clock(timestamp_s)
+        self.last_timings = {}
+        self._frame_index += 1
+        config = self.config
+        # (track, estimate, crop, detected, detector score) of everyone found on this frame.
+        people: list[tuple[tracking.Track | None, dict, geometry.Roi, bool, float | None]] = []
+        lost_now = False
+        for track in self._tracks:
+            if self.tracking and track.next_roi is not None:
+                estimate = self._estimate_counted(frame, track.next_roi)
+                if estimate["pose_flag"] >= config.min_pose_flag:
+                    people.append((track, estimate, track.next_roi, False, None))
+                    continue
+            lost_now |= self.tracking
+            self._lost.append(track)  # without tracking everyone is found again by the detector
+        people = self._merge_duplicates(people)
+        self._lost = [t for t in self._lost if time_s - t.last_time <= config.max_lost_s]
+        due = (not self.tracking or lost_now or bool(self._lost) or not people
+               or self._last_detection_frame is None
+               or self._frame_index - self._last_detection_frame >= config.redetect_interval)
+        if len(people) < self.max_people and due:
+            start = time.perf_counter()
+            candidates = self.detect_people(
+                frame, exclude=[estimate["landmarks"] for _, estimate, _, _, _ in people],
+                limit=self.max_people - len(people) + EXTRA_CANDIDATES)
+            self.last_timings["detector_ms"] = (time.perf_counter() - start) * 1e3
+            self._last_detection_frame = self._frame_index
+            people.extend(self._identify(frame, candidates, people, time_s))
+        results = []
+        start = time.perf_counter()
+        self._tracks = []
+        for track, estimate, roi, detected, score in people:
+            if track.last_frame != self._frame_index - 1:  # back after a gap: filters restart
+                track.reset_filters()
+            result, next_roi = self._smoothed_result(
+                estimate, roi, time_s, (track.landmarks_filter, track.world_filter,
+                                        track.aux_filter, track.visibility_filter))
+            track.next_roi = next_roi if self.tracking else None
+            track.observe(tracking.landmark_box(estimate["landmarks"][:NUM_LANDMARKS]), time_s,
+                          self._frame_index)
+            result.detected, result.detection_score = detected, score
+            result.track_id = track.track_id
+            results.append(result)
+            self._tracks.append(track)
+        self.last_timings["filters_ms"] = (time.perf_counter() - start) * 1e3
+        return sorted(results, key=lambda r: r.track_id)
+
+    def _merge_duplicates(self, people: list) -> list:
+        """Drops tracks that follow the same person as another; the one kept is the track whose
+        previous box overlaps the shared landmarks' box more by ``config.merge_fit_margin``,
+        else the one first seen earlier. Dropped tracks join the lost ones (they may belong to
+        a person hidden behind the other). Then a track younger than ``YOUNG_FRAMES`` that
+        lies inside or between older ones (:meth:`_is_duplicate`) is dropped too."""
+        kept: list = []
+        for item in sorted(people, key=lambda item: item[0].track_id):
+            track, estimate = item[0], item[1]
+            twin = next((k for k, other in enumerate(kept) if tracking.pose_distance(
+                estimate["landmarks"][:NUM_LANDMARKS], other[1]["landmarks"][:NUM_LANDMARKS])
+                < self.config.duplicate_distance), None)
+            if twin is None:
+                kept.append(item)
+                continue
+            box = tracking.landmark_box(estimate["landmarks"][:NUM_LANDMARKS])
+            fits = [float(tracking.box_iou(candidate[0].box, box)[0, 0])
+                    for candidate in (kept[twin], item)]
+            older = kept[twin][0].first_frame <= track.first_frame
+            if fits[1] > fits[0] + self.config.merge_fit_margin or (
+                    not older and fits[1] >= fits[0] - self.config.merge_fit_margin):
+                self._lost.append(kept[twin][0])
+                kept[twin] = item
+            else:
+                self._lost.append(track)
+        # A young track inside or between older people is a phantom born of a crowded crop
+        # (the candidates' rule of _is_duplicate, applied while the track is young).
+        settled = []
+        for item in sorted(kept, key=lambda item: item[0].first_frame):
+            young = self._frame_index - item[0].since_frame < YOUNG_FRAMES
+            if young and self._is_duplicate(item[1], [other[1] for other in settled]):
+                self._lost.append(item[0])
+            else:
+                settled.append(item)
+        return sorted(settled, key=lambda item: item[0].track_id)
+
+    def _identify(self, frame: np.ndarray, candidates: list, people: list, time_s: float
+                  ) -> list:
+        """Landmarks for the detector's candidates; confirmed people not already tracked are
+        matched to lost tracks (Hungarian on box IoU), the rest start new tracks while there is
+        room."""
+        fresh: list = []
+        known = [estimate for _, estimate, _, _, _ in people]
+        room = self.max_people - len(people)
+        for roi, score in candidates:
+            if len(fresh) == room:
+                break
+            estimate = self._estimate_counted(frame, roi)
+            if (estimate["pose_flag"] < self.config.min_pose_flag
+                    or self._is_duplicate(estimate, known + [f[1] for f in fresh])):
+                continue
+            fresh.append([None, estimate, roi, True, score])
+        if fresh and self._lost:
+            boxes = np.stack([tracking.landmark_box(f[1]["landmarks"][:NUM_LANDMARKS])
+                              for f in fresh])
+            predicted = np.stack([t.predicted_box(time_s, self.config.max_lost_s)
+                                  for t in self._lost])
+            pairs = tracking.assign(tracking.box_iou(boxes, predicted),
+                                    self.config.match_min_iou)
+            for row, column in pairs:
+                fresh[row][0] = self._lost[column]
+                fresh[row][0].since_frame = self._frame_index
+            taken = {column for _, column in pairs}
+            self._lost = [t for j, t in enumerate(self._lost) if j not in taken]
+        identified = []
+        for item in fresh[:room]:
+            if item[0] is None:
+                item[0] = tracking.Track(self._next_track_id, self.config)
+                self._next_track_id += 1
+            identified.append(tuple(item))
+        for item in fresh[room:]:  # no room: a revived track goes back to the lost ones
+            if item[0] is not None:
+                self._lost.append(item[0])
+        return identified
 
 
 def pretrained_backend(name: str, backend: str = "tflite", num_threads: int = 2,
@@ -404,7 +767,7 @@ def pretrained_backend(name: str, backend: str = "tflite", num_threads: int = 2,
 def load_pipeline(backend: str = "tflite", *, num_threads: int = 2, tracking: bool = True,
                   smoothing: bool = True, segmentation: bool = False, landmark_model=None,
                   detector=None, cache_dir: os.PathLike | None = None,
-                  config: PipelineConfig | None = None) -> PosePipeline:
+                  config: PipelineConfig | None = None, max_people: int = 1) -> PosePipeline:
     """A pipeline of Google's networks on ``backend``, or of our own where given.
 
     Args:
@@ -418,4 +781,5 @@ def load_pipeline(backend: str = "tflite", *, num_threads: int = 2, tracking: bo
     if landmark_model is None:
         landmark_model = pretrained_backend("full", backend, num_threads, cache_dir)
     return PosePipeline(detector, landmark_model, tracking=tracking, smoothing=smoothing,
-                        segmentation=segmentation, num_threads=num_threads, config=config)
+                        segmentation=segmentation, num_threads=num_threads, config=config,
+                        max_people=max_people)

@@ -6,7 +6,9 @@ annotation + encoding in their own threads (OpenCV releases the GIL while it dec
 encodes), and returns the per-frame records of the JSON output, a track file
 (:mod:`blazepose.track_file`: schema, rounding, writer and reader): per frame the 33
 ``landmarks`` (x, y, z image pixels as :class:`~blazepose.inference.PoseResult`, visibility,
-presence) and ``world_landmarks`` (metres), or ``null`` without a pose.
+presence) and ``world_landmarks`` (metres), or ``null`` without a pose; with a pipeline of
+``max_people > 1`` also the ``people`` list of every person with its ``track_id``
+(:func:`blazepose.track_file.people_record`), and the annotated video labels each person.
 """
 
 from __future__ import annotations
@@ -296,7 +298,9 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
     Frames are decoded ahead in a reader thread; annotation and encoding run in a writer thread
     (in the main thread when ``show``, as OpenCV windows need it). A single image, and every
     frame with ``static_images``, goes through ``pipeline.process_image`` (detector every time,
-    no smoothing); other frames through ``pipeline.process_frame``.
+    no smoothing); other frames through ``pipeline.process_frame``. A pipeline with
+    ``max_people > 1`` goes through ``process_image_people`` / ``process_frame_people`` instead
+    (``frames_with_pose`` then counts frames with anyone).
 
     Args:
       output: an ``.mp4`` path (or, for a single image, an image path), or None.
@@ -326,21 +330,28 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
     start = time.perf_counter()
     records = []
     with_pose = detector_runs = 0
+    people = getattr(pipeline, "max_people", 1) > 1
     last_time = None
     try:
         for count, (frame, rgb) in enumerate(reader, start=1):
             if static:
-                result = pipeline.process_image(rgb)
+                result = (pipeline.process_image_people(rgb) if people
+                          else pipeline.process_image(rgb))
                 detector_runs += 1
             else:
                 time_s = frame.time_s
                 if last_time is not None and time_s <= last_time:
                     time_s = last_time + 1e-6  # a webcam may repeat a clock reading
                 last_time = time_s
-                result = pipeline.process_frame(rgb, time_s)
+                result = (pipeline.process_frame_people(rgb, time_s) if people
+                          else pipeline.process_frame(rgb, time_s))
                 detector_runs += "detector_ms" in pipeline.last_timings
-            with_pose += result is not None
-            records.append(track_file.result_record(frame.index, frame.time_s, result))
+            if people:
+                with_pose += bool(result)
+                records.append(track_file.people_record(frame.index, frame.time_s, result))
+            else:
+                with_pose += result is not None
+                records.append(track_file.result_record(frame.index, frame.time_s, result))
             meter.update()
             elapsed = time.perf_counter() - start
             fps = count / elapsed if elapsed > 0 else 0.0

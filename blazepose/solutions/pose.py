@@ -166,6 +166,9 @@ class Pose:
       backend: ``"tflite"`` (Google's files in the TFLite interpreter) or ``"keras"`` (our Keras
         networks with Google's weights); keyword only, not in the legacy API.
       num_threads: TFLite interpreter threads; keyword only.
+      num_poses: how many people :meth:`process_people` reports (MediaPipe Tasks'
+        ``num_poses``; each tracked and smoothed on its own, with a stable id); keyword only,
+        not in the legacy API. ``process`` reports the person of the lowest id.
       cache_dir: where Google's model files are fetched to once (default: the project cache).
 
     Raises:
@@ -176,7 +179,7 @@ class Pose:
                  enable_segmentation=False, smooth_segmentation=True,
                  min_detection_confidence=0.5, min_tracking_confidence=0.5, *,
                  backend: str = "tflite", num_threads: int = 2,
-                 cache_dir: os.PathLike | None = None):
+                 cache_dir: os.PathLike | None = None, num_poses: int = 1):
         self.static_image_mode = _flag("static_image_mode", static_image_mode)
         _check_model_complexity(model_complexity)
         self.model_complexity = 1
@@ -193,7 +196,9 @@ class Pose:
         self.pipeline = load_pipeline(
             backend, num_threads=num_threads, tracking=not self.static_image_mode,
             smoothing=self.smooth_landmarks and not self.static_image_mode,
-            segmentation=self.enable_segmentation, cache_dir=cache_dir, config=config)
+            segmentation=self.enable_segmentation, cache_dir=cache_dir, config=config,
+            max_people=num_poses)
+        self.num_poses = self.pipeline.max_people
         self._frames = 0
         self._frame_size: tuple[int, int] | None = None
         self._previous_mask: np.ndarray | None = None
@@ -215,22 +220,44 @@ class Pose:
         Raises:
           ValueError: not a uint8 ``[H, W, 3]`` array, or the Pose is closed.
         """
+        if self.num_poses > 1:
+            people = self.process_people(image)
+            return people[0][1] if people else PoseOutputs(None, None, None)
+        image = self._next_image(image)
+        if self.static_image_mode:
+            found = self.pipeline.process_image(image)
+        else:
+            found = self.pipeline.process_frame(image, self.timestamp_us * 1e-6)
+        if found is None:
+            return PoseOutputs(None, None, None)
+        return self._outputs(found, image.shape[1], image.shape[0])
+
+    def process_people(self, image: np.ndarray) -> list[tuple[int, PoseOutputs]]:
+        """Every person in ``image``, up to ``num_poses``: ``(track_id, outputs)`` by increasing
+        track id (in video mode an id stays with its person; in static mode it is the position);
+        empty when nobody is found. Segmentation masks are blended over time only with
+        ``num_poses=1``. Arguments and errors as :meth:`process`."""
+        image = self._next_image(image)
+        if self.static_image_mode:
+            people = self.pipeline.process_image_people(image)
+        else:
+            people = self.pipeline.process_frame_people(image, self.timestamp_us * 1e-6)
+        width, height = image.shape[1], image.shape[0]
+        return [(person.track_id, self._outputs(person, width, height)) for person in people]
+
+    def _next_image(self, image: np.ndarray) -> np.ndarray:
+        """Checks the image, advances the clock, restarts tracking on a new frame size."""
         if self._closed:
             raise ValueError("this Pose is closed; make a new one")
         image = _check_image(image)
         self._frames += 1
-        if self.static_image_mode:
-            found = self.pipeline.process_image(image)
-        else:
+        if not self.static_image_mode:
             size = image.shape[:2]
             if self._frame_size is not None and size != self._frame_size:
                 self.pipeline.reset()
                 self._previous_mask = None
             self._frame_size = size
-            found = self.pipeline.process_frame(image, self.timestamp_us * 1e-6)
-        if found is None:
-            return PoseOutputs(None, None, None)
-        return self._outputs(found, image.shape[1], image.shape[0])
+        return image
 
     def _outputs(self, found: PoseResult, width: int, height: int) -> PoseOutputs:
         points = np.asarray(found.landmarks[:NUM_LANDMARKS], np.float64)
@@ -243,7 +270,7 @@ class Pose:
         mask = None
         if self.enable_segmentation and found.segmentation is not None:
             mask = np.asarray(found.segmentation, np.float32)
-            if self.smooth_segmentation and not self.static_image_mode:
+            if self.smooth_segmentation and not self.static_image_mode and self.num_poses == 1:
                 # The legacy graph blends with the last mask it produced, even across frames
                 # without a person.
                 if self._previous_mask is not None and self._previous_mask.shape == mask.shape:
