@@ -6,15 +6,17 @@ A track file holds one person's landmarks per frame of a video (``python -m laun
     {"schema": "blazepose-track/1", "fps": F, "width": W, "height": H,
      "frames": [{"index": i, "time_s": t,
                  "landmarks": [[x, y, z, visibility, presence] x 33] or null,
-                 "world_landmarks": [[x, y, z] x 33] or null}, ...]}
+                 "world_landmarks": [[x, y, z] x 33] or null}, ...],
+     "warnings": ["decoded 9 frames but the container declares 30: ...", ...]}
 
 x, y of ``landmarks`` are image pixels (continuous: pixel column i spans ``[i, i + 1)``, y
 down), z in the unit of x, visibility and presence probabilities in [0, 1]; BlazePose's order
 (``blazepose.topology.BLAZEPOSE_33``). ``world_landmarks`` are metres around the hips. ``null``
-marks a frame without a detected person. Numbers are rounded once, here: pixels to
-:data:`PIXEL_DECIMALS`, scores and metres to :data:`SCORE_DECIMALS` / :data:`WORLD_DECIMALS`,
-times to :data:`TIME_DECIMALS` decimals. Files written before the ``schema`` field existed (the
-same layout without it) are read as version 1.
+marks a frame without a detected person. ``warnings`` (optional; run_video always writes
+it) lists what decoding the video lost or doubts; empty when the frames and times are sound.
+Numbers are rounded once, here: pixels to :data:`PIXEL_DECIMALS`, scores and metres to
+:data:`SCORE_DECIMALS` / :data:`WORLD_DECIMALS`, times to :data:`TIME_DECIMALS` decimals. Files
+written before the ``schema`` field existed (the same layout without it) are read as version 1.
 
 This module imports only the standard library and numpy.
 """
@@ -73,6 +75,7 @@ class PoseTrack:
         track has none at all.
       width, height: frame size in pixels (0 when unknown).
       source: where the track came from (a path), for messages.
+      warnings: what run_video reported about the video (frames lost, doubtful times).
     """
 
     fps: float
@@ -82,6 +85,7 @@ class PoseTrack:
     width: int = 0
     height: int = 0
     source: str = "<track>"
+    warnings: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -144,10 +148,16 @@ def result_record(index: int, time_s: float, result: Any) -> dict:
     return frame_record(index, time_s, result.landmarks, result.world_landmarks)
 
 
-def track_document(fps: float, width: int, height: int, frames: list[dict]) -> dict:
-    """The whole JSON object from :func:`frame_record` entries."""
-    return {"schema": SCHEMA, "fps": float(fps), "width": int(width), "height": int(height),
-            "frames": frames}
+def track_document(fps: float, width: int, height: int, frames: list[dict],
+                   warnings: Sequence[str] | None = None) -> dict:
+    """The whole JSON object from :func:`frame_record` entries; ``warnings`` (what the video
+    lost or doubts, one line each; run_video always gives the list, empty when all is well)
+    become the ``warnings`` field."""
+    document = {"schema": SCHEMA, "fps": float(fps), "width": int(width),
+                "height": int(height), "frames": frames}
+    if warnings is not None:
+        document["warnings"] = [str(warning) for warning in warnings]
+    return document
 
 
 def track_to_json(track: PoseTrack) -> dict:
@@ -234,10 +244,13 @@ def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
     if (np.diff(times) < 0).any():
         bad = int(np.nonzero(np.diff(times) < 0)[0][0]) + 1
         raise ValueError(f"{source}: frame {bad}: 'time_s' goes backwards")
+    warnings = document.get("warnings") or []
+    if not isinstance(warnings, list):
+        raise ValueError(f"{source}: 'warnings' must be a list of strings")
     return PoseTrack(fps=float(fps), times=times, landmarks=landmarks,
                      world_landmarks=world if any_world else None,
                      width=int(document.get("width") or 0), height=int(document.get("height") or 0),
-                     source=source)
+                     source=source, warnings=tuple(str(w) for w in warnings))
 
 
 def load_track(path: str | os.PathLike) -> PoseTrack:
