@@ -184,6 +184,8 @@ def write_track(path: str | os.PathLike, document: dict) -> None:
 
 
 def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
+    """``[33, columns]`` float64, possibly holding NaN or infinity (the caller decides), or
+    None for ``null``; raises ValueError naming ``where`` for any other shape."""
     if value is None:
         return None
     try:
@@ -191,16 +193,29 @@ def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
     except (TypeError, ValueError):
         raise ValueError(f"{where} must be a list of {NUM_LANDMARKS} lists of {columns} numbers"
                          ) from None
-    if array.shape != (NUM_LANDMARKS, columns) or not np.isfinite(array).all():
-        raise ValueError(f"{where} must be {NUM_LANDMARKS} x {columns} finite numbers, got shape "
+    if array.shape != (NUM_LANDMARKS, columns):
+        raise ValueError(f"{where} must be {NUM_LANDMARKS} x {columns} numbers, got shape "
                          f"{array.shape}")
     return array
+
+
+def _frame_points(frame: dict, where: str) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+    """(landmarks ``[33, 5]`` or None, world landmarks ``[33, 3]`` or None, whether every
+    given value was finite); landmarks holding NaN or infinity count as no pose."""
+    points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
+    world_points = _matrix(frame.get("world_landmarks"), 3, f"{where}: 'world_landmarks'")
+    if points is not None and not np.isfinite(points).all():
+        return None, None, False
+    if world_points is not None and not np.isfinite(world_points).all():
+        return points, None, False
+    return points, world_points, True
 
 
 def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
     """A :class:`PoseTrack` from a track's JSON object (see the module docstring).
 
-    A frame without ``time_s`` is at ``index / fps``.
+    A frame without ``time_s`` is at ``index / fps``. Landmarks holding NaN or infinity (a
+    writer's missing values) make a frame without a pose, and a warning of the track.
 
     Raises:
       ValueError: naming ``source`` and the frame, for an unknown ``schema`` or any field that
@@ -223,6 +238,7 @@ def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
     landmarks = np.full((count, NUM_LANDMARKS, 5), np.nan)
     world = np.full((count, NUM_LANDMARKS, 3), np.nan)
     any_world = False
+    not_finite: list[int] = []
     for position, frame in enumerate(frames):
         where = f"{source}: frame {position}"
         if not isinstance(frame, dict):
@@ -234,10 +250,11 @@ def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
         if not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
             raise ValueError(f"{where}: 'time_s' must be a number, got {time_s!r}")
         times[position] = time_s
-        points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
+        points, world_points, finite = _frame_points(frame, where)
+        if not finite:
+            not_finite.append(position)
         if points is not None:
             landmarks[position] = points
-        world_points = _matrix(frame.get("world_landmarks"), 3, f"{where}: 'world_landmarks'")
         if world_points is not None:
             world[position] = world_points
             any_world = True
@@ -247,6 +264,10 @@ def track_from_json(document: Any, source: str = "<json>") -> PoseTrack:
     warnings = document.get("warnings") or []
     if not isinstance(warnings, list):
         raise ValueError(f"{source}: 'warnings' must be a list of strings")
+    if not_finite:
+        warnings = [*warnings, f"{len(not_finite)} frame(s) hold NaN or infinite landmarks and "
+                               f"are read as frames without a pose (first: frame "
+                               f"{not_finite[0]})"]
     return PoseTrack(fps=float(fps), times=times, landmarks=landmarks,
                      world_landmarks=world if any_world else None,
                      width=int(document.get("width") or 0), height=int(document.get("height") or 0),
