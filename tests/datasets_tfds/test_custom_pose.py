@@ -486,3 +486,43 @@ def test_points_just_outside_the_image_are_kept(tmp_path):
     builder = build(data, tmp_path / "out")
     kept = next(e for e in examples(builder, "train") if e["image_id"] == b"person_a.jpg")
     np.testing.assert_allclose(kept["keypoints"][0], point_outside["points"][0])
+
+
+# --- leakage, duplicates and stale prepared data (issue 21) ---------------------------------
+
+
+def test_an_image_in_two_splits_and_repeated_records_are_counted_and_named(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    train = read_json(data / "train.json")
+    write_json(data / "val.json", [train[0]])  # the same image and labels in validation
+    write_json(data / "train.json", train + [train[1], train[1]])  # record 1 three times
+    with caplog.at_level(logging.WARNING):
+        plan_build(data, SourceOptions())
+    assert "1 image(s) used by more than one split" in caplog.text
+    assert f"{data / 'images' / 'person_a.jpg'} (train, validation)" in caplog.text
+    assert "3 duplicate record(s) in 2 group(s)" in caplog.text
+    assert "train record 1 = train record 3 = train record 4" in caplog.text
+    assert "train record 0 = validation record 0" in caplog.text
+    with pytest.raises(ValueError, match=r"Refused \(strict=True\)"):
+        plan_build(data, SourceOptions(strict=True))
+
+
+def test_distinct_people_of_one_image_are_no_duplicates(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    with caplog.at_level(logging.WARNING):
+        plan_build(data, SourceOptions(strict=True))  # test.json: two people in one image
+    assert "duplicate" not in caplog.text
+
+
+def test_reusing_a_prepared_data_set_whose_folder_changed_says_so(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    build(data, tmp_path / "out")
+    with caplog.at_level(logging.WARNING):
+        build(data, tmp_path / "out")
+    assert "reusing the data set" not in caplog.text
+    break_train_record(data, 0, lambda record: record["points"][0].__setitem__(0, 9.0))
+    with caplog.at_level(logging.WARNING):
+        builder = build(data, tmp_path / "out")
+    assert "reusing the data set prepared in" in caplog.text
+    assert f"changed since: {data / 'train.json'}" in caplog.text
+    assert builder.stale_source() is not None
