@@ -231,6 +231,8 @@ def main(argv):
             which = described["checkpoint"]
             which = "" if which == "prefix" else f"the run's {which} "
             print(f"exporting {which}checkpoint {described['path']} (step {described['step']})")
+            for prefix, reason in described.get("skipped_damaged", ()):
+                print(f"WARNING: skipped the damaged newer checkpoint {prefix} ({reason})")
         calibration, verify_crops = _crops(config, export_config)
         result = exporter.export_model(source, _OUTPUT.value, export_config,
                                        overwrite=_OVERWRITE.value, representative=calibration,

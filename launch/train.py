@@ -90,6 +90,12 @@ _PRESERVE_WEIGHT = flags.DEFINE_float("preserve_weight", None,
                                       lower_bound=0)
 
 
+_LOSS_SPIKE_RATIO = flags.DEFINE_float(
+    "loss_spike_ratio", None, "Stop when one step's total loss exceeds this many times the "
+    "running median of recent losses (an exploding loss, e.g. a label far outside its image); "
+    "0: off.", lower_bound=0)
+
+
 @flags.multi_flags_validator(["strategy", "num_cpu_devices"],
                              message="--num_cpu_devices needs --strategy=mirrored")
 def _cpu_devices_need_mirrored(values):
@@ -131,7 +137,7 @@ def config_from_flags():
         "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
         "eval_batches": _EVAL_BATCHES,
         "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY,
-        "steps_per_loop": _STEPS_PER_LOOP,
+        "steps_per_loop": _STEPS_PER_LOOP, "loss_spike_ratio": _LOSS_SPIKE_RATIO,
         "data_service": _DATA_SERVICE}.items()
         if flag.value is not None}
     if overrides.get("init_from") == "none":
