@@ -192,11 +192,14 @@ def main(argv):
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * config.num_cpu_devices)
     # Before any other TF work: multi-worker collectives must be configured at startup.
-    strategy = make_strategy(config.strategy)
+    # Every check of hardware, data sets and splits happens here, before the model loads.
+    # A ValueError leaving main is printed as one line (launch/__init__.py).
     try:
-        task = PoseTask(config)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+        strategy = make_strategy(config.strategy)
+    except (ValueError, RuntimeError) as error:  # e.g. no TPU: "Please provide a TPU Name"
+        raise ValueError(f"--strategy={config.strategy}: cannot start it on this machine "
+                         f"({str(error).strip().splitlines()[0]})") from None
+    task = PoseTask(config)
     prepare_sources(task.sources(True) + task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, strategy=strategy, task=task)
     results = trainer.train()

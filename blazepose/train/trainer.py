@@ -32,6 +32,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 import tqdm
 from tensorboard.plugins.hparams import api as hparams_api
 
@@ -48,8 +49,9 @@ from blazepose.train.strategy import make_strategy
 from blazepose.train.task import PoseTask
 from blazepose.train.validation import EvaluationRun
 
-__all__ = ["PREEMPTED_EXIT_CODE", "TRUNK_PREFIXES", "CheckpointMismatchError", "EvaluationRun",
-           "ExplodingLossError", "LossSpikeGuard", "NonFiniteLossError", "Trainer", "loop_length",
+__all__ = ["PREEMPTED_EXIT_CODE", "TRUNK_PREFIXES", "CheckpointMismatchError",
+           "DamagedDataError", "EvaluationRun", "ExplodingLossError", "LossSpikeGuard",
+           "NonFiniteLossError", "Trainer", "damaged_record_files", "loop_length",
            "make_optimizer", "make_schedule", "make_strategy"]
 
 _LOG = logging.getLogger(__name__)
@@ -100,6 +102,30 @@ class LossSpikeGuard:
         if math.isfinite(loop_mean):
             self.history = (self.history + [loop_mean])[-self.window:]
         return None
+
+
+class DamagedDataError(ValueError):
+    """A prepared data set's record files that cannot be read back (damaged after the build);
+    the message names each file."""
+
+
+def damaged_record_files(sources) -> list[tuple[str, str, str]]:
+    """``(data set name, record file, what reading it said)`` for each TFRecord file of the
+    prepared data sets ``sources`` (objects with ``name`` and ``data_dir``) that does not read
+    back: every record is read and its checksums verified."""
+    damaged, seen = [], set()
+    for source in sources:
+        if (source.name, source.data_dir) in seen:
+            continue
+        seen.add((source.name, source.data_dir))
+        folder = tfds.builder(source.name, data_dir=source.data_dir).data_path
+        for path in sorted(tf.io.gfile.glob(os.path.join(os.fspath(folder), "*.tfrecord*"))):
+            try:
+                for _ in tf.data.TFRecordDataset(path):
+                    pass
+            except tf.errors.OpError as error:
+                damaged.append((source.name, path, error.message.strip().splitlines()[0]))
+    return damaged
 
 
 PREEMPTED_EXIT_CODE = 42
@@ -315,9 +341,24 @@ class Trainer:
         preemption = self._preemption_handler()
         try:
             return self._train_loop(resumed, preemption)
+        except tf.errors.DataLossError as error:
+            raise self._damaged_data_error(error) from error
         finally:
             if preemption is not None and previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, previous_sigterm)
+
+    def _damaged_data_error(self, error: tf.errors.DataLossError) -> Exception:
+        """A :class:`DamagedDataError` naming the damaged record files of the run's data sets
+        (each read back to find them), or ``error`` itself when none is found."""
+        damaged = damaged_record_files(self.task.sources(True) + self.task.sources(False))
+        if not damaged:
+            return error
+        listed = "; ".join(f"{path} of {name} ({said})" for name, path, said in damaged)
+        return DamagedDataError(
+            f"{len(damaged)} record file(s) of the prepared data sets are damaged: {listed}. "
+            f"Delete the data set's folder (e.g. {os.path.dirname(damaged[0][1])}) and run "
+            "again to rebuild it; the last good checkpoint is "
+            f"{self.manager.latest_checkpoint}.")
 
     def check_data(self) -> list:
         """Counts and names the records training and validation will skip (printed, and in

@@ -1,6 +1,10 @@
 """Bad input never silently poisons a run (issue 21): exploding losses, damaged checkpoints."""
 
+import dataclasses
 import pathlib
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +12,12 @@ import tensorflow as tf
 
 from blazepose.train import runs
 from blazepose.train.task import PoseTask
-from blazepose.train.trainer import ExplodingLossError, LossSpikeGuard, Trainer
+from blazepose.train.trainer import (
+    DamagedDataError,
+    ExplodingLossError,
+    LossSpikeGuard,
+    Trainer,
+)
 
 
 class _SpikyTask(PoseTask):
@@ -120,3 +129,45 @@ def test_training_resumes_from_the_newest_intact_checkpoint(small_config, tmp_pa
     assert "resumed from" in text and "ckpt-2 at step 2" in text
     assert int(trainer.step.numpy()) == 6
     assert runs.find_checkpoint(tmp_path, "latest").prefix.endswith("ckpt-6")
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset=nonexistent_set/x"], "--dataset nonexistent_set/x: no such data set; this "
+                                      "project builds"),
+    (["--dataset=synthetic_pose/tiny@nosuch"], "--dataset synthetic_pose/tiny has no split "
+                                               "'nosuch'"),
+    (["--dataset=synthetic_pose/tiny", "--eval_dataset=synthetic_pose/tiny@test[:5]"],
+     "--dataset synthetic_pose/tiny has no split 'test'"),
+    (["--strategy=tpu"], "--strategy=tpu: cannot start it on this machine"),
+], ids=["unknown", "no_split", "no_eval_split", "tpu"])
+def test_data_sets_splits_and_hardware_are_checked_before_the_model_loads(
+        data_dir, tmp_path, flags, message):
+    result = subprocess.run([sys.executable, "-m", "launch.train", f"--data_dir={data_dir}",
+                             f"--model_dir={tmp_path / 'run'}", "--train_steps=1", *flags],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) < 60, result.stderr
+    assert not (tmp_path / "run").exists(), "nothing is written before the checks pass"
+
+
+def test_a_record_file_damaged_after_the_build_is_named(small_config, data_dir, tmp_path):
+    copy = tmp_path / "tfds"
+    shutil.copytree(data_dir, copy)
+    (record_file,) = copy.glob("synthetic_pose/tiny/*/synthetic_pose-train.tfrecord*")
+    content = bytearray(record_file.read_bytes())
+    middle = len(content) // 2
+    content[middle:middle + 64] = bytes(64)
+    record_file.write_bytes(bytes(content))
+    config = small_config(train_steps=4)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                  data_dir=str(copy)))
+    trainer = Trainer(config, tmp_path / "run", print_fn=lambda *_: None)
+    with pytest.raises(DamagedDataError, match="record file") as raised:
+        trainer.train()
+    assert str(record_file) in str(raised.value)
+    assert "synthetic_pose/tiny" in str(raised.value)
