@@ -253,7 +253,7 @@ class Trainer:
         for prefix, _ in damaged:
             for path in tf.io.gfile.glob(f"{prefix}.*"):
                 shutil.move(path, aside / pathlib.Path(path).name)
-        intact = [p for p in reversed(runs.checkpoint_prefixes(folder))]
+        intact = list(reversed(runs.checkpoint_prefixes(folder)))  # oldest first
         tf.compat.v1.train.update_checkpoint_state(str(folder), latest,
                                                    all_model_checkpoint_paths=intact)
         self.manager = self._latest_manager()
