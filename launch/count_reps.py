@@ -146,11 +146,10 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     kind = validate_flags()
     model = landmark_model()
-    try:
-        result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
-                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
+    # A ValueError or OSError (a malformed track, no pose in any frame) ends the program with
+    # one line naming the file (launch/__init__.py).
+    result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
+                   _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model)
     if _FORMAT.value == "json":
         print(json.dumps(result.to_json()))
     else:
