@@ -8,7 +8,8 @@ A track file holds one person's landmarks per frame of a video (``python -m laun
                  "landmarks": [[x, y, z, visibility, presence] x 33] or null,
                  "world_landmarks": [[x, y, z] x 33] or null,
                  "people": [{"track_id": k, "landmarks": ..., "world_landmarks": ...}, ...]},
-                ...]}
+                ...],
+     "warnings": ["decoded 9 frames but the container declares 30: ...", ...]}
 
 Version 2 adds the optional ``people`` list (``run_video --max_people`` above 1): every person
 of the frame by increasing ``track_id`` (a stable identity over the video), each with the same
@@ -19,7 +20,9 @@ lowest track id), so a reader of one person reads a version-2 file as before. Ve
 x, y of ``landmarks`` are image pixels (continuous: pixel column i spans ``[i, i + 1)``, y
 down), z in the unit of x, visibility and presence probabilities in [0, 1]; BlazePose's order
 (``blazepose.topology.BLAZEPOSE_33``). ``world_landmarks`` are metres around the hips. ``null``
-marks a frame without a detected person. Numbers are rounded once, here: pixels to
+marks a frame without a detected person. ``warnings`` (optional; run_video always writes
+it) lists what decoding the video lost or doubts; empty when the frames and times are sound.
+Numbers are rounded once, here: pixels to
 :data:`PIXEL_DECIMALS`, scores and metres to :data:`SCORE_DECIMALS` / :data:`WORLD_DECIMALS`,
 times to :data:`TIME_DECIMALS` decimals. Files written before the ``schema`` field existed (the
 same layout without it) are read as version 1. :func:`load_track` reads one person
@@ -89,6 +92,7 @@ class PoseTrack:
         track has none at all.
       width, height: frame size in pixels (0 when unknown).
       source: where the track came from (a path), for messages.
+      warnings: what run_video reported about the video (frames lost, doubtful times).
     """
 
     fps: float
@@ -98,6 +102,7 @@ class PoseTrack:
     width: int = 0
     height: int = 0
     source: str = "<track>"
+    warnings: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:
@@ -176,10 +181,16 @@ def people_record(index: int, time_s: float, results: Sequence[Any]) -> dict:
     return record
 
 
-def track_document(fps: float, width: int, height: int, frames: list[dict]) -> dict:
-    """The whole JSON object from :func:`frame_record` entries."""
-    return {"schema": SCHEMA, "fps": float(fps), "width": int(width), "height": int(height),
-            "frames": frames}
+def track_document(fps: float, width: int, height: int, frames: list[dict],
+                   warnings: Sequence[str] | None = None) -> dict:
+    """The whole JSON object from :func:`frame_record` entries; ``warnings`` (what the video
+    lost or doubts, one line each; run_video always gives the list, empty when all is well)
+    become the ``warnings`` field."""
+    document = {"schema": SCHEMA, "fps": float(fps), "width": int(width),
+                "height": int(height), "frames": frames}
+    if warnings is not None:
+        document["warnings"] = [str(warning) for warning in warnings]
+    return document
 
 
 def track_to_json(track: PoseTrack) -> dict:
@@ -206,6 +217,8 @@ def write_track(path: str | os.PathLike, document: dict) -> None:
 
 
 def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
+    """``[33, columns]`` float64, possibly holding NaN or infinity (the caller decides), or
+    None for ``null``; raises ValueError naming ``where`` for any other shape."""
     if value is None:
         return None
     try:
@@ -213,8 +226,8 @@ def _matrix(value: Any, columns: int, where: str) -> np.ndarray | None:
     except (TypeError, ValueError):
         raise ValueError(f"{where} must be a list of {NUM_LANDMARKS} lists of {columns} numbers"
                          ) from None
-    if array.shape != (NUM_LANDMARKS, columns) or not np.isfinite(array).all():
-        raise ValueError(f"{where} must be {NUM_LANDMARKS} x {columns} finite numbers, got shape "
+    if array.shape != (NUM_LANDMARKS, columns):
+        raise ValueError(f"{where} must be {NUM_LANDMARKS} x {columns} numbers, got shape "
                          f"{array.shape}")
     return array
 
@@ -252,11 +265,34 @@ def track_ids(document: Any, source: str = "<json>") -> list[int]:
     return sorted(ids)
 
 
+def _frame_points(frame: dict, where: str) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+    """(landmarks ``[33, 5]`` or None, world landmarks ``[33, 3]`` or None, whether every
+    given value was finite); landmarks holding NaN or infinity count as no pose."""
+    points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
+    world_points = _matrix(frame.get("world_landmarks"), 3, f"{where}: 'world_landmarks'")
+    if points is not None and not np.isfinite(points).all():
+        return None, None, False
+    if world_points is not None and not np.isfinite(world_points).all():
+        return points, None, False
+    return points, world_points, True
+
+
+def _frame_time(frame: dict, position: int, fps: float, where: str) -> float:
+    """A frame's ``time_s``, else ``index / fps`` (its position without an index)."""
+    time_s = frame.get("time_s")
+    if time_s is None:
+        time_s = float(frame.get("index", position)) / fps
+    if not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
+        raise ValueError(f"{where}: 'time_s' must be a number, got {time_s!r}")
+    return float(time_s)
+
+
 def track_from_json(document: Any, source: str = "<json>", track_id: int | None = None
                     ) -> PoseTrack:
     """A :class:`PoseTrack` from a track's JSON object (see the module docstring).
 
-    A frame without ``time_s`` is at ``index / fps``.
+    A frame without ``time_s`` is at ``index / fps``. Landmarks holding NaN or infinity (a
+    writer's missing values) make a frame without a pose, and a warning of the track.
 
     Args:
       track_id: None: the frames' own landmarks (the single person, or the first person of a
@@ -284,34 +320,37 @@ def track_from_json(document: Any, source: str = "<json>", track_id: int | None 
     landmarks = np.full((count, NUM_LANDMARKS, 5), np.nan)
     world = np.full((count, NUM_LANDMARKS, 3), np.nan)
     any_world = False
+    not_finite: list[int] = []
     for position, frame in enumerate(frames):
         where = f"{source}: frame {position}"
         if not isinstance(frame, dict):
             raise ValueError(f"{where}: expected an object")
-        time_s = frame.get("time_s")
-        if time_s is None:
-            index = frame.get("index", position)
-            time_s = float(index) / fps
-        if not isinstance(time_s, (int, float)) or not math.isfinite(time_s):
-            raise ValueError(f"{where}: 'time_s' must be a number, got {time_s!r}")
-        times[position] = time_s
+        times[position] = _frame_time(frame, position, fps, where)
         if track_id is not None:
             frame = next((p for p in _people(frame, where) if p["track_id"] == track_id), {})
             where = f"{where}, track_id {track_id}"
-        points = _matrix(frame.get("landmarks"), 5, f"{where}: 'landmarks'")
+        points, world_points, finite = _frame_points(frame, where)
+        if not finite:
+            not_finite.append(position)
         if points is not None:
             landmarks[position] = points
-        world_points = _matrix(frame.get("world_landmarks"), 3, f"{where}: 'world_landmarks'")
         if world_points is not None:
             world[position] = world_points
             any_world = True
     if (np.diff(times) < 0).any():
         bad = int(np.nonzero(np.diff(times) < 0)[0][0]) + 1
         raise ValueError(f"{source}: frame {bad}: 'time_s' goes backwards")
+    warnings = document.get("warnings") or []
+    if not isinstance(warnings, list):
+        raise ValueError(f"{source}: 'warnings' must be a list of strings")
+    if not_finite:
+        warnings = [*warnings, f"{len(not_finite)} frame(s) hold NaN or infinite landmarks and "
+                               f"are read as frames without a pose (first: frame "
+                               f"{not_finite[0]})"]
     return PoseTrack(fps=float(fps), times=times, landmarks=landmarks,
                      world_landmarks=world if any_world else None,
                      width=int(document.get("width") or 0), height=int(document.get("height") or 0),
-                     source=source)
+                     source=source, warnings=tuple(str(w) for w in warnings))
 
 
 def _read_json(path: str) -> Any:

@@ -66,6 +66,48 @@ def pose_example(image, image_id: str, keypoints, visibility, labelled, person_b
     }
 
 
+OUT_OF_IMAGE_TOLERANCE = 1.0
+"""How far outside the image a labelled point or a box corner may lie, as a fraction of the
+image's longer side, before the record is refused. Real data places some points outside the
+frame (LSPET: up to 0.60 of the longer side; LSP 0.002; COCO none); a point a whole image away
+is an annotation error (a wrong unit, a swapped file) that would poison the regression loss."""
+
+
+def out_of_image_problem(keypoints, labelled, person_box, width: int, height: int,
+                         tolerance: float = OUT_OF_IMAGE_TOLERANCE) -> str | None:
+    """Why a person's coordinates cannot belong to a ``width`` x ``height`` image, or None.
+
+    Args:
+      keypoints: float ``[K, 2]``, x, y in image pixels (continuous).
+      labelled: bool ``[K]``; only labelled points are checked.
+      person_box: float ``[4]`` x_min, y_min, x_max, y_max in pixels, or None.
+      width, height: the image size in pixels.
+      tolerance: the margin allowed outside the image, times ``max(width, height)``.
+
+    Returns:
+      A one-line reason naming the first offending point (or the box) and the allowed range.
+    """
+    margin = tolerance * max(width, height)
+    low = np.array([-margin, -margin])
+    high = np.array([width + margin, height + margin])
+    allowed = (f"the {width}x{height} image allows x in [{low[0]:g}, {high[0]:g}], "
+               f"y in [{low[1]:g}, {high[1]:g}] (tolerance {tolerance:g} x the longer side)")
+    points = np.asarray(keypoints, np.float64).reshape(-1, 2)
+    outside = np.asarray(labelled, bool) & np.any((points < low) | (points > high), axis=1)
+    if outside.any():
+        index = int(np.flatnonzero(outside)[0])
+        x, y = points[index]
+        return (f"{int(outside.sum())} labelled point(s) far outside the image; point {index} "
+                f"is at ({x:g}, {y:g}) but {allowed}")
+    if person_box is not None:
+        box = np.asarray(person_box, np.float64).reshape(4)
+        corners = box.reshape(2, 2)
+        if np.any((corners < low) | (corners > high)):
+            return (f"person box ({', '.join(f'{v:g}' for v in box)}) lies far outside the "
+                    f"image: {allowed}")
+    return None
+
+
 def check_images_exist(builder: str, image_dir, names, max_listed: int = 20) -> None:
     """Raises FileNotFoundError listing the images of ``names`` (file names relative to
     ``image_dir``, an ``epath.Path``) that are missing, the first ``max_listed`` by path."""
@@ -84,5 +126,5 @@ def read_topology(info: tfds.core.DatasetInfo) -> Topology:
     return Topology.from_dict(info.metadata or {}, source=f"data set {info.full_name}")
 
 
-__all__ = ["check_images_exist", "pose_example",
+__all__ = ["OUT_OF_IMAGE_TOLERANCE", "check_images_exist", "out_of_image_problem", "pose_example",
            "pose_features", "read_topology", "topology_metadata"]

@@ -33,20 +33,38 @@ def prepare(name: str, data_dir: str | None = None, split: str | None = None,
     where = f"{flag} {name}" if flag else f"data set {name}"
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # TFDS raises DatasetNotFoundError, ValueError, ...
-        raise ValueError(f"{where}: {error}") from error
+    except tfds.core.registered.DatasetNotFoundError:
+        # TFDS's own message lists its hundreds of catalogue names: name the project's.
+        ours = ", ".join(sorted(module.split(".")[1] for module in
+                                datasets_tfds.BUILDER_MODULES))
+        raise ValueError(f"{where}: no such data set; this project builds {ours} "
+                         "(name/config, e.g. synthetic_pose/tiny), and any TFDS catalogue "
+                         "name works too") from None
+    except Exception as error:  # TFDS raises ValueError (unknown config), ...
+        raise ValueError(f"{where}: {str(error).strip().splitlines()[0]}") from error
     builder.download_and_prepare()
-    if split is not None and split not in builder.info.splits:
-        raise ValueError(f"{where} has no split {split!r}; it has {sorted(builder.info.splits)}")
+    if split is not None:
+        # "train[:90%]+validation" reads the splits train and validation.
+        missing = [part for part in split_names(split) if part not in builder.info.splits]
+        if missing:
+            raise ValueError(f"{where} has no split {missing[0]!r} (asked for {split!r}); it "
+                             f"has {sorted(builder.info.splits)}")
     return builder
+
+
+def split_names(split: str) -> list[str]:
+    """The split names a TFDS split expression reads: ``"train[:90%]+validation"`` ->
+    ``["train", "validation"]``."""
+    return [part.split("[", 1)[0].strip() for part in split.split("+") if part.strip()]
 
 
 def prepare_sources(sources: Iterable, flag: str | None = None) -> None:
     """:func:`prepare` for each distinct data set of ``sources`` (objects with ``name``,
-    ``split`` and ``data_dir``, e.g. :class:`blazepose.data.pipeline.DataSource`)."""
+    ``split`` and ``data_dir``, e.g. :class:`blazepose.data.pipeline.DataSource`), checking
+    that each split they read exists (so that a missing split fails before any model loads)."""
     seen = set()
     for source in sources:
-        if (source.name, source.data_dir) in seen:
+        if (source.name, source.data_dir, source.split) in seen:
             continue
-        seen.add((source.name, source.data_dir))
-        prepare(source.name, source.data_dir, flag=flag)
+        seen.add((source.name, source.data_dir, source.split))
+        prepare(source.name, source.data_dir, split=source.split, flag=flag)

@@ -14,6 +14,13 @@ results: TensorFlow's, TFDS's and absl's INFO logging stay quiet unless absl's s
   logger): WARNING unless ``--verbosity`` was given, in which case absl's own handling of the
   flag applies (0 = INFO, 1 = DEBUG).
 
+Errors the user can act on (bad input: ``ValueError`` and its kin such as ``RunError`` or
+``InvalidRecordError``, ``OSError`` such as ``FileNotFoundError``, TF's ``DataLossError``, the
+trainer's ``NonFiniteLossError``) end a program with one line, ``launch.train: error: MESSAGE``
+(the message names the file, record or flag; at most :data:`MAX_ERROR_LINES` lines of it), and
+no traceback, unless ``--verbosity`` >= 1 or ``BLAZEPOSE_TRACEBACK=1`` asks for it. Other
+exceptions (bugs) keep Python's traceback. ``app.UsageError`` keeps absl's handling.
+
 The C++ level is decided from the command line as typed (``--verbosity=N``, ``--verbosity N``,
 ``-v N``, ``-v=N``), as the programs may load TF before absl parses the flags; a
 ``--verbosity`` inside a ``--flagfile`` sets the Python levels only.
@@ -139,6 +146,60 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+TRACEBACK_ENV = "BLAZEPOSE_TRACEBACK"
+"""Environment variable: set to 1 to see the traceback of user errors too."""
+
+MAX_ERROR_LINES = 12
+"""Lines of a user error's message printed (a list of bad records may be long)."""
+
+USER_ERROR_TYPES = frozenset({"ValueError", "OSError", "DataLossError", "NonFiniteLossError"})
+"""Exception classes (by name, so that TF need not be imported) whose instances, or those of
+their subclasses, are the user's to fix: reported as one line without a traceback."""
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` is an instance of one of :data:`USER_ERROR_TYPES` (by class name)."""
+    return any(cls.__name__ in USER_ERROR_TYPES for cls in type(error).__mro__)
+
+
+def wants_traceback(argv: list[str], environ=os.environ) -> bool:
+    """``--verbosity`` >= 1 on the command line, or ``BLAZEPOSE_TRACEBACK`` set to a true
+    value."""
+    verbosity = requested_verbosity(argv)
+    return (verbosity is not None and verbosity >= 1) or environ.get(
+        TRACEBACK_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def user_error_text(program: str, error: BaseException) -> str:
+    """``PROGRAM: error: MESSAGE`` (at most :data:`MAX_ERROR_LINES` lines of the message), and
+    how to see the traceback."""
+    lines = (str(error).strip() or type(error).__name__).splitlines()
+    if len(lines) > MAX_ERROR_LINES:
+        lines = lines[:MAX_ERROR_LINES] + [f"... ({len(lines) - MAX_ERROR_LINES} more lines)"]
+    # The messages name the problem; TF's DataLossError's ("corrupted record at 12") does not.
+    kind = "damaged data: " if type(error).__name__ == "DataLossError" else ""
+    return (f"{program}: error: {kind}" + "\n".join(lines)
+            + f"\n(--verbosity=1 or {TRACEBACK_ENV}=1 shows the traceback)\n")
+
+
+def _program_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return spec.name if spec is not None and spec.name else os.path.basename(sys.argv[0])
+
+
+def _user_error_hook(previous):
+    def hook(error_type, error, traceback):
+        if error is not None and is_user_error(error) and not wants_traceback(sys.argv):
+            sys.stderr.write(user_error_text(_program_name(), error))
+            sys.stderr.flush()
+            return
+        previous(error_type, error, traceback)
+
+    hook.user_error_hook = True
+    return hook
+
+
 def _quiet_python_logging() -> None:
     """After absl parsed the flags: WARNING for the root logger (absl's handler) unless
     ``--verbosity`` was given (absl then set the level from it)."""
@@ -157,6 +218,8 @@ def _configure() -> None:
             isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowImport(min_level))
     app.call_after_init(_quiet_python_logging)
+    if not getattr(sys.excepthook, "user_error_hook", False):
+        sys.excepthook = _user_error_hook(sys.excepthook)
 
 
 _configure()

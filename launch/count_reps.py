@@ -166,14 +166,13 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     kind = validate_flags()
     model = landmark_model()
+    # A ValueError or OSError (a malformed track, no pose in any frame) ends the program with
+    # one line naming the file (launch/__init__.py).
     if _TRACK_ID.value == "all":
-        try:
-            tracks = track_file.load_tracks(_INPUT.value)
-            results = {track_id: count_track(track, _EXERCISE.value.strip(), _COUNTER.value,
-                                             _SAMPLES.value, _KNN_CLASS.value)
-                       for track_id, track in tracks.items()}
-        except (ValueError, FileNotFoundError) as error:
-            raise app.UsageError(str(error)) from None
+        tracks = track_file.load_tracks(_INPUT.value)
+        results = {track_id: count_track(track, _EXERCISE.value.strip(), _COUNTER.value,
+                                         _SAMPLES.value, _KNN_CLASS.value)
+                   for track_id, track in tracks.items()}
         for track_id, result in results.items():
             if _FORMAT.value == "json":
                 print(json.dumps({"track_id": track_id, **result.to_json()}))
@@ -181,11 +180,8 @@ def main(argv):
                 print(f"track {track_id}: {result.to_text()}")
         return
     track_id = None if _TRACK_ID.value is None else int(_TRACK_ID.value)
-    try:
-        result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
-                       _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model, track_id)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
+    result = count(_INPUT.value, kind, _EXERCISE.value.strip(), _COUNTER.value,
+                   _SAMPLES.value, _KNN_CLASS.value, _BACKEND.value, model, track_id)
     if _FORMAT.value == "json":
         print(json.dumps(result.to_json()))
     else:

@@ -241,6 +241,8 @@ def main(argv):
             which = described["checkpoint"]
             which = "" if which == "prefix" else f"the run's {which} "
             print(f"exporting {which}checkpoint {described['path']} (step {described['step']})")
+            for prefix, reason in described.get("skipped_damaged", ()):
+                print(f"WARNING: skipped the damaged newer checkpoint {prefix} ({reason})")
         aware = exporter.check_int8_source(source, export_config)
         calibration, verify_crops = _crops(config, export_config, aware)
         result = exporter.export_model(source, _OUTPUT.value, export_config,

@@ -185,6 +185,8 @@ def main(argv):
             progress=_PROGRESS.value, static_images=_STATIC_IMAGES.value)
     except video.InputError as error:  # e.g. an unreadable image in the middle of a folder
         raise SystemExit(f"run_video: stopped: {error}") from None
+    for warning in summary.warnings:
+        print(f"run_video: WARNING: {input_path}: {warning}", file=sys.stderr)
     written = [p for p in (_OUTPUT.value, _OUTPUT_JSON.value) if p]
     print(f"run_video: {summary.frames} frames, pose in {summary.frames_with_pose}, detector "
           f"ran {summary.detector_runs} times, {summary.fps:.1f} FPS"

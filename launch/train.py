@@ -96,6 +96,12 @@ _KEEP_FLOAT = flags.DEFINE_list(
     "int8 export (mixed precision): names or patterns, e.g. 'reg*'.")
 
 
+_LOSS_SPIKE_RATIO = flags.DEFINE_float(
+    "loss_spike_ratio", None, "Stop when one step's total loss exceeds this many times the "
+    "running median of recent losses (an exploding loss, e.g. a label far outside its image); "
+    "0: off.", lower_bound=0)
+
+
 @flags.multi_flags_validator(["strategy", "num_cpu_devices"],
                              message="--num_cpu_devices needs --strategy=mirrored")
 def _cpu_devices_need_mirrored(values):
@@ -137,7 +143,7 @@ def config_from_flags():
         "deterministic": _DETERMINISTIC, "seed": _SEED, "eval_every": _EVAL_EVERY,
         "eval_batches": _EVAL_BATCHES,
         "checkpoint_every": _CHECKPOINT_EVERY, "log_every": _LOG_EVERY,
-        "steps_per_loop": _STEPS_PER_LOOP,
+        "steps_per_loop": _STEPS_PER_LOOP, "loss_spike_ratio": _LOSS_SPIKE_RATIO,
         "data_service": _DATA_SERVICE}.items()
         if flag.value is not None}
     if overrides.get("init_from") == "none":
@@ -191,11 +197,14 @@ def main(argv):
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * config.num_cpu_devices)
     # Before any other TF work: multi-worker collectives must be configured at startup.
-    strategy = make_strategy(config.strategy)
+    # Every check of hardware, data sets and splits happens here, before the model loads.
+    # A ValueError leaving main is printed as one line (launch/__init__.py).
     try:
-        task = PoseTask(config)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+        strategy = make_strategy(config.strategy)
+    except (ValueError, RuntimeError) as error:  # e.g. no TPU: "Please provide a TPU Name"
+        raise ValueError(f"--strategy={config.strategy}: cannot start it on this machine "
+                         f"({str(error).strip().splitlines()[0]})") from None
+    task = PoseTask(config)
     prepare_sources(task.sources(True) + task.sources(False), flag="--dataset")
     trainer = Trainer(config, _MODEL_DIR.value, strategy=strategy, task=task)
     results = trainer.train()

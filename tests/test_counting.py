@@ -16,6 +16,8 @@ import pytest
 from blazepose.analysis.counting import (
     EXERCISES,
     KnnRepCounter,
+    LabelledSamples,
+    NoPoseError,
     PoseTrack,
     RuleCounter,
     hysteresis_cycles,
@@ -238,3 +240,57 @@ def test_small_accuracy_run_on_degraded_recordings():
                        degradations=Degradations())["rule"]
     for exercise, figures in results.items():
         assert figures["exact_rate"] >= 0.9, (exercise, figures)
+
+
+# --- gaps, NaN frames, no pose (issue 21) -------------------------------------------------------
+
+
+def test_a_long_stretch_without_a_pose_is_reported_and_never_bridged():
+    recording = clean_recording("squat", 4, seed=6)
+    track = recording.track
+    landmarks, world = track.landmarks.copy(), track.world_landmarks.copy()
+    # 2.8 s without a pose from the middle of the second repetition to the third one.
+    first = int(np.searchsorted(track.times, recording.intervals[1].mean()))
+    last = first + int(round(2.8 * track.fps))
+    landmarks[first:last] = np.nan
+    world[first:last] = np.nan
+    result = RuleCounter("squat").count(replace_frames(track, landmarks, world))
+    ((gap_start, gap_end),) = result.gaps
+    assert gap_start == pytest.approx(track.times[first - 1])
+    assert gap_end == pytest.approx(track.times[last])
+    assert all(end <= gap_start or start >= gap_end for start, end in result.intervals), (
+        result.intervals)
+    assert "no pose from" in result.to_text() and result.to_json()["gaps"]
+    # Gaps up to the limit are still bridged: nothing reported.
+    short = landmarks.copy()
+    short[first:last] = track.landmarks[first:last]
+    short[first:first + int(0.3 * track.fps)] = np.nan
+    assert RuleCounter("squat").count(replace_frames(track, short, None)).gaps == ()
+
+
+def test_frames_holding_nan_are_frames_without_a_pose(tmp_path):
+    recording = clean_recording("squat", 4, seed=6)
+    document = track_to_json(recording.track)
+    document["frames"][10]["landmarks"][5][0] = float("nan")  # json writes NaN, json reads it
+    path = tmp_path / "track.json"
+    path.write_text(json.dumps(document))
+    loaded = load_track(path)
+    assert not loaded.has_pose[10] and loaded.has_pose[11]
+    (warning,) = loaded.warnings
+    assert "1 frame(s) hold NaN" in warning and "frame 10" in warning
+    result = RuleCounter("squat").count(loaded)
+    assert result.count == 4 and result.warnings == (warning,)
+
+
+@pytest.mark.parametrize("counter", ["rule", "knn"])
+def test_no_pose_in_any_frame_is_an_error_not_a_count_of_zero(counter):
+    recording = clean_recording("squat", 2)
+    track = recording.track
+    empty = replace_frames(track, np.full_like(track.landmarks, np.nan), None)
+    with pytest.raises(NoPoseError, match=r"no pose in any of its \d+ frames"):
+        if counter == "rule":
+            RuleCounter("squat").count(empty)
+        else:
+            samples = LabelledSamples(track.landmarks[:4, :, :3], np.array([0, 0, 1, 1]),
+                                      ("down", "up"))
+            KnnRepCounter(samples).count(empty)

@@ -17,8 +17,12 @@ and lunges, hip for sit-ups, shoulder for jumping jacks):
    the segments' lengths, :func:`_span_angle`) competes with the projected angle, and the one
    that stands out more from its jitter is used (a squat seen from the front hardly changes the
    projected knee angle).
-2. Frames without a pose are bridged by linear interpolation in time; a running median
-   (about 0.15 s) removes outliers, a running mean (about 0.1 s) removes jitter.
+2. Frames without a pose (``null``, or NaN in the file) are bridged by linear interpolation in
+   time, but only across gaps up to :data:`MAX_BRIDGED_GAP_S`: a longer stretch without a pose
+   splits the track, no repetition is counted across it, and it is reported in
+   :attr:`RepCount.gaps`. A running median (about 0.15 s) removes outliers, a running mean
+   (about 0.1 s) removes jitter. A track without a pose in any frame is an error
+   (:class:`NoPoseError`), not a count of 0.
 3. The thresholds adapt to the person: the rest level and the turning-point level are robust
    percentiles of the whole signal, and a repetition is a hysteresis cycle: the signal must go
    past ``rest - enter_fraction * range`` and come back past ``rest - exit_fraction * range``
@@ -70,12 +74,15 @@ __all__ = [
     "ExerciseRule",
     "KnnRepCounter",
     "LabelledSamples",
+    "MAX_BRIDGED_GAP_S",
+    "NoPoseError",
     "PoseTrack",
     "RepCount",
     "RuleCounter",
     "angle_signal",
     "count_reps",
     "load_samples",
+    "long_gaps",
     "load_track",
     "track_from_json",
     "track_to_json",
@@ -95,28 +102,84 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
+MAX_BRIDGED_GAP_S = 0.5
+"""Longest stretch without a pose (seconds, from the last frame with one to the next) that the
+counters bridge; a longer one splits the track and is reported. Half a second hides no
+repetition of the exercises counted here (a fast jumping jack takes about 0.7 s)."""
+
+
+class NoPoseError(ValueError):
+    """A track in which no frame has a (usable) pose: nothing can be counted."""
+
+
+def _spans(intervals) -> list[dict]:
+    return [{"start_s": round(float(a), 3), "end_s": round(float(b), 3)} for a, b in intervals]
+
+
 @dataclasses.dataclass(frozen=True)
 class RepCount:
-    """A counting result: ``count`` repetitions, each an interval (seconds)."""
+    """A counting result: ``count`` repetitions, each an interval (seconds).
+
+    ``gaps`` are the stretches without a pose longer than the bridged limit (seconds, from the
+    last frame with a pose to the next): no repetition is counted across them. ``warnings``
+    repeat what the track itself reports (e.g. frames lost in the video).
+    """
 
     exercise: str
     intervals: tuple[tuple[float, float], ...]
+    gaps: tuple[tuple[float, float], ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
         return len(self.intervals)
 
     def to_json(self) -> dict:
-        """``{"exercise": E, "count": N, "reps": [{"start_s": a, "end_s": b}, ...]}``."""
-        return {"exercise": self.exercise, "count": self.count,
-                "reps": [{"start_s": round(float(a), 3), "end_s": round(float(b), 3)}
-                         for a, b in self.intervals]}
+        """``{"exercise": E, "count": N, "reps": [{"start_s": a, "end_s": b}, ...]}``, plus
+        ``"gaps"`` (same form) and ``"warnings"`` when there are any."""
+        result = {"exercise": self.exercise, "count": self.count,
+                  "reps": _spans(self.intervals)}
+        if self.gaps:
+            result["gaps"] = _spans(self.gaps)
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        return result
 
     def to_text(self) -> str:
-        """One readable line, e.g. ``squat: 3 reps (1.20-3.10 s, ...)``."""
+        """One readable line, e.g. ``squat: 3 reps (1.20-3.10 s, ...)``, then one line per gap
+        and warning."""
         spans = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in self.intervals)
         noun = "rep" if self.count == 1 else "reps"
-        return f"{self.exercise}: {self.count} {noun}" + (f" ({spans})" if spans else "")
+        lines = [f"{self.exercise}: {self.count} {noun}" + (f" ({spans})" if spans else "")]
+        lines += [f"warning: no pose from {a:.2f} to {b:.2f} s ({b - a:.2f} s, more than "
+                  f"{MAX_BRIDGED_GAP_S} s): repetitions there are not counted"
+                  for a, b in self.gaps]
+        lines += [f"warning: {warning}" for warning in self.warnings]
+        return "\n".join(lines)
+
+
+def long_gaps(times: np.ndarray, valid: np.ndarray, max_gap_s: float = MAX_BRIDGED_GAP_S
+              ) -> list[tuple[int, int]]:
+    """``(last valid frame, next valid frame)`` around each stretch of invalid frames (or jump
+    of the frame times) longer than ``max_gap_s`` seconds; ``times`` float ``[T]``, ``valid``
+    bool ``[T]``."""
+    kept = np.flatnonzero(valid)
+    steps = np.diff(times[kept])
+    return [(int(kept[i]), int(kept[i + 1])) for i in np.flatnonzero(steps > max_gap_s)]
+
+
+def _segments(num_frames: int, gaps: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``[first, end)`` frame ranges between the gaps."""
+    bounds = [0] + [after for _, after in gaps]
+    ends = [before + 1 for before, _ in gaps] + [num_frames]
+    return list(zip(bounds, ends))
+
+
+def _require_pose(track: PoseTrack) -> None:
+    if not track.has_pose.any():
+        raise NoPoseError(f"{track.source}: no pose in any of its {track.num_frames} frames; "
+                          "nothing to count (is the person in view? run_video --show shows "
+                          "what the detector sees)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +418,8 @@ class RuleCounter:
     """Counts one exercise with its :class:`ExerciseRule` (see the module docstring)."""
 
     def __init__(self, exercise: str, rule: ExerciseRule | None = None,
-                 rest_percentile: float = 95.0, turn_percentile: float = 3.0):
+                 rest_percentile: float = 95.0, turn_percentile: float = 3.0,
+                 max_gap_s: float = MAX_BRIDGED_GAP_S):
         if rule is None:
             if exercise not in EXERCISE_RULES:
                 raise ValueError(f"no rule for exercise {exercise!r}; known: {', '.join(EXERCISES)}"
@@ -363,6 +427,7 @@ class RuleCounter:
             rule = EXERCISE_RULES[exercise]
         self.exercise, self.rule = exercise, rule
         self.rest_percentile, self.turn_percentile = rest_percentile, turn_percentile
+        self.max_gap_s = max_gap_s
 
     def _oriented(self, track: PoseTrack, measure: str) -> np.ndarray | None:
         """The filtered angle signal, negated when rest is its low end; None without poses."""
@@ -392,19 +457,40 @@ class RuleCounter:
             alternative = self._oriented(track, "span")
             if alternative is not None and _contrast(alternative) > _contrast(oriented):
                 oriented = alternative
-        rest, span = self._span(oriented)
+        # Levels from the measured frames only (not from the lines drawn across long gaps).
+        gaps = self._gaps(track)
+        measured = np.ones(track.num_frames, bool)
+        for before, after in gaps:
+            measured[before + 1:after] = False
+        rest, span = self._span(oriented[measured])
         if span < rule.min_range:
             return CountTrace(np.zeros(track.num_frames), span, ())
         depth = (rest - oriented) / span
-        cycles = hysteresis_cycles(depth, rule.enter_fraction, rule.exit_fraction,
-                                   rule.reversal_fraction)
+        cycles = []
+        for first, end in _segments(track.num_frames, gaps):  # no cycle spans a long gap
+            cycles += [(first + a, first + b) for a, b in hysteresis_cycles(
+                depth[first:end], rule.enter_fraction, rule.exit_fraction,
+                rule.reversal_fraction)]
         return CountTrace(depth, span, tuple(cycles))
 
+    def _gaps(self, track: PoseTrack) -> list[tuple[int, int]]:
+        """Long stretches (:func:`long_gaps`) without a measurable angle."""
+        valid = np.isfinite(angle_signal(track, self.rule.angle, "joint"))
+        return long_gaps(track.times, valid, self.max_gap_s)
+
     def count(self, track: PoseTrack) -> RepCount:
+        """Raises :class:`NoPoseError` when no frame has a pose."""
+        _require_pose(track)
         trace = self.trace(track)
-        intervals = _intervals(track.times, trace.depth, list(trace.cycles),
-                               self.rule.rest_fraction)
-        return RepCount(self.exercise, intervals)
+        gaps = self._gaps(track)
+        intervals: list[tuple[float, float]] = []
+        for first, end in _segments(track.num_frames, gaps):
+            inside = [(a - first, b - first) for a, b in trace.cycles if first <= a < end]
+            intervals += _intervals(track.times[first:end], trace.depth[first:end], inside,
+                                    self.rule.rest_fraction)
+        return RepCount(self.exercise, tuple(intervals),
+                        tuple((float(track.times[a]), float(track.times[b])) for a, b in gaps),
+                        track.warnings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,11 +649,18 @@ class KnnRepCounter:
         return smoothed
 
     def count(self, track: PoseTrack, exercise: str = "exercise") -> RepCount:
+        """Raises :class:`NoPoseError` when no frame has a pose; a repetition open at a long
+        gap without a pose (:data:`MAX_BRIDGED_GAP_S`) is dropped, not bridged."""
+        _require_pose(track)
         confidence = self.confidences(track)
         counted = confidence[:, self.counted]
+        gaps = long_gaps(track.times, track.has_pose)
+        resumes = {after for _, after in gaps}
         intervals = []
         inside, entered, last_rest = False, 0, 0
         for index in range(track.num_frames):
+            if index in resumes:  # after a long gap: forget what was going on before it
+                inside, last_rest = False, index
             if self.rest is not None and confidence[index, self.rest] > self.enter_threshold:
                 last_rest = index
             if not inside and counted[index] > self.enter_threshold:
@@ -582,7 +675,9 @@ class KnnRepCounter:
                     if len(ahead) and (not len(later) or ahead[0] < later[0]):
                         end = index + int(ahead[0])
                 intervals.append((float(track.times[start]), float(track.times[end])))
-        return RepCount(exercise, tuple(intervals))
+        return RepCount(exercise, tuple(intervals),
+                        tuple((float(track.times[a]), float(track.times[b])) for a, b in gaps),
+                        track.warnings)
 
 
 def count_reps(track: PoseTrack, exercise: str, counter: str = "rule",

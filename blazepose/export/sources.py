@@ -154,7 +154,9 @@ def from_run(model_dir, checkpoint: str = "best", config=None) -> ModelSource:
                        {"kind": "checkpoint", "path": str(pathlib.Path(prefix).resolve()),
                         "checkpoint": run.checkpoint.choice, "step": run.step,
                         "variant": section.variant, "num_keypoints": section.num_keypoints,
-                        "offset_head": section.offset_head},
+                        "offset_head": section.offset_head,
+                        **({"skipped_damaged": [list(d) for d in run.checkpoint.skipped_damaged]}
+                           if run.checkpoint.skipped_damaged else {})},
                        train_config=run.config)
 
 

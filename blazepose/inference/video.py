@@ -50,6 +50,69 @@ class Frame:
 
 
 @dataclasses.dataclass
+class DecodeReport:
+    """What decoding a video file found, for the cross-checks of :func:`decode_warnings`.
+
+    Attributes:
+      declared_frames: the container's frame count (0 when it gives none).
+      declared_fps: the container's frame rate (the one ``time_s`` uses).
+      decoded: frames decoded.
+      decode_errors: reads that failed before the declared last frame.
+      stream_ms: the demuxer's timestamp of each decoded frame (``CAP_PROP_POS_MSEC``).
+      exhausted: decoding reached the end (or a read that no retry got past).
+    """
+
+    declared_frames: int
+    declared_fps: float
+    decoded: int = 0
+    decode_errors: int = 0
+    stream_ms: list[float] = dataclasses.field(default_factory=list)
+    exhausted: bool = False
+
+
+MAX_READ_RETRIES = 3
+"""Reads tried after a failed one before a video is taken to end (a damaged frame may be
+followed by decodable ones)."""
+
+FRAME_COUNT_TOLERANCE = 1
+"""Frames the decoded count may differ from the container's count without a warning (the
+count in the header is an estimate for some containers)."""
+
+FRAME_RATE_TOLERANCE = 0.05
+"""Relative difference between the container's frame rate and the stream's timestamps above
+which ``time_s`` is reported as doubtful."""
+
+
+def decode_warnings(report: DecodeReport) -> list[str]:
+    """One-line warnings about frames lost or times doubtful, from a finished decode.
+
+    Checks: decode errors; the decoded frame count against the container's (only once decoding
+    reached the end); the container's frame rate against the median step of the stream's
+    timestamps (when they increase).
+    """
+    warnings = []
+    if report.decode_errors:
+        warnings.append(f"{report.decode_errors} frame read(s) failed (damaged data?) after "
+                        f"frame {report.decoded - 1}")
+    declared = report.declared_frames
+    if report.exhausted and declared and abs(report.decoded - declared) > FRAME_COUNT_TOLERANCE:
+        lost = declared - report.decoded
+        warnings.append(
+            f"decoded {report.decoded} frames but the container declares {declared}"
+            + (f": {lost} frame(s) lost" if lost > 0 else ": the header is wrong")
+            + f"; time_s assumes {report.declared_fps:g} fps and may be off")
+    steps = np.diff(np.asarray(report.stream_ms, np.float64))
+    if len(steps) >= 2 and (steps > 0).all() and report.declared_fps > 0:
+        stream_fps = 1000.0 / float(np.median(steps))
+        if abs(stream_fps - report.declared_fps) > FRAME_RATE_TOLERANCE * stream_fps:
+            warnings.append(f"the container says {report.declared_fps:g} fps but the frames' "
+                            f"timestamps advance at {stream_fps:.4g} fps; time_s uses "
+                            f"{report.declared_fps:g} fps and may be off by a factor "
+                            f"{report.declared_fps / stream_fps:.3g}")
+    return warnings
+
+
+@dataclasses.dataclass
 class Source:
     """An opened input.
 
@@ -59,6 +122,7 @@ class Source:
       width, height: of the first frame (every frame of a video has this size).
       frame_count: frames expected, when known (for the progress bar's ETA).
       frames: the frame iterator (the first frame included).
+      decode: for a video file, what decoding found so far (:func:`decode_warnings`).
     """
 
     kind: str
@@ -69,6 +133,7 @@ class Source:
     frame_count: int | None
     frames: Iterator[Frame]
     close: Callable[[], None] = lambda: None
+    decode: DecodeReport | None = None
 
 
 def _read_image(path: pathlib.Path) -> np.ndarray:
@@ -78,15 +143,28 @@ def _read_image(path: pathlib.Path) -> np.ndarray:
     return image
 
 
-def _video_frames(capture, first: np.ndarray, fps: float) -> Iterator[Frame]:
+def _video_frames(capture, first: np.ndarray, fps: float, report: DecodeReport
+                  ) -> Iterator[Frame]:
+    """Frames at ``index / fps``; a failed read before the container's last frame is retried
+    (:data:`MAX_READ_RETRIES`) and counted in ``report``."""
     index = 0
     frame = first
     while frame is not None:
+        report.decoded += 1
+        report.stream_ms.append(float(capture.get(cv2.CAP_PROP_POS_MSEC)))
         yield Frame(index, index / fps, frame)
         index += 1
-        ok, frame = capture.read()
-        if not ok:
+        frame = None
+        for attempt in range(MAX_READ_RETRIES + 1):
+            ok, frame = capture.read()
+            if ok and frame is not None:
+                break
             frame = None
+            if attempt == 0 and not (report.declared_frames
+                                     and index < report.declared_frames):
+                break  # the end the container announced
+            report.decode_errors += attempt == 0
+    report.exhausted = True
 
 
 def _webcam_frames(capture, first: np.ndarray) -> Iterator[Frame]:
@@ -155,8 +233,9 @@ def open_source(spec: str, images_fps: float = 30.0) -> Source:
     if not (fps and math.isfinite(fps) and fps > 0):
         fps = 30.0
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    report = DecodeReport(max(count, 0), fps)
     return Source("video", spec, fps, first.shape[1], first.shape[0], count if count > 0 else None,
-                  _video_frames(capture, first, fps), capture.release)
+                  _video_frames(capture, first, fps, report), capture.release, report)
 
 
 _DONE = object()
@@ -275,13 +354,15 @@ def display_available() -> tuple[bool, str]:
 
 @dataclasses.dataclass
 class RunSummary:
-    """What :func:`process_video` did: frame and detection counts, wall time, FPS."""
+    """What :func:`process_video` did: frame and detection counts, wall time, FPS, and the
+    warnings about lost frames or doubtful times (also in the JSON's ``warnings``)."""
 
     frames: int
     frames_with_pose: int
     detector_runs: int
     seconds: float
     record: dict
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -309,7 +390,8 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
       progress: a tqdm progress line (frames done of the total, frames/s, ETA) on
         ``progress_stream`` (default stderr), redrawn every 10 s when that is not a terminal.
     Returns:
-      a :class:`RunSummary`; its ``record`` is the JSON object.
+      a :class:`RunSummary`; its ``record`` is the JSON object, whose ``warnings`` list what
+      decoding a video file lost or doubts (:func:`decode_warnings`; empty when all is well).
     """
     static = static_images or source.kind == "image"
     pipeline.reset()
@@ -374,8 +456,10 @@ def process_video(source: Source, pipeline, *, output: str | None = None,
             cv2.destroyAllWindows()
     seconds = time.perf_counter() - start
     meter.close()
-    record = track_file.track_document(source.fps, source.width, source.height, records)
+    warnings = decode_warnings(source.decode) if source.decode is not None else []
+    record = track_file.track_document(source.fps, source.width, source.height, records,
+                                       warnings=warnings)
     if output_json is not None:
         track_file.write_track(output_json, record)
-    return RunSummary(len(records), with_pose, detector_runs, seconds, record)
+    return RunSummary(len(records), with_pose, detector_runs, seconds, record, warnings)
 

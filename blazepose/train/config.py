@@ -142,6 +142,9 @@ class TrainConfig:
     # A validation whose PCK falls more than this below step 0's (the starting weights) is
     # reported as a warning on the console, in TensorBoard and in validation.json.
     collapse_tolerance: float = 0.02
+    # Exploding-loss guard: training stops when one step's total loss exceeds this many times
+    # the running median of recent losses (see trainer.LossSpikeGuard); 0 turns it off.
+    loss_spike_ratio: float = 100.0
 
     def __post_init__(self):
         if self.phase not in PHASES:
@@ -150,6 +153,9 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.train_steps < 1 or self.batch_size < 1 or self.steps_per_loop < 1:
             raise ValueError("train_steps, batch_size and steps_per_loop must be positive")
+        if not self.loss_spike_ratio == 0 and not self.loss_spike_ratio > 1:
+            raise ValueError(f"loss_spike_ratio must be 0 (off) or above 1, got "
+                             f"{self.loss_spike_ratio}")
         if self.data.weights and len(self.data.weights) != len(self.data.datasets):
             raise ValueError(f"{len(self.data.weights)} weights for {len(self.data.datasets)} "
                              "data sets")

@@ -50,17 +50,21 @@ class Runner:
         iterator of training batches) in one traced loop, then syncs with the host once.
 
         Returns:
-          ``(losses, first_bad_step)``: each loss (``total`` and per head) averaged over the
-          loop's steps, as Python floats; and the step number (after its increment of
-          :attr:`step`) of the first step whose total loss was NaN or infinite, else None.
+          ``(losses, first_bad_step, peak)``: each loss (``total`` and per head) averaged over
+          the loop's steps, as Python floats; the step number (after its increment of
+          :attr:`step`) of the first step whose total loss was NaN or infinite, else None; and
+          ``(largest finite total loss of one step, its step number)``, what the trainer's
+          exploding-loss guard compares with the running median.
         """
         if num_steps < 1:
             raise ValueError(f"num_steps must be positive, got {num_steps}")
         if self._train_loop is None:
             self._train_loop = self._make_train_loop()
-        means, bad = self._train_loop(iterator, tf.constant(num_steps, tf.int32))
+        means, bad, peak, peak_step = self._train_loop(iterator,
+                                                       tf.constant(num_steps, tf.int32))
         bad = int(bad)
-        return {name: float(value) for name, value in means.items()}, (bad if bad >= 0 else None)
+        return ({name: float(value) for name, value in means.items()},
+                (bad if bad >= 0 else None), (float(peak), int(peak_step)))
 
     def _make_train_loop(self):
         task, strategy = self.task, self.strategy
@@ -78,26 +82,34 @@ class Runner:
             # Traced once; both calls below run the same function.
             one_step = tf.function(one_step, jit_compile=self.jit_compile or None)
 
-        def counted_step(iterator, bad):
+        def counted_step(iterator, bad, peak, peak_step):
             logs = one_step(next(iterator))
             counter.assign_add(1)
-            finite = tf.math.is_finite(logs["total"])
+            total = tf.cast(logs["total"], tf.float32)
+            finite = tf.math.is_finite(total)
             bad = tf.where(tf.logical_and(bad < 0, tf.logical_not(finite)),
                            counter.read_value(), bad)
-            return logs, bad
+            higher = tf.logical_and(finite, total > peak)
+            peak_step = tf.where(higher, counter.read_value(), peak_step)
+            peak = tf.where(higher, total, peak)
+            return logs, bad, peak, peak_step
 
         def loop(iterator, num_steps):
             # The first step outside the loop gives the losses' structure to sum into.
-            sums, bad = counted_step(iterator, tf.constant(-1, tf.int64))
+            sums, bad, peak, peak_step = counted_step(
+                iterator, tf.constant(-1, tf.int64), tf.constant(-np.inf, tf.float32),
+                tf.constant(-1, tf.int64))
 
-            def body(index, sums, bad):
-                logs, bad = counted_step(iterator, bad)
-                return index + 1, {name: sums[name] + logs[name] for name in sums}, bad
+            def body(index, sums, bad, peak, peak_step):
+                logs, bad, peak, peak_step = counted_step(iterator, bad, peak, peak_step)
+                return (index + 1, {name: sums[name] + logs[name] for name in sums}, bad, peak,
+                        peak_step)
 
-            _, sums, bad = tf.while_loop(lambda index, *_: index < num_steps, body,
-                                         (tf.constant(1), sums, bad))
+            _, sums, bad, peak, peak_step = tf.while_loop(
+                lambda index, *_: index < num_steps, body,
+                (tf.constant(1), sums, bad, peak, peak_step))
             count = tf.cast(num_steps, tf.float32)
-            return {name: value / count for name, value in sums.items()}, bad
+            return {name: value / count for name, value in sums.items()}, bad, peak, peak_step
 
         if self.run_eagerly:
             return loop

@@ -17,6 +17,7 @@ preset.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,6 +49,17 @@ class CheckpointMismatchError(RunError):
     """A checkpoint that does not fit the network its run's (or the given) config describes."""
 
 
+class DamagedCheckpointError(RunError):
+    """Checkpoint files that cannot be read back (truncated, bytes changed): the message names
+    each one and what reading it said."""
+
+
+CHECKPOINT_READ_ERRORS = (tf.errors.OpError, IndexError, ValueError)
+"""What reading a damaged checkpoint raises: ``DataLossError`` (a checksum that does not
+match, a corrupt index), ``IndexError`` ("Read less bytes than requested": a truncated data
+file)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RunCheckpoint:
     """One checkpoint of a training run.
@@ -58,18 +70,63 @@ class RunCheckpoint:
       choice: ``"best"`` (from ``RUN/best``), ``"latest"`` (from ``RUN/checkpoints``) or
         ``"prefix"`` (named by the caller).
       step: the training step stored in the checkpoint, or None if it holds no ``step``.
+      skipped_damaged: newer checkpoints of the same kind passed over because they cannot be
+        read back, as ``(prefix, what reading it said)``, newest first.
     """
 
     model_dir: pathlib.Path
     prefix: str
     choice: str
     step: int | None
+    skipped_damaged: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
-        """E.g. ``"best checkpoint runs/x/best/ckpt-200 (step 200)"``."""
+        """E.g. ``"best checkpoint runs/x/best/ckpt-200 (step 200)"``, followed by the damaged
+        newer checkpoints it stands in for."""
         step = "unknown step" if self.step is None else f"step {self.step}"
         kind = "checkpoint" if self.choice == "prefix" else f"{self.choice} checkpoint"
-        return f"{kind} {self.prefix} ({step})"
+        text = f"{kind} {self.prefix} ({step})"
+        if self.skipped_damaged:
+            text += ", the newest intact one; " + describe_damage(self.skipped_damaged)
+        return text
+
+
+def describe_damage(damaged) -> str:
+    """``"damaged, skipped: RUN/checkpoints/ckpt-6 (IndexError: Read less bytes ...)"``."""
+    return "damaged, skipped: " + "; ".join(f"{prefix} ({reason})" for prefix, reason in damaged)
+
+
+def checkpoint_damage(prefix: str) -> str | None:
+    """What is wrong with the files of checkpoint ``prefix``, or None when every tensor it
+    holds reads back (index and data, with their checksums): one line, the error's type and
+    first line."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except CHECKPOINT_READ_ERRORS as error:
+        message = (getattr(error, "message", None) or str(error)).strip().splitlines()
+        return f"{type(error).__name__}: {message[0] if message else ''}"
+    return None
+
+
+def _checkpoint_number(prefix: str) -> int:
+    tail = prefix.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def checkpoint_prefixes(folder: os.PathLike | str) -> list[str]:
+    """The checkpoints of a ``CheckpointManager`` folder, newest first: the one its
+    ``checkpoint`` file names as latest, then the others by their number (found from their
+    ``.index`` files too, so a damaged ``checkpoint`` file hides none)."""
+    folder = str(folder)
+    latest = None
+    with contextlib.suppress(CHECKPOINT_READ_ERRORS):  # a damaged ``checkpoint`` state file
+        latest = tf.train.latest_checkpoint(folder)
+    found = {path[:-len(".index")] for path in tf.io.gfile.glob(
+        os.path.join(folder, "*.index"))}
+    ordered = sorted(found - {latest}, key=_checkpoint_number, reverse=True)
+    return ([latest] if latest is not None else []) + ordered
 
 
 def stored_step(prefix: str) -> int | None:
@@ -81,21 +138,36 @@ def stored_step(prefix: str) -> int | None:
 
 
 def find_checkpoint(model_dir: os.PathLike | str, which: str = "best", *,
-                    fallback: bool = True) -> RunCheckpoint | None:
+                    fallback: bool = True, verify: bool = True) -> RunCheckpoint | None:
     """The newest checkpoint of ``RUN/best`` (``which="best"``; with ``fallback``, the latest
-    when the run has no best one) or of ``RUN/checkpoints`` (``"latest"``); None if none.
+    when the run has no intact best one) or of ``RUN/checkpoints`` (``"latest"``); None if
+    none.
+
+    With ``verify``, every tensor of a candidate is read back first (:func:`checkpoint_damage`):
+    a damaged newest checkpoint (truncated, bytes changed) is passed over for the newest intact
+    one, and recorded in ``skipped_damaged`` so callers tell the user.
 
     Raises:
       ValueError: ``which`` is neither ``best`` nor ``latest``.
+      DamagedCheckpointError: checkpoints exist but none of them reads back (each is named).
     """
     if which not in CHECKPOINT_FOLDERS:
         raise ValueError(f"which must be one of {tuple(CHECKPOINT_FOLDERS)}, got {which!r}")
     model_dir = pathlib.Path(model_dir)
     order = ("best", "latest") if which == "best" and fallback else (which,)
+    damaged: list[tuple[str, str]] = []
     for choice in order:
-        prefix = tf.train.latest_checkpoint(str(model_dir / CHECKPOINT_FOLDERS[choice]))
-        if prefix is not None:
-            return RunCheckpoint(model_dir, prefix, choice, stored_step(prefix))
+        for prefix in checkpoint_prefixes(model_dir / CHECKPOINT_FOLDERS[choice]):
+            problem = checkpoint_damage(prefix) if verify else None
+            if problem is not None:
+                damaged.append((prefix, problem))
+                continue
+            return RunCheckpoint(model_dir, prefix, choice, stored_step(prefix),
+                                 tuple(damaged))
+    if damaged:
+        raise DamagedCheckpointError(f"{model_dir}: no intact checkpoint; "
+                                     + describe_damage(damaged)
+                                     + ". Restore the files from a copy, or start a new run.")
     return None
 
 
@@ -298,6 +370,9 @@ def load_run(model_dir: os.PathLike | str, checkpoint: str | os.PathLike = "best
         given. The message names the folder.
       CheckpointMismatchError: ``config`` describes another network than the run, or the
         checkpoint's variables do not fit the network.
+      DamagedCheckpointError: the named checkpoint, or every one of that kind, cannot be read
+        back (a damaged newest one is skipped for the newest intact one: see
+        ``Run.checkpoint.skipped_damaged``).
     """
     model_dir = pathlib.Path(model_dir)
     if not model_dir.is_dir():
@@ -323,6 +398,10 @@ def load_run(model_dir: os.PathLike | str, checkpoint: str | os.PathLike = "best
         if not tf.io.gfile.exists(f"{prefix}.index"):
             raise RunError(f"checkpoint {prefix}: not a checkpoint prefix (no {prefix}.index), "
                            "nor best or latest")
+        problem = checkpoint_damage(prefix)
+        if problem is not None:
+            raise DamagedCheckpointError(f"checkpoint {prefix} is damaged ({problem}); name "
+                                         "another one, or best or latest")
         found = RunCheckpoint(model_dir, prefix, "prefix", stored_step(prefix))
     if saved is not None:
         if config is None:

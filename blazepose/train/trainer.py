@@ -32,6 +32,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 import tqdm
 from tensorboard.plugins.hparams import api as hparams_api
 
@@ -49,8 +50,9 @@ from blazepose.train.strategy import make_strategy
 from blazepose.train.task import PoseTask
 from blazepose.train.validation import EvaluationRun
 
-__all__ = ["PREEMPTED_EXIT_CODE", "TRUNK_PREFIXES", "CheckpointMismatchError", "EvaluationRun",
-           "NonFiniteLossError", "Trainer", "loop_length",
+__all__ = ["PREEMPTED_EXIT_CODE", "TRUNK_PREFIXES", "CheckpointMismatchError",
+           "DamagedDataError", "EvaluationRun", "ExplodingLossError", "LossSpikeGuard",
+           "NonFiniteLossError", "Trainer", "damaged_record_files", "loop_length",
            "make_optimizer", "make_schedule", "make_strategy"]
 
 _LOG = logging.getLogger(__name__)
@@ -61,6 +63,73 @@ QAT_CALIBRATION_BATCHES = 8
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ExplodingLossError(NonFiniteLossError):
+    """One step's loss jumped far above the running median (:class:`LossSpikeGuard`); the last
+    good checkpoint is kept."""
+
+
+class LossSpikeGuard:
+    """Tells an exploding step from ordinary noise with a robust running statistic.
+
+    Keeps the mean total loss of the last ``window`` loops (the traced loops of
+    :meth:`Runner.train`). Their median is the typical loss and 1.4826 x their median absolute
+    deviation its spread, so one earlier outlier moves neither. Once ``min_history`` loops are
+    known, a step whose total loss exceeds ``max(ratio x median, median + ratio x spread)`` is
+    a spike: a label far from its image, a wrong unit, a record of another data set. Gradient
+    clipping keeps such steps finite, so the NaN guard alone never sees them.
+
+    Args:
+      ratio: how many times the typical loss (and its spread) a step may reach; 0 turns the
+        guard off.
+      window: loops remembered.
+      min_history: loops seen before any step is judged.
+    """
+
+    def __init__(self, ratio: float, window: int = 50, min_history: int = 3):
+        self.ratio, self.window, self.min_history = ratio, window, min_history
+        self.history: list[float] = []
+
+    def check(self, loop_mean: float, peak: float, peak_step: int) -> str | None:
+        """Judges one loop: ``loop_mean`` its mean total loss, ``peak`` its largest step total
+        at step ``peak_step``. Returns a message naming the step when it is a spike (the loop
+        is then not remembered), else None."""
+        if self.ratio and len(self.history) >= self.min_history:
+            median = float(np.median(self.history))
+            spread = 1.4826 * float(np.median(np.abs(np.asarray(self.history) - median)))
+            threshold = max(self.ratio * median, median + self.ratio * spread)
+            if peak > threshold:
+                return (f"total loss {peak:.6g} at step {peak_step} is {peak / median:.3g} times "
+                        f"the running median {median:.4g} of the last {len(self.history)} "
+                        f"loops (limit: {threshold:.4g}, loss_spike_ratio={self.ratio:g})")
+        if math.isfinite(loop_mean):
+            self.history = (self.history + [loop_mean])[-self.window:]
+        return None
+
+
+class DamagedDataError(ValueError):
+    """A prepared data set's record files that cannot be read back (damaged after the build);
+    the message names each file."""
+
+
+def damaged_record_files(sources) -> list[tuple[str, str, str]]:
+    """``(data set name, record file, what reading it said)`` for each TFRecord file of the
+    prepared data sets ``sources`` (objects with ``name`` and ``data_dir``) that does not read
+    back: every record is read and its checksums verified."""
+    damaged, seen = [], set()
+    for source in sources:
+        if (source.name, source.data_dir) in seen:
+            continue
+        seen.add((source.name, source.data_dir))
+        folder = tfds.builder(source.name, data_dir=source.data_dir).data_path
+        for path in sorted(tf.io.gfile.glob(os.path.join(os.fspath(folder), "*.tfrecord*"))):
+            try:
+                for _ in tf.data.TFRecordDataset(path):
+                    pass
+            except tf.errors.OpError as error:
+                damaged.append((source.name, path, error.message.strip().splitlines()[0]))
+    return damaged
 
 
 PREEMPTED_EXIT_CODE = 42
@@ -122,7 +191,8 @@ class Trainer:
         # only the chief into model_dir; the others into a scratch folder of their own.
         self.save_dir = self.model_dir if self.is_chief else (
             self.model_dir / f"worker_scratch_{strategy_lib.task_id(self.strategy)}")
-        if self.is_chief and runs.find_checkpoint(self.model_dir, "best") is not None:
+        if self.is_chief and runs.find_checkpoint(self.model_dir, "best",
+                                                  verify=False) is not None:
             saved = runs.run_config(self.model_dir)
             if saved is not None:
                 runs.check_architecture(self.model_dir, saved, config)
@@ -159,9 +229,7 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               step=self.step)
         self._recorded = False
-        self.manager = _RecordingCheckpointManager(
-            self.checkpoint, self.save_dir / "checkpoints", max_to_keep=config.keep_checkpoints,
-            before_save=self.record_run)
+        self.manager = self._latest_manager()
         self.best_manager = _RecordingCheckpointManager(
             self.checkpoint, self.save_dir / "best", max_to_keep=1, before_save=self.record_run)
         if self.is_chief:
@@ -173,6 +241,29 @@ class Trainer:
 
     # -- the run directory ----------------------------------------------------------------
 
+    def _latest_manager(self) -> _RecordingCheckpointManager:
+        """The manager of ``save_dir/checkpoints`` (it reads the folder's state when made)."""
+        return _RecordingCheckpointManager(
+            self.checkpoint, self.save_dir / "checkpoints",
+            max_to_keep=self.config.keep_checkpoints, before_save=self.record_run)
+
+    def _set_aside_damaged(self, damaged, latest: str) -> pathlib.Path:
+        """Moves the files of the damaged checkpoints ``damaged`` (``(prefix, reason)``) into
+        ``checkpoints/damaged/`` (kept for inspection, out of the manager's way: the preemption
+        handler and the next resume restore the manager's latest) and makes ``latest`` the
+        folder's latest checkpoint."""
+        folder = self.model_dir / "checkpoints"
+        aside = folder / "damaged"
+        aside.mkdir(exist_ok=True)
+        for prefix, _ in damaged:
+            for path in tf.io.gfile.glob(f"{prefix}.*"):
+                shutil.move(path, aside / pathlib.Path(path).name)
+        intact = list(reversed(runs.checkpoint_prefixes(folder)))  # oldest first
+        tf.compat.v1.train.update_checkpoint_state(str(folder), latest,
+                                                   all_model_checkpoint_paths=intact)
+        self.manager = self._latest_manager()
+        return aside
+
     def record_run(self) -> None:
         """Writes ``model_dir/config.json`` (the chief, once per trainer): called by
         :meth:`train` after its restore, and before any checkpoint this trainer saves."""
@@ -181,11 +272,14 @@ class Trainer:
         self._recorded = True
 
     def restore(self) -> bool:
-        """Resumes from the latest checkpoint; returns whether one was found. Writes nothing."""
+        """Resumes from the newest intact checkpoint; returns whether one was found. Writes
+        nothing, except after a successful restore that skipped damaged newer checkpoints: the
+        chief then sets their files aside (:meth:`_set_aside_damaged`)."""
         if self._reference_full is not None:
             self._initialize(self._reference_full)
-        # Every worker resumes from the chief's checkpoints.
-        latest = tf.train.latest_checkpoint(str(self.model_dir / "checkpoints"))
+        # Every worker resumes from the chief's checkpoints: the newest that reads back.
+        found = runs.find_checkpoint(self.model_dir, "latest", fallback=False)
+        latest = None if found is None else found.prefix
         if latest is None:
             if self.config.init_from:
                 report = self._initialize(self.model)
@@ -206,6 +300,13 @@ class Trainer:
                 self.checkpoint.restore(latest).assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.OpError) as error:
             raise CheckpointMismatchError(f"cannot restore {latest}: {error}") from error
+        if found.skipped_damaged:
+            message = (f"WARNING: resuming from {latest}, the newest intact checkpoint; "
+                       + runs.describe_damage(found.skipped_damaged))
+            if self.is_chief:
+                aside = self._set_aside_damaged(found.skipped_damaged, latest)
+                message += f"; their files are moved to {aside}"
+            self.print(message)
         if new_phase:
             self.print(f"phase {self.config.phase} starts from phase {previous_phase}'s "
                        f"{latest} at step {int(self.step.numpy())} (weights; fresh optimizer)")
@@ -281,9 +382,24 @@ class Trainer:
         preemption = self._preemption_handler()
         try:
             return self._train_loop(resumed, preemption)
+        except tf.errors.DataLossError as error:
+            raise self._damaged_data_error(error) from error
         finally:
             if preemption is not None and previous_sigterm is not None:
                 signal.signal(signal.SIGTERM, previous_sigterm)
+
+    def _damaged_data_error(self, error: tf.errors.DataLossError) -> Exception:
+        """A :class:`DamagedDataError` naming the damaged record files of the run's data sets
+        (each read back to find them), or ``error`` itself when none is found."""
+        damaged = damaged_record_files(self.task.sources(True) + self.task.sources(False))
+        if not damaged:
+            return error
+        listed = "; ".join(f"{path} of {name} ({said})" for name, path, said in damaged)
+        return DamagedDataError(
+            f"{len(damaged)} record file(s) of the prepared data sets are damaged: {listed}. "
+            f"Delete the data set's folder (e.g. {os.path.dirname(damaged[0][1])}) and run "
+            "again to rebuild it; the last good checkpoint is "
+            f"{self.manager.latest_checkpoint}.")
 
     def check_data(self) -> list:
         """Counts and names the records training and validation will skip (printed, and in
@@ -317,10 +433,12 @@ class Trainer:
         iterator = iter(self._training_dataset(step))
         last_time, last_step = time.perf_counter(), step
         results: dict = {}
+        spike_guard = LossSpikeGuard(config.loss_spike_ratio)
         while step < config.train_steps:
             self._profile(step + 1)
             first = step + 1
-            logs, bad_step = self.runner.train(iterator, loop_length(config, step))
+            logs, bad_step, (peak, peak_step) = self.runner.train(
+                iterator, loop_length(config, step))
             step = int(self.step.numpy())
             total = logs["total"]
             if bad_step is not None or not math.isfinite(total):
@@ -329,6 +447,14 @@ class Trainer:
                     f"{step}); stopped without saving, the last good checkpoint is "
                     f"{self.manager.latest_checkpoint}. Lower the learning rate, check the "
                     "data, or enable gradient clipping.")
+            spike = spike_guard.check(total, peak, peak_step)
+            if spike is not None:
+                raise ExplodingLossError(
+                    f"exploding loss: {spike}; stopped without saving, the last good checkpoint "
+                    f"is {self.manager.latest_checkpoint}. Usually a label far from its image: "
+                    "rebuild the data set (the builders now refuse such records) or look at "
+                    "data_check.json; a noisy but sound recipe may raise --loss_spike_ratio "
+                    "(0 turns the guard off).")
             # Losses are the means over the loop's steps (since the previous loop).
             if step % config.summary_every == 0 or step == config.train_steps:
                 with self.writer.as_default(step=step):

@@ -38,7 +38,7 @@ from etils import epath
 
 from blazepose.keypoints import box_from_keypoints
 from blazepose.topology import Topology
-from datasets_tfds.common import pose_example
+from datasets_tfds.common import out_of_image_problem, pose_example
 
 __all__ = [
     "COCO_FORMAT",
@@ -555,7 +555,15 @@ def person_example(record: PersonRecord, topology: Topology, image: LoadedImage
 
     The person box is the file's box when it gives one, else the labelled keypoints' extent
     clipped to the image.
+
+    Raises:
+      InvalidRecordError: a labelled point or the file's box lies far outside the image
+        (``datasets_tfds.common.out_of_image_problem``).
     """
+    problem = out_of_image_problem(record.keypoints, record.labelled, record.person_box,
+                                   image.width, image.height)
+    if problem is not None:
+        raise record.error(problem)
     box = record.person_box
     if box is None:
         box = box_from_keypoints(record.keypoints, record.labelled, image.width, image.height)
@@ -565,7 +573,8 @@ def person_example(record: PersonRecord, topology: Topology, image: LoadedImage
 
 def examples_by_image(records: Iterable[PersonRecord], topology: Topology
                       ) -> Iterator[tuple[PersonRecord, dict[str, Any] | InvalidRecordError]]:
-    """(record, example) for each record, or (record, error) when its image is bad.
+    """(record, example) for each record, or (record, error) when its image is bad or its
+    coordinates lie far outside the image.
 
     Records are grouped by image file, in order of first use, so that an image holding
     several people is read and decoded once.
@@ -582,7 +591,12 @@ def examples_by_image(records: Iterable[PersonRecord], topology: Topology
                 yield record, record.error(error.reason)
             continue
         for record in group:
-            yield record, person_example(record, topology, image)
+            try:
+                example: dict[str, Any] | InvalidRecordError = person_example(
+                    record, topology, image)
+            except InvalidRecordError as error:
+                example = error
+            yield record, example
 
 
 def image_dir_for_split(image_dir: str | Mapping[str, str], split: str) -> str:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from absl import logging
 from etils import epath
 
@@ -52,8 +54,13 @@ from datasets_tfds.custom_pose.user_topology import (
 __all__ = [
     "BuildPlan",
     "InvalidAnnotationsError",
+    "changed_sources",
+    "path_fingerprint",
+    "source_fingerprint",
+    "Overlaps",
     "SourceOptions",
     "config_topology",
+    "find_overlaps",
     "locate_annotation_files",
     "plan_build",
     "resolve_topology",
@@ -75,6 +82,8 @@ class SourceOptions:
         ``train.json``, ``val.json``, ``test.json``, whichever exist.
       image_dir: folder that image names are relative to, or split name -> folder.
       skip_invalid: skip invalid records (counted and reported) instead of failing.
+      strict: refuse (rather than warn about) images shared between splits and duplicate
+        records (:func:`find_overlaps`).
     """
 
     topology: str | Mapping[str, Any] | None = None
@@ -82,6 +91,97 @@ class SourceOptions:
     split_files: Mapping[str, str] | None = None
     image_dir: str | Mapping[str, str] = DEFAULT_IMAGE_DIR
     skip_invalid: bool = False
+    strict: bool = False
+
+
+_MAX_EXAMPLES = 5
+
+
+@dataclasses.dataclass
+class Overlaps:
+    """Images used by more than one split (leakage between training and evaluation) and
+    records repeated with the same image and the same points (duplicates).
+
+    Attributes:
+      shared_images: image path -> the splits that use it, for images in two or more splits.
+      duplicates: groups of records with the same image and the same labelled points (to
+        0.01 pixel), each ``["train record 0", "validation record 1", ...]``.
+    """
+
+    shared_images: dict[str, list[str]]
+    duplicates: list[list[str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.shared_images or self.duplicates)
+
+    def describe(self) -> str:
+        """One paragraph with counts and up to five examples of each."""
+        parts = []
+        if self.shared_images:
+            examples = "; ".join(f"{path} ({', '.join(splits)})" for path, splits in
+                                 list(self.shared_images.items())[:_MAX_EXAMPLES])
+            parts.append(f"{len(self.shared_images)} image(s) used by more than one split "
+                         f"(evaluation would measure memorised images), e.g. {examples}")
+        if self.duplicates:
+            extra = sum(len(group) - 1 for group in self.duplicates)
+            examples = "; ".join(" = ".join(group) for group in self.duplicates[:_MAX_EXAMPLES])
+            parts.append(f"{extra} duplicate record(s) in {len(self.duplicates)} group(s) of "
+                         f"the same image with the same points, e.g. {examples}")
+        return "custom_pose: " + ". ".join(parts)
+
+
+def find_overlaps(splits: list[SplitRecords]) -> Overlaps:
+    """Images shared between splits and duplicated records (same image file, same labelled
+    points), before any image is read. Images are compared by path: the same picture under two
+    names is not found."""
+    uses: dict[str, list[str]] = {}
+    groups: dict[tuple, list[str]] = {}
+    for split in splits:
+        name = split.source.split
+        for record in split.records:
+            path = str(record.image_path)
+            if name not in uses.setdefault(path, []):
+                uses[path].append(name)
+            points = np.round(np.where(record.labelled[:, None], record.keypoints, -1.0), 2)
+            key = (path, record.labelled.tobytes(), points.tobytes())
+            groups.setdefault(key, []).append(f"{name} record {record.record_index}")
+    shared = {path: names for path, names in uses.items() if len(names) > 1}
+    return Overlaps(shared, [group for group in groups.values() if len(group) > 1])
+
+
+def path_fingerprint(path: epath.PathLike) -> str:
+    """What a source file or image folder looks like now, to tell later whether it changed:
+    a file's SHA-256; a folder's file count, total bytes and newest modification time;
+    ``missing`` when it is gone."""
+    path = epath.Path(path)
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    if path.is_dir():
+        stats = [entry.stat() for entry in path.iterdir() if entry.is_file()]
+        newest = max((stat.mtime for stat in stats), default=0)
+        return (f"{len(stats)} files, {sum(stat.length for stat in stats)} bytes, newest "
+                f"{newest}")
+    return "missing"
+
+
+def source_fingerprint(plan: BuildPlan) -> dict[str, Any]:
+    """``{"folder": the data folder, "files": {path: path_fingerprint}}`` of the annotation
+    files, the topology file and the image folders a build read (DatasetInfo metadata, so a
+    later build into the same data_dir can tell that the folder changed)."""
+    paths = set()
+    for split_records in (*plan.splits.values(), *plan.left_out.values()):
+        paths.add(str(split_records.source.path))
+        paths.add(str(split_records.source.image_dir))
+    if plan.topology_origin.endswith(".json"):
+        paths.add(plan.topology_origin)
+    return {"folder": str(plan.folder),
+            "files": {path: path_fingerprint(path) for path in sorted(paths)}}
+
+
+def changed_sources(recorded: Mapping[str, Any]) -> list[str]:
+    """The paths of a :func:`source_fingerprint` that differ from what is on disk now."""
+    return [path for path, fingerprint in dict(recorded.get("files") or {}).items()
+            if path_fingerprint(path) != fingerprint]
 
 
 class InvalidAnnotationsError(ValueError):
@@ -272,6 +372,7 @@ def plan_build(folder: epath.PathLike, options: SourceOptions) -> BuildPlan:
       ValueError: an annotation file is not JSON or in neither format; a bad split name.
       TopologySpecError: no usable topology (see :func:`resolve_topology`).
       InvalidAnnotationsError: invalid records and ``skip_invalid`` is False.
+      ValueError: with ``strict``, images shared between splits or duplicate records.
     """
     folder = epath.Path(folder).expanduser().resolve()
     files = [read_annotation_file(split, path, name, image_dir)
@@ -280,6 +381,12 @@ def plan_build(folder: epath.PathLike, options: SourceOptions) -> BuildPlan:
     logging.info("custom_pose: topology %s, from %s", describe_topology(topology), origin)
     parsed = [parse_records(annotation_file, topology) for annotation_file in files]
     assign_image_ids(parsed)
+    overlaps = find_overlaps(parsed)
+    if overlaps and options.strict:
+        raise ValueError(overlaps.describe() + ". Refused (strict=True): give each image to "
+                         "one split and remove the repeated records.")
+    if overlaps:
+        logging.warning("%s. Build with strict=True to refuse such data.", overlaps.describe())
     invalid = [error for split in parsed for error in split.invalid]
     if invalid and not options.skip_invalid:
         raise InvalidAnnotationsError(invalid)

@@ -39,8 +39,10 @@ from datasets_tfds.custom_pose.annotation_files import (
 from datasets_tfds.custom_pose.build_plan import (
     BuildPlan,
     SourceOptions,
+    changed_sources,
     config_topology,
     plan_build,
+    source_fingerprint,
 )
 from datasets_tfds.pose_builder import PoseBuilder
 
@@ -80,6 +82,8 @@ class CustomPoseConfig(tfds.core.BuilderConfig):
       image_dir: folder image names are relative to, or split name -> folder.
       skip_invalid: skip records with bad values or unreadable images, count them and report
         them (log and ``skipped`` metadata) instead of stopping with an error.
+      strict: refuse images shared between splits and duplicate records (by default they are
+        counted and named in a warning).
     """
 
     topology: str | dict[str, Any] | None = None
@@ -87,6 +91,7 @@ class CustomPoseConfig(tfds.core.BuilderConfig):
     split_files: dict[str, str] | None = None
     image_dir: str | dict[str, str] = DEFAULT_IMAGE_DIR
     skip_invalid: bool = False
+    strict: bool = False
 
     def source_options(self) -> SourceOptions:
         """The options as the build plan takes them."""
@@ -96,6 +101,7 @@ class CustomPoseConfig(tfds.core.BuilderConfig):
             split_files=self.split_files,
             image_dir=self.image_dir,
             skip_invalid=self.skip_invalid,
+            strict=self.strict,
         )
 
 
@@ -163,11 +169,44 @@ class Builder(PoseBuilder):
             raise ValueError(f"custom_pose: the DatasetInfo declares topology {declared!r}, the "
                              f"data resolved to {topology.name!r}")
 
+    def download_and_prepare(self, *, download_config: tfds.download.DownloadConfig | None = None,
+                             **kwargs) -> None:
+        """TFDS's, plus a warning when a prepared data set is reused although the data folder
+        it was built from (or the one given now) changed since (:meth:`stale_source`)."""
+        config = download_config or tfds.download.DownloadConfig()
+        if self.data_path.exists() and not config.download_mode.overwrite_dataset:
+            stale = self.stale_source(config.manual_dir)
+            if stale:
+                logging.warning("%s", stale)
+        super().download_and_prepare(download_config=download_config, **kwargs)
+
+    def stale_source(self, manual_dir: epath.PathLike | None = None) -> str | None:
+        """Why the prepared data set may not reflect its data folder, or None: files it was
+        built from changed (``source`` metadata), or ``manual_dir`` is another folder."""
+        recorded = self.info.metadata.get("source") if self.info.metadata else None
+        if not recorded:
+            return None
+        folder = recorded.get("folder")
+        problems = []
+        if manual_dir is not None and folder and (
+                epath.Path(manual_dir).expanduser().resolve() != epath.Path(folder)):
+            problems.append(f"it was built from {folder}, not {manual_dir}")
+        changed = changed_sources(recorded)
+        if changed:
+            problems.append(f"{len(changed)} of its source files/folders changed since: "
+                            + ", ".join(changed[:5]))
+        if not problems:
+            return None
+        return (f"custom_pose: reusing the data set prepared in {self.data_path}, but "
+                + "; ".join(problems) + ". It does not reflect those changes: delete "
+                f"{self.data_path} (or tfds build --overwrite) to rebuild it.")
+
     def _download_and_prepare(self, dl_manager: tfds.download.DownloadManager,
                               download_config: tfds.download.DownloadConfig) -> None:
         folder = epath.Path(dl_manager.manual_dir)
         self._plan = plan_build(folder, self.typed_config.source_options())
         self._declare_topology(self._plan.topology)
+        self.info.metadata["source"] = source_fingerprint(self._plan)
         super()._download_and_prepare(dl_manager, download_config)
         self._report_skipped(self._plan)
         self._plan = None  # The records are written; let them go.

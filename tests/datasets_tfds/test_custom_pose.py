@@ -440,3 +440,89 @@ def test_a_missing_image_of_several_people_fails_each_record(tmp_path):
     assert [(r.record_index, type(e)) for r, e in results] == [(0, InvalidRecordError),
                                                                 (1, InvalidRecordError)]
     assert "record 1 (image 'two_people.jpg')" in str(results[1][1])
+
+
+# --- coordinates against the image (issue 21) ---------------------------------------------
+
+
+def far_point(record: dict[str, Any]) -> None:
+    record["points"][2] = [1e6, -5e5]
+
+
+def far_box(record: dict[str, Any]) -> None:
+    record["bbox"] = [[4, 2], [90000, 90000]]
+
+
+@pytest.mark.parametrize("change, reason", [
+    (far_point, "point 2 is at (1e+06, -500000)"),
+    (far_box, "person box (4, 2, 90000, 90000) lies far outside the image"),
+], ids=["point", "box"])
+def test_coordinates_far_outside_the_image_are_refused(tmp_path, change, reason):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    break_train_record(data, 0, change)
+    with pytest.raises(InvalidRecordError) as raised:
+        build(data, tmp_path / "out")
+    message = str(raised.value)
+    assert f"{data / 'train.json'}, record 0 (image 'person_a.jpg')" in message
+    assert reason in message
+
+
+def test_coordinates_far_outside_are_counted_when_skipping(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    break_train_record(data, 0, far_point)
+    with caplog.at_level(logging.WARNING):
+        builder = build(data, tmp_path / "out", skip_invalid=True)
+    assert builder.info.splits["train"].num_examples == 2
+    (entry,) = builder.info.metadata["skipped"]["train"]["invalid_records"]
+    assert entry["record"] == 0 and "far outside the image" in entry["reason"]
+    assert "1 invalid record(s) skipped" in caplog.text
+
+
+def test_points_just_outside_the_image_are_kept(tmp_path):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    # person_a.jpg is 64 pixels wide: -10 and 70 lie outside but within the tolerance.
+    point_outside = break_train_record(
+        data, 0, lambda record: record["points"].__setitem__(0, [-10.0, 70.0]))
+    builder = build(data, tmp_path / "out")
+    kept = next(e for e in examples(builder, "train") if e["image_id"] == b"person_a.jpg")
+    np.testing.assert_allclose(kept["keypoints"][0], point_outside["points"][0])
+
+
+# --- leakage, duplicates and stale prepared data (issue 21) ---------------------------------
+
+
+def test_an_image_in_two_splits_and_repeated_records_are_counted_and_named(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    train = read_json(data / "train.json")
+    write_json(data / "val.json", [train[0]])  # the same image and labels in validation
+    write_json(data / "train.json", train + [train[1], train[1]])  # record 1 three times
+    with caplog.at_level(logging.WARNING):
+        plan_build(data, SourceOptions())
+    assert "1 image(s) used by more than one split" in caplog.text
+    assert f"{data / 'images' / 'person_a.jpg'} (train, validation)" in caplog.text
+    assert "3 duplicate record(s) in 2 group(s)" in caplog.text
+    assert "train record 1 = train record 3 = train record 4" in caplog.text
+    assert "train record 0 = validation record 0" in caplog.text
+    with pytest.raises(ValueError, match=r"Refused \(strict=True\)"):
+        plan_build(data, SourceOptions(strict=True))
+
+
+def test_distinct_people_of_one_image_are_no_duplicates(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    with caplog.at_level(logging.WARNING):
+        plan_build(data, SourceOptions(strict=True))  # test.json: two people in one image
+    assert "duplicate" not in caplog.text
+
+
+def test_reusing_a_prepared_data_set_whose_folder_changed_says_so(tmp_path, caplog):
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    build(data, tmp_path / "out")
+    with caplog.at_level(logging.WARNING):
+        build(data, tmp_path / "out")
+    assert "reusing the data set" not in caplog.text
+    break_train_record(data, 0, lambda record: record["points"][0].__setitem__(0, 9.0))
+    with caplog.at_level(logging.WARNING):
+        builder = build(data, tmp_path / "out")
+    assert "reusing the data set prepared in" in caplog.text
+    assert f"changed since: {data / 'train.json'}" in caplog.text
+    assert builder.stale_source() is not None

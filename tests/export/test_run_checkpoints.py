@@ -2,6 +2,7 @@
 reads its network from its config.json."""
 
 import dataclasses
+import pathlib
 
 import numpy as np
 import pytest
@@ -67,3 +68,35 @@ def test_from_checkpoint_of_a_run_restores_its_best_weights(tmp_path):
     latest = sources.from_checkpoint(tmp_path / "checkpoints" / "ckpt-5", config)
     assert latest.description["checkpoint"] == "prefix" and latest.description["step"] == 5
     np.testing.assert_array_equal(latest.model.get_layer("heatmap").kernel.numpy(), -0.5)
+
+
+def _truncate_data(prefix):
+    """Cuts the checkpoint's data file in half (a copy or a disk that ran out of space)."""
+    (data,) = tf.io.gfile.glob(f"{prefix}.data-*")
+    content = pathlib.Path(data).read_bytes()
+    pathlib.Path(data).write_bytes(content[:len(content) // 2])
+
+
+def test_export_of_a_run_whose_newest_checkpoint_is_damaged_uses_the_newest_intact_one(
+        tmp_path):
+    default = config_lib.get_preset("default")
+    config = dataclasses.replace(default, init_from=None,
+                                 model=dataclasses.replace(default.model, variant="lite"))
+    (tmp_path / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(config))
+    model = PoseTask(config).build_model()
+    kernel = model.get_layer("heatmap").kernel
+    checkpoint = tf.train.Checkpoint(model=model, step=tf.Variable(0, dtype=tf.int64))
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path / "checkpoints"),
+                                         max_to_keep=3)
+    for step, value in ((2, 0.25), (4, -0.5)):
+        kernel.assign(tf.fill(kernel.shape, value))
+        checkpoint.step.assign(step)
+        newest = manager.save(checkpoint_number=step)
+    _truncate_data(newest)
+    source = sources.from_checkpoint(tmp_path)
+    assert source.description["step"] == 2 and source.description["path"].endswith("ckpt-2")
+    ((prefix, reason),) = source.description["skipped_damaged"]
+    assert prefix == newest and "Read less bytes" in reason
+    np.testing.assert_array_equal(source.model.get_layer("heatmap").kernel.numpy(), 0.25)
+    with pytest.raises(ExportError, match=f"{newest} is damaged"):
+        sources.from_checkpoint(newest)

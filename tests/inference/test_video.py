@@ -84,3 +84,78 @@ def test_unreadable_inputs_name_the_file(tmp_path):
     source = video.open_source(str(folder))
     with pytest.raises(video.InputError, match="b.png: not a readable image"):
         list(source.frames)
+
+
+# --- frames lost or times doubtful (issue 21) -------------------------------------------------
+
+
+class _NoPosePipeline:
+    """Stands in for the networks: no pose in any frame (decoding is what is tested)."""
+
+    last_timings: dict = {}
+
+    def reset(self):
+        pass
+
+    def process_frame(self, rgb, time_s):
+        return None
+
+
+def _write_clip(path, frames=30, fps=10.0):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (64, 48))
+    for index in range(frames):
+        image = np.full((48, 64, 3), (index * 8) % 255, np.uint8)
+        cv2.putText(image, str(index), (5, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
+        writer.write(image)
+    writer.release()
+
+
+def test_an_intact_video_has_no_warnings(tmp_path):
+    _write_clip(tmp_path / "clip.mp4")
+    summary = video.process_video(video.open_source(str(tmp_path / "clip.mp4")),
+                                  _NoPosePipeline(), output_json=str(tmp_path / "t.json"),
+                                  progress=False)
+    assert summary.frames == 30 and summary.warnings == []
+    assert json.loads((tmp_path / "t.json").read_text())["warnings"] == []
+
+
+def test_frames_lost_in_a_damaged_video_are_reported_in_the_json(tmp_path):
+    path = tmp_path / "damaged.mp4"
+    _write_clip(path)
+    content = bytearray(path.read_bytes())
+    start, length = len(content) // 3, len(content) // 4
+    content[start:start + length] = (bytes(range(7, 256, 3)) * length)[:length]
+    path.write_bytes(bytes(content))
+    summary = video.process_video(video.open_source(str(path)), _NoPosePipeline(),
+                                  output_json=str(tmp_path / "t.json"), progress=False)
+    assert summary.frames < 30
+    lost = 30 - summary.frames
+    assert any(f"decoded {summary.frames} frames but the container declares 30: {lost} frame(s) "
+               "lost" in warning for warning in summary.warnings), summary.warnings
+    assert json.loads((tmp_path / "t.json").read_text())["warnings"] == summary.warnings
+
+
+class _Capture:
+    """A capture whose demuxer timestamps say 10 fps (100 ms apart), whatever the header says."""
+
+    def __init__(self, frames):
+        self.frames, self.position = frames, 1
+
+    def read(self):
+        if self.position >= self.frames:
+            return False, None
+        self.position += 1
+        return True, np.zeros((4, 4, 3), np.uint8)
+
+    def get(self, prop):
+        assert prop == cv2.CAP_PROP_POS_MSEC
+        return (self.position - 1) * 100.0
+
+
+def test_a_frame_rate_that_the_timestamps_contradict_is_reported():
+    report = video.DecodeReport(declared_frames=30, declared_fps=25.0)
+    frames = list(video._video_frames(_Capture(30), np.zeros((4, 4, 3), np.uint8), 25.0, report))
+    assert len(frames) == 30 and report.exhausted
+    (warning,) = video.decode_warnings(report)
+    assert "the container says 25 fps but the frames' timestamps advance at 10 fps" in warning
+    assert "factor 2.5" in warning

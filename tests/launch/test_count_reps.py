@@ -72,6 +72,18 @@ def test_malformed_track_is_named(tmp_path):
     assert "broken.json: frame 0: 'landmarks'" in result.stderr
 
 
+def test_a_track_without_any_pose_is_one_line_error_not_a_count_of_zero(tmp_path, squat_track):
+    document = json.loads(squat_track[0].read_text())
+    for frame in document["frames"]:
+        frame["landmarks"] = frame["world_landmarks"] = None
+    path = tmp_path / "empty.json"
+    path.write_text(json.dumps(document))
+    result = _run("launch.count_reps", f"--input={path}", "--exercise=squat", "--format=json")
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"launch.count_reps: error: {path}: no pose in any of its" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 3
+
+
 def test_evaluate_counting_prints_a_table_and_a_json_line():
     result = _run("launch.evaluate_counting", "--sequences=2", "--exercises=squat,lunge",
                   "--counter=rule,knn", "--knn_train_sequences=2", "--seed=3")

@@ -93,3 +93,46 @@ def test_cpp_lines_are_kept_from_the_level_up():
     assert [launch.keep_cpp_line(line, 3) for line in lines] == [False, False, False, False, True]
     assert launch.cpp_log_level(None) == launch.cpp_log_level(-1) == "2"
     assert launch.cpp_log_level(0) == "0"
+
+
+# --- one style for user errors (issue 21) -----------------------------------------------------
+
+FAILING_PROGRAM = """
+import launch
+from absl import app
+
+def main(argv):
+    raise {error}
+
+app.run(main)
+"""
+
+
+@pytest.mark.parametrize("error, shown", [
+    ('FileNotFoundError("/data/train.json: no such file")',
+     "error: /data/train.json: no such file"),
+    ('ValueError("train.json, record 3 (image \'a.jpg\'): bad")',
+     "error: train.json, record 3 (image 'a.jpg'): bad"),
+])
+def test_a_user_error_is_one_line_without_traceback_unless_asked(error, shown):
+    program = FAILING_PROGRAM.format(error=error)
+    plain = _run("-c", program)
+    assert plain.returncode == 1
+    assert shown in plain.stderr and "Traceback" not in plain.stderr, plain.stderr
+    for asked in (_run("-c", program, "--verbosity=1"),):
+        assert "Traceback" in asked.stderr and shown.split("error: ")[1] in asked.stderr
+    env_run = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300,
+                             env={**os.environ, launch.TRACEBACK_ENV: "1",
+                                  "PYTHONPATH": str(ROOT)})
+    assert "Traceback" in env_run.stderr
+
+
+def test_a_bug_keeps_its_traceback():
+    result = _run("-c", FAILING_PROGRAM.format(error='KeyError("internal")'))
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_a_long_message_is_cut_and_counted():
+    text = launch.user_error_text("launch.x", ValueError("\n".join(f"line {i}" for i in range(40))))
+    assert text.startswith("launch.x: error: line 0\n") and "(28 more lines)" in text

@@ -49,7 +49,8 @@ def test_writes_annotated_video_and_json_that_follow_the_person(clip, tmp_path):
                      result.stderr), result.stderr[-3000:]  # tqdm's line reached the end
     assert "--show ignored" in result.stderr  # no display here: a message, not a failure
     record = json.loads(output_json.read_text())
-    assert set(record) == {"schema", "fps", "width", "height", "frames"}
+    assert set(record) == {"schema", "fps", "width", "height", "frames", "warnings"}
+    assert record["warnings"] == [] and "WARNING" not in result.stderr  # an intact clip
     assert (record["fps"], record["width"], record["height"]) == (10.0, 320, 240)
     frames = record["frames"]
     assert [f["index"] for f in frames] == list(range(FRAMES))
