@@ -266,7 +266,7 @@ def _report(result) -> None:
         print("agreement with the Keras model on", verification["inputs"], "inputs:",
               json.dumps({k: v for k, v in verification.items()
                           if k.startswith("landmark") or k == "pose_flag"}))
-    quantized = result.metadata.get("quantization")
+    quantized = result.metadata.get("int8_accuracy")
     if quantized:
         print("int8 vs the float twin of the same checkpoint:", json.dumps(quantized["vs_float"]))
         print("layers with the largest int8 error (relative RMS; own step):", ", ".join(

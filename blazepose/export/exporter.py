@@ -214,7 +214,7 @@ def export_model(source: ModelSource, output_dir: os.PathLike, config: ExportCon
             extra["verification"] = verify(source, config, scratch, verify_crops, node_modules,
                                            quantization_aware)
             if quantization_aware:
-                extra["quantization"] = quantization_report(source, config, scratch,
+                extra["int8_accuracy"] = quantization_report(source, config, scratch,
                                                             verify_crops)
         if detector is not None and check_in_mediapipe:
             print_fn("running the bundle in MediaPipe's PoseLandmarker (IMAGE and VIDEO modes)")

@@ -74,7 +74,7 @@ TOLERANCES = {
     # regression branch amplifies those flips. Measured on 64 LSP test crops: 4.1-4.4 px mean,
     # 50-58 px max (full int8), 1.2 px mean with the regression branch kept in float. The bound
     # catches a broken conversion (wrong ranges or input scaling: > 20 px); how far int8 is from
-    # the float network is reported, not bounded (metadata "quantization").
+    # the float network is reported, not bounded (metadata "int8_accuracy").
     "int8_qat": {"landmark_pixel_error_mean": 8.0},
 }
 

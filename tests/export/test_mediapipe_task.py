@@ -188,8 +188,9 @@ def test_networks_mediapipe_cannot_run_are_refused_first(tmp_path, case, message
 
 
 def test_requests_mediapipe_cannot_use_are_refused_first(tmp_path, google_files, lite_source):
-    with pytest.raises(ExportError, match="does not offer --quantize=int8 yet"):
-        ExportConfig("mediapipe_task", "int8")
+    with pytest.raises(ExportError, match="needs a quantisation-aware checkpoint"):
+        exporter.export_model(lite_source, tmp_path / "int8", ExportConfig("mediapipe_task",
+                                                                           "int8"), **QUIET)
     with pytest.raises(ExportError, match="--with_preprocessing does not apply"):
         ExportConfig("mediapipe_task", with_preprocessing=True)
     with pytest.raises(ExportError, match="expected a .tflite file or a .keras"):

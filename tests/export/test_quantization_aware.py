@@ -43,7 +43,7 @@ def test_int8_of_a_qat_run_is_full_integer_with_a_layer_report(qat_run, crops, t
     metadata = json.loads((result.directory / "metadata.json").read_text())
     assert metadata["int8"]["kind"] == "quantisation-aware"
     assert metadata["verification"]["precision"] == "int8_qat"
-    report = metadata["quantization"]
+    report = metadata["int8_accuracy"]
     assert {"landmark_pixel_error_mean", "pose_flag_decisions_differ",
             "world_landmark_cm_median"} <= set(report["vs_float"])
     layers = report["layers"]

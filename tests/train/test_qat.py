@@ -97,8 +97,12 @@ def test_qat_runs_under_the_mirrored_strategy(small_config, float_run, tmp_path)
     trainer = Trainer(config, tmp_path, strategy=strategy, print_fn=lambda *_: None)
     trainer.train()
     assert int(trainer.step.numpy()) == 2
-    low, high = quantization.range_report(trainer.model)["reg_landmarks"]
-    assert low < high
+    low, high = quantization.range_report(trainer.model)["stem_project"]
+    assert low < 0 < high
+    # Calibration batches, then one update per training step (the replicas' mean).
+    calibration = len(list(trainer.task.calibration_images(8)))
+    seen = trainer.model.get_layer("stem_project").range_seen.numpy()
+    assert seen == calibration + 2
 
 
 def test_qat_from_another_network_is_refused_with_what_differs(small_config, tmp_path):
