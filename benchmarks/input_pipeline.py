@@ -190,7 +190,7 @@ def _run_worker(kind: str, tfds_dir: str) -> dict:
             config = dataclasses.replace(config, augment=AugmentConfig(**probabilities))
         dataset = pipeline.build_dataset([source], config, _BATCH.value)
     iterator = iter(dataset)
-    for _ in range(3):  # warm-up: file opening, autotuning
+    for _ in range(8):  # warm-up: file opening, autotuning, XLA compilations
         next(iterator)
     batches = _IMAGES.value // _BATCH.value
 

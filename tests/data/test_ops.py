@@ -530,10 +530,9 @@ def _to_index(matrix):
 
 
 @pytest.mark.parametrize("angle, side, size, exact", [
-    (0.1, 30.0, 48, True),     # a small window: the smallest buffer
-    (0.5, 60.0, 48, True),     # window fits a buffer: one bilinear step, as the TF kernel
+    (0.5, 60.0, 48, True),     # window fits the smaller buffer: one bilinear step, as TF's
     (-2.0, 60.0, 48, True),    # partly outside the image: fill value
-    (0.3, 200.0, 48, True),    # the whole image, in the largest buffer: still one step
+    (0.3, 200.0, 48, True),    # the whole image, in the larger buffer: still one step
     (0.3, 200.0, 32, False),   # window larger than every buffer: resized first, then warped
 ])
 def test_projective_warp_matches_tf_kernel(angle, side, size, exact):
