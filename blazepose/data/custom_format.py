@@ -60,23 +60,38 @@ def _draw_limb(image, a, b, thickness, colour):
 
 def write_random_people(folder: pathlib.Path, counts: dict[str, int], image_size=(480, 640),
                         num_keypoints: int = 16, seed: int = 0, photo: np.ndarray | None = None,
-                        unlabelled_fraction: float = 0.05, quality: int = 90) -> pathlib.Path:
+                        unlabelled_fraction: float = 0.05, quality: int = 90,
+                        box_height_range: tuple[float, float] = (0.3, 0.8),
+                        noise_std: float = 0.0, side_range: tuple[int, int] | None = None,
+                        image_format: str = "jpg") -> pathlib.Path:
     """Writes a custom-format folder with ``counts[split]`` images per split.
 
-    Each image (``image_size`` = height, width) shows one figure: ``num_keypoints`` points along
-    a random stick skeleton (consecutive points joined by thick limbs), inside a person box that
-    covers 30-80 % of the image height. ``photo`` (uint8 RGB) gives realistic backgrounds (JPEG
-    statistics of real photos); otherwise a procedural texture is used.
+    Each image (``image_size`` = height, width; or, with ``side_range`` = (low, high), a height
+    and a width drawn independently in [low, high] pixels per image) shows one figure:
+    ``num_keypoints`` points along a random stick skeleton (consecutive points joined by thick
+    limbs), inside a square person box whose side is ``box_height_range`` (fractions) of the
+    image height. ``photo`` (uint8 RGB) gives realistic backgrounds (JPEG statistics of real
+    photos); otherwise a procedural texture is used. ``noise_std`` > 0 adds that much Gaussian
+    pixel noise (0-255 units) to the background: busy, high-entropy images whose JPEGs are
+    large and slow to decode. ``image_format``: ``"jpg"`` (``quality``) or ``"png"``.
     """
+    if image_format not in ("jpg", "png"):
+        raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
     folder = pathlib.Path(folder)
     (folder / "images").mkdir(parents=True, exist_ok=True)
-    height, width = image_size
     rng = np.random.default_rng(seed)
     for split, count in counts.items():
         records = []
         for index in range(count):
+            if side_range is None:
+                height, width = image_size
+            else:
+                height, width = (int(side) for side in rng.integers(
+                    side_range[0], side_range[1] + 1, 2))
             image = _background(rng, height, width, photo)
-            box_height = rng.uniform(0.3, 0.8) * height
+            if noise_std > 0:
+                image += rng.normal(0.0, noise_std, image.shape).astype(np.float32)
+            box_height = min(rng.uniform(*box_height_range) * height, width)
             centre = rng.uniform([box_height / 2, box_height / 2],
                                  [width - box_height / 2, height - box_height / 2])
             # A random walk of points inside the box, so limbs look like limbs.
@@ -89,8 +104,10 @@ def write_random_people(folder: pathlib.Path, counts: dict[str, int], image_size
             colour = rng.uniform(0, 255, 3)
             for a, b in zip(points[:-1], points[1:]):
                 _draw_limb(image, a, b, box_height / 30, colour)
-            name = f"{split}_{index:05d}.jpg"
-            encoded = tf.io.encode_jpeg(np.clip(image, 0, 255).astype(np.uint8), quality=quality)
+            name = f"{split}_{index:05d}.{image_format}"
+            pixels = np.clip(image, 0, 255).astype(np.uint8)
+            encoded = (tf.io.encode_jpeg(pixels, quality=quality) if image_format == "jpg"
+                       else tf.io.encode_png(pixels))
             (folder / "images" / name).write_bytes(encoded.numpy())
             labelled = rng.random(num_keypoints) >= unlabelled_fraction
             records.append({

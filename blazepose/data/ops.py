@@ -340,11 +340,21 @@ def _source_window(matrix, size: int, height, width):
 _DCT_RATIOS = (1, 2, 4, 8)
 
 
-def _window_decoder(encoded, is_jpeg, ratio_index):
+def _decode_other(encoded, is_jpeg):
+    """The whole uint8 ``[H, W, 3]`` image of a non-JPEG source (PNG, BMP, GIF), decoded once
+    for both its size and its window; for a JPEG an empty ``[0, 0, 3]`` stand-in (a JPEG's size
+    comes from its header and only its window is decoded)."""
+    return tf.cond(is_jpeg, lambda: tf.zeros([0, 0, 3], tf.uint8),
+                   lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False))
+
+
+def _window_decoder(encoded, is_jpeg, ratio_index, decoded_other=None):
     """``decode(window) -> uint8 [h, w, 3]``: only ``window`` ([y0, x0, h, w] pixels) of the
     image, which for a JPEG is the image scaled by ``1 / _DCT_RATIOS[ratio_index]`` (libjpeg
     scales in the inverse DCT and skips what lies outside the window); other formats are
-    decoded fully at ratio 1."""
+    sliced out of ``decoded_other`` (:func:`_decode_other`, decoded here when None) at ratio 1."""
+    if decoded_other is None:
+        decoded_other = _decode_other(encoded, is_jpeg)
 
     def decode(window):
         def jpeg(ratio):
@@ -355,8 +365,8 @@ def _window_decoder(encoded, is_jpeg, ratio_index):
                                                  fancy_upscaling=False)
 
         def other():
-            image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-            return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
+            return tf.slice(decoded_other, [window[0], window[1], 0],
+                            [window[2], window[3], 3])
 
         return tf.cond(is_jpeg, lambda: tf.switch_case(
             ratio_index, [lambda r=r: jpeg(r) for r in _DCT_RATIOS]), other)
@@ -364,16 +374,11 @@ def _window_decoder(encoded, is_jpeg, ratio_index):
     return decode
 
 
-def _image_size(encoded, is_jpeg):
-    """(height, width) of an encoded image; reads only the header of a JPEG."""
-
-    def jpeg():
-        return tf.image.extract_jpeg_shape(encoded)[:2]
-
-    def other():
-        return tf.shape(tf.io.decode_image(encoded, channels=3, expand_animations=False))[:2]
-
-    return tf.cond(is_jpeg, jpeg, other)
+def _image_size(encoded, is_jpeg, decoded_other):
+    """(height, width) of an encoded image: a JPEG's from its header, another format's from
+    its decoded pixels ``decoded_other`` (:func:`_decode_other`)."""
+    return tf.cond(is_jpeg, lambda: tf.image.extract_jpeg_shape(encoded)[:2],
+                   lambda: tf.shape(decoded_other)[:2])
 
 
 def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
@@ -390,7 +395,9 @@ def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
     """
     encoded = features["jpeg"]
     is_jpeg = tf.io.is_jpeg(encoded)
-    height_width = _image_size(encoded, is_jpeg)
+    # A PNG used to be decoded twice, for its size and for its window.
+    decoded_other = _decode_other(encoded, is_jpeg)
+    height_width = _image_size(encoded, is_jpeg, decoded_other)
     matrix = features["crop_matrix"]
     # Source pixels per crop pixel, along the crop's shorter-sampled axis.
     shrink = tf.minimum(tf.norm(matrix[:2, 0]), tf.norm(matrix[:2, 1]))
@@ -400,7 +407,7 @@ def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
     # libjpeg's scaled size rounds up.
     scaled_hw = tf.cast(tf.math.ceil(tf.cast(height_width, tf.float32) / ratio), tf.int32)
     to_scaled = tf.stack([1.0 / ratio, 1.0 / ratio, 1.0])[:, tf.newaxis]  # diag(...) @ matrix
-    decode = _window_decoder(encoded, is_jpeg, ratio_index)
+    decode = _window_decoder(encoded, is_jpeg, ratio_index, decoded_other)
     axis_aligned = ((matrix[0, 1] == 0.0) & (matrix[1, 0] == 0.0) & (matrix[0, 0] > 0.0)
                     & (matrix[1, 1] > 0.0))
     warped, scaled_matrix = tf.cond(
@@ -453,15 +460,28 @@ def _permute(values, permutation, axis=-1):
     return values if permutation is None else tf.gather(values, permutation, axis=axis)
 
 
+def warp_capacities(size: int) -> tuple[int, int]:
+    """Pixel counts of the two flat buffers :func:`_warp_projective` lays a window out in:
+    ``(2 size)²``, which holds most windows, and the largest window a JPEG crop can read, that
+    of a crop shrinking its (DCT-scaled) source by just under 2x turned by 45 degrees:
+    ``(2 sqrt(2) size + 4)²`` (4: the window's rounding and one-pixel margins). Two, not more:
+    each is its own XLA compilation, and smaller buffers saved only ~0.02 ms per crop."""
+    return ((2 * size) ** 2, (math.ceil(2 * math.sqrt(2) * size) + 4) ** 2)
+
+
 def _warp_projective(decode, matrix, height_width, crop: CropConfig):
     """Any crop: decode the window it reads, one bilinear warp of uint8 pixels.
 
     The warp is an XLA-compiled gather (:func:`_bilinear_warp`), about 3x cheaper than TF's
     ImageProjectiveTransformV3 kernel, which recomputes the sample position per channel. XLA
-    needs static shapes, so the window's pixels are laid out row by row in a flat buffer of
-    ``(2 x crop.size)²`` pixels, two memcpys (padding a 2-D canvas cost as much as the warp). A
-    window with more pixels than that, i.e. a crop shrinking the source by over ~1.4x, is first
-    resized to fit, one extra bilinear step on a downscale.
+    needs static shapes, so the window's pixels are laid out row by row in a flat buffer, the
+    smaller of :func:`warp_capacities` that holds them (one compiled warp per capacity): two
+    memcpys (padding a 2-D canvas cost as much as the warp). Every window of a JPEG crop fits
+    (the decoder's DCT scaling keeps the crop under twice its side in decoded pixels, see
+    :func:`decode_crop_and_warp`). A larger window (a non-JPEG source shrunk by over ~2.8x) is
+    first resized to fit the larger buffer, one extra bilinear step on a downscale. That resize
+    cost ~3x the warp (~0.9 ms): with a single (2 size)² buffer, every rotated crop of a large
+    person in a 640x480 frame paid it.
     """
     window = _source_window(matrix, crop.size, height_width[0], height_width[1])
     pixels = decode(window)
@@ -469,9 +489,9 @@ def _warp_projective(decode, matrix, height_width, crop: CropConfig):
     offset = tf.cast(window[:2], tf.float32)
     to_index = _compose(_translation(-0.5 - offset[1], -0.5 - offset[0]),
                         _compose(matrix, _translation(0.5, 0.5)))
-    capacity = (2 * crop.size) ** 2
+    capacities = warp_capacities(crop.size)
     window_hw = tf.cast(window[2:], tf.float32)
-    shrink = tf.sqrt(window_hw[0] * window_hw[1] / capacity)
+    shrink = tf.sqrt(window_hw[0] * window_hw[1] / capacities[-1])
 
     def fit():
         fitted_hw = tf.maximum(tf.floor(window_hw / shrink), 1.0)
@@ -487,15 +507,20 @@ def _warp_projective(decode, matrix, height_width, crop: CropConfig):
     pixels, to_index = tf.cond(shrink > 1.0, fit, lambda: (pixels, to_index))
     height, width = tf.shape(pixels)[0], tf.shape(pixels)[1]
     flat = tf.reshape(pixels, [-1, 3])
-    # Fill after the window: the warp reads the last row for every neighbour outside it.
-    buffer = tf.concat([flat, tf.fill([capacity + 1 - height * width, 3],
-                                      tf.constant(crop.fill_value, tf.uint8))], axis=0)
-    buffer = tf.ensure_shape(buffer, [capacity + 1, 3])
-    warped = _bilinear_warp(buffer, to_index, tf.stack([height, width]), crop.size)
+    fill = tf.constant(crop.fill_value, tf.uint8)
+
+    def warp_in(capacity):
+        # Fill after the window: the warp reads the last row for every neighbour outside it.
+        buffer = tf.concat([flat, tf.fill([capacity + 1 - height * width, 3], fill)], axis=0)
+        buffer = tf.ensure_shape(buffer, [capacity + 1, 3])
+        return _bilinear_warp(buffer, to_index, tf.stack([height, width]), crop.size)
+
+    smallest = tf.reduce_sum(tf.cast(height * width > tf.constant(capacities[:-1]), tf.int32))
+    warped = tf.switch_case(smallest, [lambda c=c: warp_in(c) for c in capacities])
     return warped, matrix
 
 
-@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+@tf.function(jit_compile=True, autograph=False)
 def _bilinear_warp(buffer, to_index, window_hw, size: int):
     """uint8 ``[size, size, 3]``: output pixel (u, v) bilinearly samples the window at index
     coordinates ``to_index @ (u, v, 1)`` (affine). The window's ``window_hw`` = (h, w) pixels

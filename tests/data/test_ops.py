@@ -529,18 +529,20 @@ def _to_index(matrix):
     return np.linalg.inv(half) @ matrix @ half
 
 
-@pytest.mark.parametrize("angle, side, exact", [
-    (0.5, 60.0, True),     # window fits the canvas: one bilinear step, as the TF kernel
-    (-2.0, 60.0, True),    # partly outside the image: fill value
-    (0.3, 200.0, False),   # window larger than the canvas: resized first, then warped
+@pytest.mark.parametrize("angle, side, size, exact", [
+    (0.5, 60.0, 48, True),     # window fits the smaller buffer: one bilinear step, as TF's
+    (-2.0, 60.0, 48, True),    # partly outside the image: fill value
+    (0.3, 200.0, 48, True),    # the whole image, in the larger buffer: still one step
+    (0.3, 200.0, 32, False),   # window larger than every buffer: resized first, then warped
 ])
-def test_projective_warp_matches_tf_kernel(angle, side, exact):
-    """The XLA gather warp samples like ImageProjectiveTransformV3 (to rounding), fill included."""
+def test_projective_warp_matches_tf_kernel(angle, side, size, exact):
+    """The XLA gather warp samples like ImageProjectiveTransformV3 (to rounding), fill included,
+    whichever buffer the window is laid out in."""
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[0:120, 0:160].astype(np.float32)
     smooth = np.stack([xx * 1.5, yy * 2.0, 128 + 60 * np.sin(xx / 9.0 + yy / 13.0)], -1)
     image = np.clip(smooth + rng.normal(0, 2, smooth.shape), 0, 255).astype(np.uint8)
-    crop = CropConfig(size=48, fill_value=37)
+    crop = CropConfig(size=size, fill_value=37)
     cos, sin, scale = np.cos(angle), np.sin(angle), side / crop.size
     centre = np.array([100.0, 50.0]) if side < 100 else np.array([80.0, 60.0])
     linear = np.array([[cos, -sin], [sin, cos]]) * scale
@@ -580,3 +582,28 @@ def test_evaluation_keeps_the_person_area_in_crop_pixels():
     np.testing.assert_allclose(out["area"], 900.0 * (256 / 125.0) ** 2, rtol=0.03)
     unknown = transform({**features, "seed": seed})
     assert float(unknown["area"]) == -1.0
+
+
+def _op_types(graph_def) -> list[str]:
+    """Every op type in a graph and its function library (cond branches included)."""
+    types = [node.op for node in graph_def.node]
+    for function in graph_def.library.function:
+        types.extend(node.op for node in function.node_def)
+    return types
+
+
+def test_a_non_jpeg_source_is_decoded_once():
+    """A PNG's size and its crop window come from one decode (it used to be decoded twice,
+    once only to learn its size); a JPEG is decoded through its window only."""
+    points = _random_points(seed=4)
+    image, encoded = _dotted_image(points, encode="png")
+    features = ops.sample_crop(_features(points, encoded), CropConfig(), None)
+    crop = tf.function(lambda f: ops.decode_crop_and_warp(f, CropConfig()))
+    graph = crop.get_concrete_function(features).graph.as_graph_def()
+    types = _op_types(graph)
+    assert types.count("DecodeImage") == 1, types
+    assert "DecodeJpeg" not in types  # JPEGs: DecodeAndCropJpeg of the window
+    # The decoded PNG's pixels reach the crop.
+    out = crop(features)
+    assert out["image"].shape == (256, 256, 3)
+    assert int(tf.reduce_max(out["image"])) == int(image.max())
