@@ -1,15 +1,21 @@
 """Quantisation-aware copies of the BlazePose networks (simulated int8, TFLite's scheme).
 
-:func:`quantize_model` rebuilds a functional Keras model (the landmark network or the person
-detector) with every convolution, addition and activation replaced by a twin that rounds what
-TFLite's full-integer kernels round:
+:func:`quantize_model` rebuilds a functional Keras model with every convolution, addition and
+activation replaced by a twin that rounds what TFLite's full-integer kernels round. It is used
+and measured for the landmark network; the person detector's layers are covered too (input
+range ``(-1, 1)``), but its outputs are concatenated heads whose int8 export is not measured:
 
 * weights: per output channel, symmetric, narrow range ``[-127, 127]``, from the current weights
   at every call (TFLite's int8 convolution scheme);
 * activations: per tensor, 8 bits over a range ``[min, max]`` that always contains 0, tracked as
   an exponential moving average of the batch extremes while training (``training=True``) and
-  frozen otherwise. The network input is fixed to ``[0, 1]`` (a uint8 image divided by 255), a
-  ``sigmoid`` output to ``[0, 1]``, a ``relu6`` output's upper end at most 6.
+  frozen otherwise. The network input is fixed to ``[0, 1]`` (a uint8 image divided by 255; the
+  detector's ``[-1, 1]``), a ``sigmoid`` output to ``[0, 1]``, a ``relu6`` output's upper end
+  at most 6.
+
+Known gap: a bilinear resize's output is rounded to its input's grid in TFLite but not here
+(the decoder's and segmentation head's upsampling), and TFLite's integer re-scaling rounds
+differently from float: per layer the two agree within one int8 step.
 
 The rounding is TensorFlow's ``FakeQuantWithMinMaxVars`` ops (straight-through gradients), the
 pattern TFLite's converter turns into int8 kernels: a SavedModel of a quantised model converts
@@ -261,7 +267,8 @@ def _fuses_into_reader(layer, readers: dict, keep_float: set[str]) -> bool:
             and reader[0].name not in keep_float)
 
 
-def _quantized_twin(layer, keep_float: set[str], readers: dict, input_names: set[str]):
+def _quantized_twin(layer, keep_float: set[str], readers: dict, input_names: set[str],
+                    input_range: tuple[float, float]):
     """A new layer for ``layer`` in the quantised network (a plain copy where nothing is
     rounded)."""
     config = layer.get_config()
@@ -270,7 +277,7 @@ def _quantized_twin(layer, keep_float: set[str], readers: dict, input_names: set
         return kind.from_config(config)
     if kind is keras.layers.Conv2D:
         if _reads_input(layer, input_names):
-            config["quantize_input"] = INPUT_RANGE
+            config["quantize_input"] = input_range
         return QuantizedConv2D.from_config(config)
     if kind is keras.layers.DepthwiseConv2D:
         return QuantizedDepthwiseConv2D.from_config(config)
@@ -301,7 +308,8 @@ def kept_in_float(model: keras.Model, patterns: Iterable[str]) -> set[str]:
 
 
 def quantize_model(model: keras.Model, keep_float: Iterable[str] = (),
-                   copy_weights: bool = True) -> keras.Model:
+                   copy_weights: bool = True,
+                   input_range: tuple[float, float] = INPUT_RANGE) -> keras.Model:
     """The quantisation-aware twin of a functional BlazePose network (see the module docstring).
 
     Args:
@@ -310,6 +318,8 @@ def quantize_model(model: keras.Model, keep_float: Iterable[str] = (),
       keep_float: layers left in float32 (weights and output): names or ``fnmatch``
         patterns (``reg*``: the regression branch), each matching at least one layer.
       copy_weights: start from ``model``'s weights (else fresh initial weights).
+      input_range: the input's fixed range: ``(0, 1)`` for the landmark network (a uint8 image
+        / 255), ``(-1, 1)`` for the person detector.
 
     Returns:
       A functional model with the same name, inputs, outputs and layer names.
@@ -323,7 +333,7 @@ def quantize_model(model: keras.Model, keep_float: Iterable[str] = (),
     input_names = {tensor._keras_history.operation.name for tensor in model.inputs}  # noqa: SLF001
 
     def clone(layer):
-        return _quantized_twin(layer, keep_float, readers, input_names)
+        return _quantized_twin(layer, keep_float, readers, input_names, tuple(input_range))
 
     quantized = keras.models.clone_model(model, clone_function=clone)
     if copy_weights:
