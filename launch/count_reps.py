@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 from absl import app, flags
 
 from blazepose import track_file
@@ -116,31 +117,27 @@ def landmark_model():
 def track_from_video(path: str, backend: str = "tflite", model=None):
     """Runs the tracking pose pipeline over a video (``model``: the landmark network, default
     Google's); a :class:`blazepose.track_file.PoseTrack` (as run_video's track file would
-    hold it)."""
-    import cv2  # the `video` extra: opencv-python-headless
+    hold it), whose ``warnings`` say what decoding lost (frames the container declares but
+    that did not decode, failed reads, a frame rate the timestamps contradict)."""
+    from blazepose.inference import video  # the `video` extra: opencv-python-headless
 
-    capture = cv2.VideoCapture(path)
-    if not capture.isOpened():
-        raise ValueError(f"{path}: cannot open the video")
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
-    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    try:
+        source = video.open_source(path)
+    except video.InputError as error:
+        raise ValueError(str(error)) from None
     pipeline = load_pipeline(backend, tracking=True, smoothing=True, landmark_model=model)
     frames = []
     try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            time_s = len(frames) / fps
-            result = pipeline.process_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), time_s)
-            frames.append(track_file.result_record(len(frames), time_s, result))
+        for frame in source.frames:
+            rgb = np.ascontiguousarray(frame.bgr[..., ::-1])
+            result = pipeline.process_frame(rgb, frame.time_s)
+            frames.append(track_file.result_record(len(frames), frame.time_s, result))
     finally:
-        capture.release()
-    if not frames:
-        raise ValueError(f"{path}: the video has no frames")
-    return track_file.track_from_json(track_file.track_document(fps, width, height, frames),
-                                      source=path)
+        source.close()
+    warnings = video.decode_warnings(source.decode) if source.decode is not None else []
+    document = track_file.track_document(source.fps, source.width, source.height, frames,
+                                         warnings=warnings)
+    return track_file.track_from_json(document, source=path)
 
 
 def count(path: str, kind: str, exercise: str, counter: str, samples_folder: str | None,

@@ -98,3 +98,28 @@ def test_evaluate_counting_prints_a_table_and_a_json_line():
             assert 0.0 <= figures["exact_rate"] <= 1.0 and figures["mae"] >= 0.0
     bad = _run("launch.evaluate_counting", "--exercises=burpee")
     assert bad.returncode != 0 and "--exercises" in bad.stderr
+
+
+def test_frames_a_damaged_video_loses_are_warnings_of_its_track(tmp_path):
+    """count_reps on a video reads it as run_video does: frames the container declares but
+    that do not decode are reported, not silently left out."""
+    cv2 = pytest.importorskip("cv2")
+    from launch import count_reps
+
+    path = tmp_path / "damaged.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for index in range(30):
+        image = np.full((48, 64, 3), (index * 8) % 255, np.uint8)
+        cv2.putText(image, str(index), (5, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
+        writer.write(image)
+    writer.release()
+    intact = count_reps.track_from_video(str(path))
+    assert len(intact.times) == 30 and not intact.warnings
+    content = bytearray(path.read_bytes())
+    start, length = len(content) // 3, len(content) // 4
+    content[start:start + length] = (bytes(range(7, 256, 3)) * length)[:length]
+    path.write_bytes(bytes(content))
+    track = count_reps.track_from_video(str(path))
+    assert len(track.times) < 30
+    assert any("but the container declares 30" in warning for warning in track.warnings), \
+        track.warnings
