@@ -16,7 +16,8 @@ import datasets_tfds
 
 
 def prepare(name: str, data_dir: str | None = None, split: str | None = None,
-            flag: str | None = None) -> tfds.core.DatasetBuilder:
+            flag: str | None = None, manual_dir: str | None = None,
+            overwrite: bool = False) -> tfds.core.DatasetBuilder:
     """Registers the project's builders, builds ``name`` (``"builder/config"``) into
     ``data_dir`` unless it is prepared there, and returns its builder.
 
@@ -25,6 +26,8 @@ def prepare(name: str, data_dir: str | None = None, split: str | None = None,
       data_dir: TFDS's data directory (default: TFDS's own).
       split: when given, a split that must exist (e.g. ``"validation"``).
       flag: the command-line flag that named the data set, for the error message.
+      manual_dir: the folder a manual data set is built from (``tfds build --manual_dir``).
+      overwrite: build again even when a prepared copy exists (it is replaced).
 
     Raises:
       ValueError: unknown data set, or no such split; the message names ``flag`` and ``name``.
@@ -42,7 +45,10 @@ def prepare(name: str, data_dir: str | None = None, split: str | None = None,
                          "name works too") from None
     except Exception as error:  # TFDS raises ValueError (unknown config), ...
         raise ValueError(f"{where}: {str(error).strip().splitlines()[0]}") from error
-    builder.download_and_prepare()
+    mode = (tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
+            else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir, download_mode=mode))
     if split is not None:
         # "train[:90%]+validation" reads the splits train and validation.
         missing = [part for part in split_names(split) if part not in builder.info.splits]

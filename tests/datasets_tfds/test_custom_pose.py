@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -526,3 +528,28 @@ def test_reusing_a_prepared_data_set_whose_folder_changed_says_so(tmp_path, capl
     assert "reusing the data set prepared in" in caplog.text
     assert f"changed since: {data / 'train.json'}" in caplog.text
     assert builder.stale_source() is not None
+
+
+def _build_data(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "launch.build_data", *args],
+                          capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def test_build_program_names_a_bad_record_in_one_line_and_builds_a_good_folder(tmp_path):
+    """``launch.build_data`` is ``tfds build`` with the project's one-line errors: a point far
+    outside its image names the file and record, with no traceback, and nothing is kept."""
+    data = copy_tf_blazepose_dummy(tmp_path / "data")
+    break_train_record(data, 0, far_point)
+    failed = _build_data("--dataset=custom_pose", f"--manual_dir={data}",
+                         f"--data_dir={tmp_path / 'out'}")
+    assert failed.returncode != 0
+    assert "Traceback" not in failed.stderr
+    assert "launch.build_data: error:" in failed.stderr
+    assert f"{data / 'train.json'}, record 0" in failed.stderr
+    assert not list((tmp_path / "out").rglob("*.tfrecord*"))
+    good = copy_tf_blazepose_dummy(tmp_path / "good")
+    built = _build_data("--dataset=custom_pose", f"--manual_dir={good}",
+                        f"--data_dir={tmp_path / 'out'}")
+    assert built.returncode == 0, built.stderr
+    summary = json.loads(built.stdout.strip().splitlines()[-1])
+    assert summary["splits"]["train"] == 3 and summary["dataset"] == "custom_pose"
