@@ -32,6 +32,8 @@ class ModelSection:
     keep_float: tuple[str, ...] = ()
 
     def __post_init__(self):
+        # A tuple, also when read from JSON (a list there).
+        object.__setattr__(self, "keep_float", tuple(self.keep_float))
         if self.keep_float and not self.quantized:
             raise ValueError("model.keep_float names layers of a quantised network: it needs "
                              "model.quantized")

@@ -179,9 +179,11 @@ def test_missing_image_folder_and_image_are_named(tmp_path):
 
 def test_image_of_another_size_than_the_file_says_raises(tmp_path):
     data = copy_dummy(tmp_path / "data")
-    small = tf.io.encode_jpeg(tf.zeros([10, 20, 3], tf.uint8)).numpy()
+    # 64x48: its points stay within the range check's tolerance (one image side outside), so
+    # the size check is the one that speaks (a 20x10 image fails the range check first).
+    small = tf.io.encode_jpeg(tf.zeros([48, 64, 3], tf.uint8)).numpy()
     (data / "val2017" / "000000000139.jpg").write_bytes(small)
-    with pytest.raises(InvalidRecordError, match="is 20x10 pixels, the annotation file says 96x72"):
+    with pytest.raises(InvalidRecordError, match="is 64x48 pixels, the annotation file says 96x72"):
         Builder.prepared(data, tmp_path / "out")
 
 

@@ -2,6 +2,10 @@
 float run, calibrate, distil, checkpoint, resume, other strategies, refusals)."""
 
 import dataclasses
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -15,6 +19,8 @@ from blazepose.train import losses as losses_lib
 from blazepose.train import runs
 from blazepose.train.task import PoseTask
 from blazepose.train.trainer import CheckpointMismatchError, Trainer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 DISTILL_ONLY = losses_lib.LossConfig(heatmap_weight=0.0, offset_weight=0.0,
                                      regression_weight=0.0, visibility_weight=0.0,
@@ -94,19 +100,27 @@ def test_distillation_moves_the_quantised_network_towards_the_float_one(small_co
     assert distance() < 0.5 * before
 
 
-def test_qat_runs_under_the_mirrored_strategy(small_config, float_run, tmp_path):
-    strategy = tf.distribute.MirroredStrategy(
-        [d.name for d in tf.config.list_logical_devices("CPU")[:2]])
-    config = _qat_config(small_config, float_run, train_steps=2, steps_per_loop=2)
-    trainer = Trainer(config, tmp_path, strategy=strategy, print_fn=lambda *_: None)
-    trainer.train()
-    assert int(trainer.step.numpy()) == 2
-    low, high = quantization.range_report(trainer.model)["stem_project"]
+def test_qat_runs_under_the_mirrored_strategy(float_run, data_dir, tmp_path):
+    """``launch.train --preset=qat --strategy=mirrored`` on two CPU devices. (In a process of
+    its own: TF's collectives key their instances per strategy from the same numbers, so a
+    second MirroredStrategy with other gradient shapes in one process collides.)"""
+    result = subprocess.run(
+        [sys.executable, "-m", "launch.train", "--preset=qat", f"--model_dir={tmp_path}",
+         "--strategy=mirrored", "--num_cpu_devices=2", "--variant=lite",
+         f"--init_from={float_run}", "--dataset=synthetic_pose/tiny", f"--data_dir={data_dir}",
+         "--train_steps=2", "--batch_size=4", "--eval_every=1000", "--checkpoint_every=2",
+         "--loss_spike_ratio=0"],
+        cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
+        text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "calibrated on" in result.stdout
+    run = runs.load_run(tmp_path, "latest")
+    assert run.step == 2 and quantization.is_quantized(run.model)
+    low, high = quantization.range_report(run.model)["stem_project"]
     assert low < 0 < high
     # Calibration batches, then one update per training step (the replicas' mean).
-    calibration = len(list(trainer.task.calibration_images(8)))
-    seen = trainer.model.get_layer("stem_project").range_seen.numpy()
-    assert seen == calibration + 2
+    seen = run.model.get_layer("stem_project").range_seen.numpy()
+    assert seen == int(result.stdout.split("calibrated on ")[1].split()[0]) + 2
 
 
 def test_qat_from_another_network_is_refused_with_what_differs(small_config, tmp_path):
