@@ -47,14 +47,20 @@ def test_resolve_checkpoint_of_a_directory_or_a_prefix(tmp_path):
     assert sources.resolve_checkpoint(latest) == (tmp_path, latest)
 
 
-def test_from_checkpoint_of_a_run_restores_its_best_weights(tmp_path):
+def _lite_run(run_dir):
+    """A Lite run's config.json in ``run_dir``; (config, its network's heatmap kernel, a
+    checkpoint of the network and a step) to write checkpoints with."""
     default = config_lib.get_preset("default")
     config = dataclasses.replace(default, init_from=None,
                                  model=dataclasses.replace(default.model, variant="lite"))
-    (tmp_path / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(config))
+    (run_dir / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(config))
     model = PoseTask(config).build_model()
-    kernel = model.get_layer("heatmap").kernel
     checkpoint = tf.train.Checkpoint(model=model, step=tf.Variable(0, dtype=tf.int64))
+    return config, model.get_layer("heatmap").kernel, checkpoint
+
+
+def test_from_checkpoint_of_a_run_restores_its_best_weights(tmp_path):
+    config, kernel, checkpoint = _lite_run(tmp_path)
     for step, value, folder in ((3, 0.25, "best"), (5, -0.5, "checkpoints")):
         kernel.assign(tf.fill(kernel.shape, value))
         checkpoint.step.assign(step)
@@ -79,13 +85,7 @@ def _truncate_data(prefix):
 
 def test_export_of_a_run_whose_newest_checkpoint_is_damaged_uses_the_newest_intact_one(
         tmp_path):
-    default = config_lib.get_preset("default")
-    config = dataclasses.replace(default, init_from=None,
-                                 model=dataclasses.replace(default.model, variant="lite"))
-    (tmp_path / config_lib.RUN_CONFIG_FILE).write_text(config_lib.to_json(config))
-    model = PoseTask(config).build_model()
-    kernel = model.get_layer("heatmap").kernel
-    checkpoint = tf.train.Checkpoint(model=model, step=tf.Variable(0, dtype=tf.int64))
+    config, kernel, checkpoint = _lite_run(tmp_path)
     manager = tf.train.CheckpointManager(checkpoint, str(tmp_path / "checkpoints"),
                                          max_to_keep=3)
     for step, value in ((2, 0.25), (4, -0.5)):
