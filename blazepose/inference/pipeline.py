@@ -102,6 +102,13 @@ class PipelineConfig:
         found by more than this is that person again (dropped).
       merge_fit_margin: of two tracks on the same person the one whose previous box overlaps
         the shared landmarks' box more by this much IoU is kept; otherwise the older one.
+      appearance_max_cover: a person's appearance (:func:`~blazepose.inference.tracking.
+        appearance`) is read only while at most this fraction of their core box (head, torso,
+        legs) lies inside another person's.
+      appearance_match: largest :func:`~blazepose.inference.tracking.appearance_distance`
+        (mean RGB distance, 0 to 1.73) at which a person seen is a track's person.
+      appearance_margin: a crop's person is given another track's identity when the appearance
+        is nearer that track's by at least this much than its own track's.
     """
 
     min_detection_score: float = 0.5
@@ -122,6 +129,9 @@ class PipelineConfig:
     duplicate_distance: float = 0.1
     candidate_max_iou: float = 0.5
     merge_fit_margin: float = 0.15
+    appearance_max_cover: float = 0.1
+    appearance_match: float = 0.2
+    appearance_margin: float = 0.08
 
     def __post_init__(self):
         if self.redetect_interval < 1:
@@ -131,7 +141,8 @@ class PipelineConfig:
                              f"{self.max_lost_s}, {self.duplicate_distance}")
         for name in ("min_detection_score", "min_suppression_iou", "min_pose_flag",
                      "visibility_alpha", "people_detection_score", "match_min_iou",
-                     "candidate_max_iou", "merge_fit_margin"):
+                     "candidate_max_iou", "merge_fit_margin", "appearance_max_cover",
+                     "appearance_match", "appearance_margin"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         geometry.check_sampling(self.sampling)
@@ -657,6 +668,7 @@ class PosePipeline:
             self.last_timings["detector_ms"] = (time.perf_counter() - start) * 1e3
             self._last_detection_frame = self._frame_index
             people.extend(self._identify(frame, candidates, people, time_s))
+        self._reidentify(frame, people)
         results = []
         start = time.perf_counter()
         self._tracks = []
@@ -671,7 +683,8 @@ class PosePipeline:
                           self._frame_index)
             result.detected, result.detection_score = detected, score
             result.track_id = track.track_id
-            results.append(result)
+            if track.confirmed:
+                results.append(result)
             self._tracks.append(track)
         self.last_timings["filters_ms"] = (time.perf_counter() - start) * 1e3
         return sorted(results, key=lambda r: r.track_id)
@@ -712,6 +725,94 @@ class PosePipeline:
                 settled.append(item)
         return sorted(settled, key=lambda item: item[0].track_id)
 
+    def _looks_like_tracked(self, frame: np.ndarray, estimate: dict, people: list) -> bool:
+        """A detector candidate overlapping a tracked person (core boxes, either way more than
+        ``config.appearance_max_cover``) who looks like it (appearance within
+        ``config.appearance_match``, and nearer by ``config.appearance_margin`` than every lost
+        person) is that person again: a second crop on someone whose neighbour is hidden
+        behind them."""
+        overlapping = []
+        box = tracking.core_box(estimate["landmarks"][:NUM_LANDMARKS])
+        for track, other, *_ in people:
+            other_box = tracking.core_box(other["landmarks"][:NUM_LANDMARKS])
+            if track.appearance is not None and max(
+                    tracking.box_cover(box, other_box)[0],
+                    tracking.box_cover(other_box, box)[0]) > self.config.appearance_max_cover:
+                overlapping.append(track)
+        if not overlapping:
+            return False
+        seen = tracking.appearance(frame, estimate["landmarks"][:NUM_LANDMARKS])
+        nearest = min(tracking.appearance_distance(seen, t.appearance) for t in overlapping)
+        lost = [tracking.appearance_distance(seen, t.appearance)
+                for t in self._lost if t.appearance is not None]
+        return bool(nearest <= self.config.appearance_match and not any(
+            d < nearest + self.config.appearance_margin for d in lost))
+
+    def _reidentify(self, frame: np.ndarray, people: list) -> None:
+        """Corrects identities by appearance, then remembers each person's appearance.
+
+        Only people whose core box overlaps nobody else's (``config.appearance_max_cover``) are
+        looked at. Their appearances are assigned (Hungarian, smallest total distance) to their
+        own tracks and the lost tracks; a person takes another track's identity when that
+        track's appearance is within ``config.appearance_match`` and nearer than its own
+        track's by ``config.appearance_margin`` (or its own track has no appearance yet). The
+        identities the people leave go to the lost tracks whose identities were taken, except
+        an identity first seen after that lost person went missing (the same person given a new
+        id meanwhile), which ends. Tracks keep their crops, filters and motion: only who they
+        are changes.
+        """
+        config = self.config
+        if not people:
+            return
+        boxes = np.stack([tracking.core_box(item[1]["landmarks"][:NUM_LANDMARKS])
+                          for item in people])
+        rows = [i for i in range(len(people)) if len(people) == 1 or tracking.box_cover(
+            boxes[i], np.delete(boxes, i, axis=0)).max() <= config.appearance_max_cover]
+        if not rows:
+            return
+        seen = [tracking.appearance(frame, people[i][1]["landmarks"][:NUM_LANDMARKS])
+                for i in rows]
+        columns = [people[i][0] for i in rows] + [
+            t for t in self._lost if t.appearance is not None]
+        distance = np.array([[math.nan if track.appearance is None else
+                              tracking.appearance_distance(appearance, track.appearance)
+                              for track in columns] for appearance in seen]).reshape(
+                                  len(rows), len(columns))
+        if np.isfinite(distance).any():
+            cost = np.where(np.isfinite(distance), distance, config.appearance_match)
+            target = dict(tracking.assign(-cost, -math.inf))
+            accepted = {r for r, c in target.items() if c != r
+                        and distance[r, c] <= config.appearance_match
+                        and not distance[r, r] < distance[r, c] + config.appearance_margin}
+            changed = True
+            while changed:  # a row's own identity may be taken only if that row moves too
+                kept = {r for r in accepted if target[r] >= len(rows) or target[r] in accepted}
+                changed, accepted = kept != accepted, kept
+            identities = [track.identity() for track in columns]
+            taken = {target[r] for r in accepted}
+            freed = sorted(r for r in accepted if r not in taken)
+            lost_taken = sorted(c for c in taken if c >= len(rows))
+            for r in accepted:
+                columns[r].take_identity(identities[target[r]])
+            for r, c in zip(freed, lost_taken, strict=True):
+                if identities[r][1] > columns[c].last_frame:
+                    self._lost.remove(columns[c])  # a new id for a person while missing: dropped
+                else:
+                    columns[c].take_identity(identities[r])
+        remembered = any(t.appearance is not None for t in self._lost)
+        for i, (track, *_) in enumerate(people):
+            if not track.confirmed and (i in rows or not remembered):
+                track.confirmed = True
+                if track.track_id < 0:
+                    track.track_id = self._next_track_id
+                    self._next_track_id += 1
+        for r, appearance in enumerate(seen):
+            own = people[rows[r]][0]
+            current = (math.nan if own.appearance is None
+                       else tracking.appearance_distance(appearance, own.appearance))
+            if not current > config.appearance_match:
+                own.remember(appearance)
+
     def _identify(self, frame: np.ndarray, candidates: list, people: list, time_s: float
                   ) -> list:
         """Landmarks for the detector's candidates; confirmed people not already tracked are
@@ -725,7 +826,8 @@ class PosePipeline:
                 break
             estimate = self._estimate_counted(frame, roi)
             if (estimate["pose_flag"] < self.config.min_pose_flag
-                    or self._is_duplicate(estimate, known + [f[1] for f in fresh])):
+                    or self._is_duplicate(estimate, known + [f[1] for f in fresh])
+                    or self._looks_like_tracked(frame, estimate, people)):
                 continue
             fresh.append([None, estimate, roi, True, score])
         if fresh and self._lost:
@@ -741,8 +843,11 @@ class PosePipeline:
             taken = {column for _, column in pairs}
             self._lost = [t for j, t in enumerate(self._lost) if j not in taken]
         identified = []
+        remembered = any(t.appearance is not None for t in self._lost)
         for item in fresh[:room]:
-            if item[0] is None:
+            if item[0] is None and remembered:  # maybe a lost person: tentative (_reidentify)
+                item[0] = tracking.Track(-1, self.config, confirmed=False)
+            elif item[0] is None:
                 item[0] = tracking.Track(self._next_track_id, self.config)
                 self._next_track_id += 1
             identified.append(tuple(item))

@@ -10,12 +10,17 @@ continuous pixels (x right, y down).
 * :func:`assign` pairs rows and columns of a score matrix (IoU of boxes) by the Hungarian method
   (``scipy.optimize.linear_sum_assignment``), keeping pairs at or above a minimum score.
 * :func:`pose_distance` says whether two landmark sets are the same person (a duplicate track).
-* :class:`Track`: one person's id, crop for the next frame, one-euro filters and motion.
+* :func:`appearance` and :func:`appearance_distance`: the colours of a person's clothes where
+  the landmarks place the torso, thighs, shins and upper arms, to tell people apart when their
+  crops meet (the landmark network in a crop two people share may follow either of them).
+* :class:`Track`: one person's id, crop for the next frame, one-euro filters and motion, and the
+  appearance remembered from the frames where nobody stood in front of or behind the person.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -24,6 +29,18 @@ from blazepose.inference import filters, geometry
 
 FACE_LANDMARKS = slice(0, 11)  # nose, eyes, ears, mouth (BlazePose 33 order)
 VELOCITY_ALPHA = 0.3  # low-pass coefficient of a track's velocity
+# Head, shoulders, hips and legs: the landmarks of a person's core box (arms left out: spread
+# arms reach over a neighbour without hiding them).
+CORE_LANDMARKS = np.r_[0:13, 23:33]
+APPEARANCE_PARTS = ("torso", "thighs", "shins", "upper_arms")
+# Torso points: bilinear in the quadrilateral shoulders (11, 12) / hips (23, 24), (across, down).
+_TORSO_GRID = tuple((across, down) for across in (0.3, 0.5, 0.7) for down in (0.25, 0.5, 0.75))
+# Limb points: fractions along the segments of each part (left and right pooled, so that a
+# left/right confusion of the network does not change the appearance).
+_LIMB_SEGMENTS = (((23, 25), (24, 26)), ((25, 27), (26, 28)), ((11, 13), (12, 14)))
+_LIMB_FRACTIONS = (0.3, 0.5, 0.7)
+_PATCH_FRACTION = 0.015  # colour patch half-side / core box diagonal
+APPEARANCE_MEMORY = 20  # frames averaged into a track's appearance, then exponential forgetting
 
 
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
@@ -92,6 +109,80 @@ def face_box(landmarks: np.ndarray, scale: float = 3.0) -> np.ndarray:
     return np.concatenate([centre - side / 2, centre + side / 2])
 
 
+def core_box(landmarks: np.ndarray) -> np.ndarray:
+    """float64 ``[4]`` box of the head, shoulder, hip and leg landmarks ``[33, >=2]`` (pixels)."""
+    return landmark_box(np.asarray(landmarks)[CORE_LANDMARKS])
+
+
+@dataclasses.dataclass(frozen=True)
+class Appearance:
+    """Mean colours of a person's clothes by body part.
+
+    Attributes:
+      colours: float64 ``[4, 3]`` RGB in [0, 1] per part of :data:`APPEARANCE_PARTS` (the
+        median over the part's sample points of the mean colour of a small square around each).
+      valid: bool ``[4]`` parts seen (at least two sample points on visible landmarks inside
+        the image).
+    """
+
+    colours: np.ndarray
+    valid: np.ndarray
+
+
+def appearance(image: np.ndarray, landmarks: np.ndarray, min_visibility: float = 0.5
+               ) -> Appearance:
+    """The :class:`Appearance` of the person whose landmarks ``[33, 5]`` (x, y pixels, z,
+    visibility, presence) lie on ``image`` (uint8 RGB ``[H, W, 3]``).
+
+    Sample points: 9 on the torso, 3 along each thigh, shin and upper arm; a point counts when
+    the landmarks it lies between are visible (``min_visibility``) and it is inside the image.
+    """
+    points = np.asarray(landmarks, np.float64)
+    height, width = image.shape[:2]
+    box = core_box(points)
+    half = max(1, int(round(_PATCH_FRACTION * float(np.hypot(*(box[2:] - box[:2]))))))
+    visible = points[:, 3] >= min_visibility
+    colours = np.zeros((len(APPEARANCE_PARTS), 3))
+    valid = np.zeros(len(APPEARANCE_PARTS), bool)
+
+    def part_colour(samples: list[np.ndarray]) -> np.ndarray | None:
+        means = []
+        for x, y in samples:
+            if not (0 <= x < width and 0 <= y < height):
+                continue
+            column, row = int(x), int(y)
+            patch = image[max(row - half, 0):row + half + 1,
+                          max(column - half, 0):column + half + 1]
+            means.append(patch.reshape(-1, 3).mean(axis=0) / 255.0)
+        return np.median(means, axis=0) if len(means) >= 2 else None
+
+    torso = points[[11, 12, 23, 24], :2]
+    if visible[[11, 12, 23, 24]].all():
+        samples = []
+        for across, down in _TORSO_GRID:
+            top = torso[0] + across * (torso[1] - torso[0])
+            bottom = torso[2] + across * (torso[3] - torso[2])
+            samples.append(top + down * (bottom - top))
+        colour = part_colour(samples)
+        if colour is not None:
+            colours[0], valid[0] = colour, True
+    for part, segments in enumerate(_LIMB_SEGMENTS, start=1):
+        samples = [points[a, :2] + f * (points[b, :2] - points[a, :2])
+                   for a, b in segments if visible[a] and visible[b] for f in _LIMB_FRACTIONS]
+        colour = part_colour(samples)
+        if colour is not None:
+            colours[part], valid[part] = colour, True
+    return Appearance(colours, valid)
+
+
+def appearance_distance(first: Appearance, second: Appearance) -> float:
+    """Mean RGB distance (0 to sqrt(3)) over the parts both saw; NaN when they share none."""
+    common = first.valid & second.valid
+    if not common.any():
+        return math.nan
+    return float(np.mean(np.linalg.norm(first.colours[common] - second.colours[common], axis=-1)))
+
+
 @dataclasses.dataclass
 class Track:
     """One person followed through a video.
@@ -107,6 +198,13 @@ class Track:
       last_frame: index of that frame.
       first_frame: index of the first frame the person was seen (-1: not yet).
       since_frame: that, or the frame the person was last found again after being lost.
+      appearance: the person's :class:`Appearance` averaged over the frames where nobody
+        overlapped them (:meth:`remember`), or None before the first such frame.
+      appearance_frames: int ``[4]`` frames averaged per part (at most
+        :data:`APPEARANCE_MEMORY`).
+      confirmed: False for a new person found while lost people may come back: not reported
+        (``track_id`` -1) until their appearance, seen with nobody overlapping, shows whether
+        they are one of the lost.
     """
 
     track_id: int
@@ -118,6 +216,10 @@ class Track:
     last_frame: int = -1
     first_frame: int = -1
     since_frame: int = -1
+    appearance: Appearance | None = None
+    appearance_frames: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros(len(APPEARANCE_PARTS), np.int64))
+    confirmed: bool = True
 
     def __post_init__(self, config):
         self.landmarks_filter = filters.OneEuroFilter(config.landmarks_filter)
@@ -149,3 +251,25 @@ class Track:
         self.box = box
         self.last_time = time_s
         self.last_frame = frame_index
+
+    def remember(self, seen: Appearance) -> None:
+        """Averages ``seen`` into the track's appearance, per part (the last
+        :data:`APPEARANCE_MEMORY` frames weigh most)."""
+        if self.appearance is None:
+            self.appearance = Appearance(np.zeros_like(seen.colours), np.zeros_like(seen.valid))
+        frames = np.where(seen.valid, np.minimum(self.appearance_frames + 1, APPEARANCE_MEMORY),
+                          self.appearance_frames)
+        weight = np.where(seen.valid, 1.0 / np.maximum(frames, 1), 0.0)[:, None]
+        colours = self.appearance.colours + weight * (seen.colours - self.appearance.colours)
+        self.appearance = Appearance(colours, self.appearance.valid | seen.valid)
+        self.appearance_frames = frames
+
+    def identity(self) -> tuple:
+        """Who the track is: ``(track_id, first_frame, appearance, appearance_frames)``."""
+        return (self.track_id, self.first_frame, self.appearance, self.appearance_frames)
+
+    def take_identity(self, identity: tuple) -> None:
+        """Becomes the person of :meth:`identity` ``identity``, keeping where this track's crop,
+        filters and motion are: used when the appearance shows that a crop follows another
+        person than its track's."""
+        self.track_id, self.first_frame, self.appearance, self.appearance_frames = identity

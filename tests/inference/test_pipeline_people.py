@@ -113,6 +113,49 @@ def test_identities_survive_a_crossing(tflite_detector, tflite_landmarks, crossi
     assert detector_frames < crossing_clip.num_frames  # tracked, not detected on every frame
 
 
+@pytest.fixture(scope="module")
+def apart_clip():
+    """Two people in lanes of their own, differently dressed, 960x540, 1 s."""
+    return crowd.generate_clip(np.random.default_rng([0, 2, 0, 1]), 2, crossing=False,
+                               num_frames=30, seed=0)
+
+
+def _run(pipeline, clip, indices, only=None):
+    """{true person: track id} of the last of ``indices`` (frames of ``clip``)."""
+    for index in indices:
+        people = pipeline.process_frame_people(crowd.render_frame(clip, index, only=only),
+                                               index / clip.fps)
+    return {truth: track_id for truth, (track_id, _) in _matched(clip, index, people).items()}
+
+
+def test_crops_that_follow_each_others_people_get_their_ids_back(
+        tflite_detector, tflite_landmarks, apart_clip):
+    pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2)
+    before = _run(pipeline, apart_clip, range(8))
+    assert sorted(before) == [0, 1] and all(t.appearance is not None for t in pipeline._tracks)
+    first, second = pipeline._tracks  # as if each crop had slid onto the other person
+    identities = first.identity(), second.identity()
+    first.take_identity(identities[1])
+    second.take_identity(identities[0])
+    assert _run(pipeline, apart_clip, [8]) == before
+
+
+def test_a_person_found_again_elsewhere_keeps_the_id_by_appearance(
+        tflite_detector, tflite_landmarks, apart_clip):
+    # match_min_iou=1: the lost person's predicted box can never match; only appearance can.
+    pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2,
+                            config=PipelineConfig(match_min_iou=1.0))
+    before = _run(pipeline, apart_clip, range(8))
+    assert sorted(before) == [0, 1]
+    assert _run(pipeline, apart_clip, range(8, 14), only=0) == {0: before[0]}  # 1 is lost
+    assert _run(pipeline, apart_clip, range(14, 20)) == before
+    without = PosePipeline(tflite_detector, tflite_landmarks, max_people=2, config=PipelineConfig(
+        match_min_iou=1.0, appearance_match=0.0))  # no appearance: a new id
+    _run(without, apart_clip, range(8))
+    _run(without, apart_clip, range(8, 14), only=0)
+    assert _run(without, apart_clip, range(14, 20))[1] not in before.values()
+
+
 def test_without_tracking_the_detector_runs_every_frame_and_ids_still_hold(
         tflite_detector, tflite_landmarks, crossing_clip):
     pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2, tracking=False)

@@ -82,7 +82,72 @@ def test_each_track_has_its_own_filters():
 
 @pytest.mark.parametrize("field, value", [("redetect_interval", 0), ("max_lost_s", -1.0),
                                           ("people_detection_score", 1.5),
-                                          ("candidate_max_iou", -0.1)])
+                                          ("candidate_max_iou", -0.1),
+                                          ("appearance_match", -0.1),
+                                          ("appearance_max_cover", 1.5)])
 def test_bad_people_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         PipelineConfig(**{field: value})
+
+
+def _dressed_person(top, bottom, x=100, image_size=(300, 300)):
+    """A uint8 image with one person painted as blocks (top colour for torso and arms, bottom
+    for legs) on grey, and its [33, 5] landmarks (all visible)."""
+    image = np.full(image_size + (3,), 128, np.uint8)
+    points = np.zeros((33, 5))
+    points[:, 3:] = 1.0
+    points[:11, :2] = [x + 20, 20]  # face
+    points[[11, 12], :2] = [[x, 50], [x + 40, 50]]  # shoulders
+    points[[13, 14], :2] = [[x - 10, 90], [x + 50, 90]]  # elbows
+    points[[23, 24], :2] = [[x + 5, 130], [x + 35, 130]]  # hips
+    points[[25, 26], :2] = [[x + 5, 190], [x + 35, 190]]  # knees
+    points[[27, 28], :2] = [[x + 5, 250], [x + 35, 250]]  # ankles
+    points[29:, :2] = [x + 20, 255]
+    image[45:135, x - 15:x + 56] = top
+    image[135:260, x - 5:x + 46] = bottom
+    return image, points
+
+
+def test_appearance_reads_the_clothes_by_part():
+    image, points = _dressed_person((200, 30, 30), (20, 20, 160))
+    seen = tracking.appearance(image, points)
+    assert seen.valid.all()
+    np.testing.assert_allclose(seen.colours[0], np.array([200, 30, 30]) / 255, atol=1e-6)
+    np.testing.assert_allclose(seen.colours[1:3], np.tile(np.array([20, 20, 160]) / 255,
+                                                          (2, 1)), atol=1e-6)
+    points[[25, 26], 3] = 0.1  # knees hidden: neither thighs nor shins can be read
+    hidden = tracking.appearance(image, points)
+    assert hidden.valid.tolist() == [True, False, False, True]
+
+
+def test_appearance_distance_tells_outfits_apart_and_ignores_unseen_parts():
+    red_blue = tracking.appearance(*_dressed_person((200, 30, 30), (20, 20, 160)))
+    red_blue_again = tracking.appearance(*_dressed_person((205, 35, 30), (20, 25, 160), x=150))
+    green_black = tracking.appearance(*_dressed_person((30, 180, 40), (10, 10, 10)))
+    config = PipelineConfig()
+    assert tracking.appearance_distance(red_blue, red_blue_again) < 0.05
+    assert tracking.appearance_distance(red_blue, green_black) > (
+        config.appearance_match + config.appearance_margin)
+    nothing = tracking.Appearance(np.zeros((4, 3)), np.zeros(4, bool))
+    assert np.isnan(tracking.appearance_distance(red_blue, nothing))
+
+
+def test_a_track_averages_its_appearance_and_hands_over_its_identity():
+    config = PipelineConfig()
+    track = tracking.Track(3, config, first_frame=5)
+    colours = np.zeros((4, 3))
+    for value in (0.2, 0.4):
+        colours[0] = value
+        track.remember(tracking.Appearance(colours.copy(), np.array([True, False, False, False])))
+    np.testing.assert_allclose(track.appearance.colours[0], 0.3)
+    assert track.appearance.valid.tolist() == [True, False, False, False]
+    assert track.appearance_frames.tolist() == [2, 0, 0, 0]
+    for _ in range(3 * tracking.APPEARANCE_MEMORY):  # then it forgets: the recent colour wins
+        track.remember(tracking.Appearance(np.ones((4, 3)), np.ones(4, bool)))
+    assert track.appearance.colours[0, 0] > 0.9 and track.appearance.valid.all()
+    other = tracking.Track(8, config, first_frame=40)
+    mine, theirs = track.identity(), other.identity()
+    track.take_identity(theirs)
+    other.take_identity(mine)
+    assert (track.track_id, track.first_frame, track.appearance) == (8, 40, None)
+    assert (other.track_id, other.first_frame) == (3, 5) and other.appearance is not None
