@@ -33,7 +33,12 @@ auxiliary landmarks with its own one-euro filters (:class:`blazepose.inference.t
 the detector runs again every ``redetect_interval`` frames while fewer than ``max_people`` are
 tracked and on every frame while a lost person may come back (``max_lost_s``); new people are
 matched to recently lost ones by the IoU of their landmark boxes with the lost ones' predicted
-boxes (Hungarian assignment), else get a new ``track_id``; two tracks on the same person
+boxes (Hungarian assignment), else get a new ``track_id`` (held back, unreported, while lost
+people may come back, until their appearance is seen). Each track remembers its person's
+appearance (clothes' colours by body part, :func:`blazepose.inference.tracking.appearance`)
+from frames where nobody overlaps them, and people seen alone are given back to the track whose
+appearance fits clearly better (the landmark network in a crop that two people share may follow
+either of them, so crops can swap people where paths cross); two tracks on the same person
 (:func:`blazepose.inference.tracking.pose_distance` below ``duplicate_distance``) are merged,
 keeping the one whose previous box fits better. ``max_people=1`` is exactly the single-person
 pipeline above.
@@ -768,8 +773,6 @@ class PosePipeline:
                           for item in people])
         rows = [i for i in range(len(people)) if len(people) == 1 or tracking.box_cover(
             boxes[i], np.delete(boxes, i, axis=0)).max() <= config.appearance_max_cover]
-        if not rows:
-            return
         seen = [tracking.appearance(frame, people[i][1]["landmarks"][:NUM_LANDMARKS])
                 for i in rows]
         columns = [people[i][0] for i in rows] + [
@@ -778,7 +781,7 @@ class PosePipeline:
                               tracking.appearance_distance(appearance, track.appearance)
                               for track in columns] for appearance in seen]).reshape(
                                   len(rows), len(columns))
-        if np.isfinite(distance).any():
+        if distance.size and np.isfinite(distance).any():
             cost = np.where(np.isfinite(distance), distance, config.appearance_match)
             target = dict(tracking.assign(-cost, -math.inf))
             accepted = {r for r, c in target.items() if c != r
