@@ -777,10 +777,10 @@ class PosePipeline:
                 for i in rows]
         columns = [people[i][0] for i in rows] + [
             t for t in self._lost if t.appearance is not None]
-        distance = np.array([[math.nan if track.appearance is None else
-                              tracking.appearance_distance(appearance, track.appearance)
-                              for track in columns] for appearance in seen]).reshape(
-                                  len(rows), len(columns))
+        distance = np.array([[
+            tracking.appearance_distance(appearance, track.appearance)
+            if track.appearance is not None and track.confirmed else math.nan
+            for track in columns] for appearance in seen]).reshape(len(rows), len(columns))
         if distance.size and np.isfinite(distance).any():
             cost = np.where(np.isfinite(distance), distance, config.appearance_match)
             target = dict(tracking.assign(-cost, -math.inf))
@@ -798,17 +798,23 @@ class PosePipeline:
             for r in accepted:
                 columns[r].take_identity(identities[target[r]])
             for r, c in zip(freed, lost_taken, strict=True):
-                if identities[r][1] > columns[c].last_frame:
+                track_id, first_frame = identities[r][:2]
+                if track_id < 0 or first_frame > columns[c].last_frame:
                     self._lost.remove(columns[c])  # a new id for a person while missing: dropped
                 else:
                     columns[c].take_identity(identities[r])
         remembered = any(t.appearance is not None for t in self._lost)
         for i, (track, *_) in enumerate(people):
-            if not track.confirmed and (i in rows or not remembered):
+            if track.confirmed:
+                continue
+            if track.track_id >= 0:  # took a lost person's identity
                 track.confirmed = True
-                if track.track_id < 0:
-                    track.track_id = self._next_track_id
-                    self._next_track_id += 1
+                continue
+            track.tentative_frames += i in rows
+            if track.tentative_frames >= tracking.CONFIRM_FRAMES or not remembered:
+                track.confirmed = True
+                track.track_id = self._next_track_id
+                self._next_track_id += 1
         for r, appearance in enumerate(seen):
             own = people[rows[r]][0]
             current = (math.nan if own.appearance is None

@@ -41,6 +41,9 @@ _LIMB_SEGMENTS = (((23, 25), (24, 26)), ((25, 27), (26, 28)), ((11, 13), (12, 14
 _LIMB_FRACTIONS = (0.3, 0.5, 0.7)
 _PATCH_FRACTION = 0.015  # colour patch half-side / core box diagonal
 APPEARANCE_MEMORY = 20  # frames averaged into a track's appearance, then exponential forgetting
+# Frames a tentative person must be seen alone, looking like none of the lost, to be someone new
+# (the first frames after someone steps out from behind another show them partly hidden).
+CONFIRM_FRAMES = 3
 
 
 def landmark_box(landmarks: np.ndarray) -> np.ndarray:
@@ -129,6 +132,32 @@ class Appearance:
     valid: np.ndarray
 
 
+def _sample_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The appearance sample points as fixed combinations of the 33 landmarks: weights float64
+    ``[S, 33]`` (point = weights @ landmark x, y), part int ``[S]`` and the landmarks each needs
+    visible, bool ``[S, 33]``."""
+    weights, parts, needs = [], [], []
+    for across, down in _TORSO_GRID:  # bilinear in shoulders 11, 12 / hips 23, 24
+        row = np.zeros(33)
+        row[[11, 12, 23, 24]] = [(1 - across) * (1 - down), across * (1 - down),
+                                 (1 - across) * down, across * down]
+        weights.append(row)
+        parts.append(0)
+        needs.append(np.isin(np.arange(33), [11, 12, 23, 24]))
+    for part, segments in enumerate(_LIMB_SEGMENTS, start=1):
+        for a, b in segments:
+            for fraction in _LIMB_FRACTIONS:
+                row = np.zeros(33)
+                row[[a, b]] = [1 - fraction, fraction]
+                weights.append(row)
+                parts.append(part)
+                needs.append(np.isin(np.arange(33), [a, b]))
+    return np.array(weights), np.array(parts), np.array(needs)
+
+
+_SAMPLE_WEIGHTS, _SAMPLE_PARTS, _SAMPLE_NEEDS = _sample_layout()
+
+
 def appearance(image: np.ndarray, landmarks: np.ndarray, min_visibility: float = 0.5
                ) -> Appearance:
     """The :class:`Appearance` of the person whose landmarks ``[33, 5]`` (x, y pixels, z,
@@ -136,42 +165,32 @@ def appearance(image: np.ndarray, landmarks: np.ndarray, min_visibility: float =
 
     Sample points: 9 on the torso, 3 along each thigh, shin and upper arm; a point counts when
     the landmarks it lies between are visible (``min_visibility``) and it is inside the image.
+    Each point's colour is the mean of a square around it (side about 3 % of the core box's
+    diagonal, clipped to the image); a part's colour is the median of its points' (at least 2).
     """
-    points = np.asarray(landmarks, np.float64)
+    points = np.asarray(landmarks, np.float64)[:33]
     height, width = image.shape[:2]
     box = core_box(points)
     half = max(1, int(round(_PATCH_FRACTION * float(np.hypot(*(box[2:] - box[:2]))))))
+    samples = _SAMPLE_WEIGHTS @ points[:, :2]
     visible = points[:, 3] >= min_visibility
+    usable = ((~_SAMPLE_NEEDS | visible).all(axis=1) & np.isfinite(samples).all(axis=1)
+              & (samples[:, 0] >= 0) & (samples[:, 0] < width)
+              & (samples[:, 1] >= 0) & (samples[:, 1] < height))
     colours = np.zeros((len(APPEARANCE_PARTS), 3))
     valid = np.zeros(len(APPEARANCE_PARTS), bool)
-
-    def part_colour(samples: list[np.ndarray]) -> np.ndarray | None:
-        means = []
-        for x, y in samples:
-            if not (0 <= x < width and 0 <= y < height):
-                continue
-            column, row = int(x), int(y)
-            patch = image[max(row - half, 0):row + half + 1,
-                          max(column - half, 0):column + half + 1]
-            means.append(patch.reshape(-1, 3).mean(axis=0) / 255.0)
-        return np.median(means, axis=0) if len(means) >= 2 else None
-
-    torso = points[[11, 12, 23, 24], :2]
-    if visible[[11, 12, 23, 24]].all():
-        samples = []
-        for across, down in _TORSO_GRID:
-            top = torso[0] + across * (torso[1] - torso[0])
-            bottom = torso[2] + across * (torso[3] - torso[2])
-            samples.append(top + down * (bottom - top))
-        colour = part_colour(samples)
-        if colour is not None:
-            colours[0], valid[0] = colour, True
-    for part, segments in enumerate(_LIMB_SEGMENTS, start=1):
-        samples = [points[a, :2] + f * (points[b, :2] - points[a, :2])
-                   for a, b in segments if visible[a] and visible[b] for f in _LIMB_FRACTIONS]
-        colour = part_colour(samples)
-        if colour is not None:
-            colours[part], valid[part] = colour, True
+    if not usable.any():
+        return Appearance(colours, valid)
+    offsets = np.arange(-half, half + 1)
+    columns = np.clip(samples[usable, 0].astype(np.int64)[:, None] + offsets, 0, width - 1)
+    rows = np.clip(samples[usable, 1].astype(np.int64)[:, None] + offsets, 0, height - 1)
+    means = image[rows[:, :, None], columns[:, None, :]].reshape(len(rows), -1, 3).mean(
+        axis=1) / 255.0
+    parts = _SAMPLE_PARTS[usable]
+    for part in range(len(APPEARANCE_PARTS)):
+        chosen = parts == part
+        if chosen.sum() >= 2:
+            colours[part], valid[part] = np.median(means[chosen], axis=0), True
     return Appearance(colours, valid)
 
 
@@ -203,8 +222,9 @@ class Track:
       appearance_frames: int ``[4]`` frames averaged per part (at most
         :data:`APPEARANCE_MEMORY`).
       confirmed: False for a new person found while lost people may come back: not reported
-        (``track_id`` -1) until their appearance, seen with nobody overlapping, shows whether
-        they are one of the lost.
+        (``track_id`` -1) until their appearance, seen with nobody overlapping, shows that
+        they are one of the lost, or on :data:`CONFIRM_FRAMES` such frames that they are not.
+      tentative_frames: frames the person, not yet confirmed, was seen with nobody overlapping.
     """
 
     track_id: int
@@ -220,6 +240,7 @@ class Track:
     appearance_frames: np.ndarray = dataclasses.field(
         default_factory=lambda: np.zeros(len(APPEARANCE_PARTS), np.int64))
     confirmed: bool = True
+    tentative_frames: int = 0
 
     def __post_init__(self, config):
         self.landmarks_filter = filters.OneEuroFilter(config.landmarks_filter)

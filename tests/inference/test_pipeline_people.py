@@ -156,6 +156,25 @@ def test_a_person_found_again_elsewhere_keeps_the_id_by_appearance(
     assert _run(without, apart_clip, range(14, 20))[1] not in before.values()
 
 
+def test_someone_new_while_a_person_is_lost_waits_to_be_told_apart(
+        tflite_detector, tflite_landmarks, apart_clip):
+    pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2,
+                            config=PipelineConfig(match_min_iou=1.0))
+    before = _run(pipeline, apart_clip, range(8))
+    _run(pipeline, apart_clip, range(8, 14), only=0)
+    [lost] = pipeline._lost  # dressed in black: whoever comes now is someone else
+    lost.appearance = tracking.Appearance(np.zeros((4, 3)), np.ones(4, bool))
+    reported = []
+    for index in range(14, 24):
+        people = pipeline.process_frame_people(crowd.render_frame(apart_clip, index),
+                                               index / apart_clip.fps)
+        reported.append(sorted(p.track_id for p in people))
+    newcomer = max(before.values()) + 1
+    assert [before[0]] in reported[:tracking.CONFIRM_FRAMES]  # the newcomer is held back
+    assert reported[-1] == sorted([before[0], newcomer])  # then reported with a new id
+    assert all(r in ([before[0]], sorted([before[0], newcomer])) for r in reported)
+
+
 def test_without_tracking_the_detector_runs_every_frame_and_ids_still_hold(
         tflite_detector, tflite_landmarks, crossing_clip):
     pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2, tracking=False)
