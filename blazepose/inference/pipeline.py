@@ -660,7 +660,7 @@ class PosePipeline:
                     continue
             lost_now |= self.tracking
             self._lost.append(track)  # without tracking everyone is found again by the detector
-        people = self._merge_duplicates(people)
+        people = self._drop_lookalikes(frame, self._merge_duplicates(people))
         self._lost = [t for t in self._lost if time_s - t.last_time <= config.max_lost_s]
         due = (not self.tracking or lost_now or bool(self._lost) or not people
                or self._last_detection_frame is None
@@ -729,6 +729,39 @@ class PosePipeline:
             else:
                 settled.append(item)
         return sorted(settled, key=lambda item: item[0].track_id)
+
+    def _drop_lookalikes(self, frame: np.ndarray, people: list) -> list:
+        """Drops tracked people whose crop has slid onto someone they overlap: their appearance
+        is that person's (within ``config.appearance_match``, nearer than their own by
+        ``config.appearance_margin``) while that person still looks like themselves. The
+        dropped track joins the lost ones (its person is likely hidden behind the other)."""
+        config = self.config
+        known = [i for i, item in enumerate(people)
+                 if item[0].confirmed and item[0].appearance is not None]
+        if len(known) < 2:
+            return people
+        boxes = {i: tracking.core_box(people[i][1]["landmarks"][:NUM_LANDMARKS]) for i in known}
+        seen: dict[int, tracking.Appearance] = {}
+        dropped: set[int] = set()
+
+        def looks(i: int, j: int) -> float:  # how far person i looks from track j's person
+            if i not in seen:
+                seen[i] = tracking.appearance(frame, people[i][1]["landmarks"][:NUM_LANDMARKS])
+            return tracking.appearance_distance(seen[i], people[j][0].appearance)
+
+        for i in known:
+            for j in known:
+                if i == j or i in dropped or j in dropped or max(
+                        tracking.box_cover(boxes[i], boxes[j])[0],
+                        tracking.box_cover(boxes[j], boxes[i])[0]) <= config.appearance_max_cover:
+                    continue
+                other = looks(i, j)
+                if (other <= config.appearance_match and not looks(i, i) < other
+                        + config.appearance_margin and looks(j, j) <= config.appearance_match):
+                    dropped.add(i)
+        for i in dropped:
+            self._lost.append(people[i][0])
+        return [item for i, item in enumerate(people) if i not in dropped]
 
     def _looks_like_tracked(self, frame: np.ndarray, estimate: dict, people: list) -> bool:
         """A detector candidate overlapping a tracked person (core boxes, either way more than

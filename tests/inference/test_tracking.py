@@ -1,9 +1,10 @@
-"""blazepose.inference.tracking: boxes, the Hungarian assignment, duplicates, a track's motion."""
+"""blazepose.inference.tracking: boxes, the Hungarian assignment, duplicates, a track's motion
+and appearance."""
 
 import numpy as np
 import pytest
 
-from blazepose.inference import PipelineConfig, tracking
+from blazepose.inference import PipelineConfig, PosePipeline, tracking
 
 
 def _person(x, y, height=100.0, seed=0):
@@ -151,3 +152,24 @@ def test_a_track_averages_its_appearance_and_hands_over_its_identity():
     other.take_identity(mine)
     assert (track.track_id, track.first_frame, track.appearance) == (8, 40, None)
     assert (other.track_id, other.first_frame) == (3, 5) and other.appearance is not None
+
+
+def test_a_crop_that_slid_onto_a_neighbour_is_dropped_and_its_person_lost(
+        tflite_detector, tflite_landmarks):
+    image, red = _dressed_person((200, 30, 30), (20, 20, 160), x=100)
+    green_image, green = _dressed_person((30, 180, 40), (10, 10, 10), x=135)
+    image[:, 141:] = green_image[:, 141:]  # a green person overlapping the red one
+    pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=3)
+    tracks = [tracking.Track(k, pipeline.config) for k in range(3)]
+    for track, colours in zip(tracks, [((200, 30, 30), (20, 20, 160)),
+                                       ((30, 180, 40), (10, 10, 10)),
+                                       ((240, 240, 240), (200, 200, 0))]):
+        track.remember(tracking.appearance(*_dressed_person(*colours)))
+    slid = red.copy()
+    slid[:, 1] += 8  # track 2 (white and yellow) now sees the red person, as track 0 does
+    people = [(tracks[0], {"landmarks": red}, None, False, None),
+              (tracks[1], {"landmarks": green}, None, False, None),
+              (tracks[2], {"landmarks": slid}, None, False, None)]
+    kept = pipeline._drop_lookalikes(image, people)
+    assert [item[0].track_id for item in kept] == [0, 1]  # green overlaps red but is itself
+    assert pipeline._lost == [tracks[2]]

@@ -27,6 +27,7 @@ def test_prints_a_table_and_the_figures_as_json():
         assert figures["present"] > 0
         assert figures["misses"] <= figures["present"]
         assert 0.0 < figures["median_error_single"] < 0.2  # of the person's height
+        assert 0 <= figures["people_within_error_ratio"] <= figures["people_compared"] <= 2
 
 
 def test_bad_people_counts_are_refused():
