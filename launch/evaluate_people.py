@@ -3,6 +3,7 @@ r"""Measures the multi-person pipeline: identities on generated clips, people fo
   python -m launch.evaluate_people                          # generated clips, 2-4 people
   python -m launch.evaluate_people --clips=4 --frames=90 --people=2,3
   python -m launch.evaluate_people --clips=0 --photos --coco_dir=../shared/realdata/coco_mini
+  python -m launch.evaluate_people --clips=0 --video=sports2d_demo    # or --video=FILE.mp4
 
 Generated clips (:mod:`blazepose.synthesis.crowd`): for each number of people and for clips
 without and with crossings, ``--clips`` clips rendered at 960x540, 30 FPS, run through
@@ -20,6 +21,12 @@ COCO keypoint folder (``person_keypoints_val2017_subset.json`` and ``images/``):
 least 8 labelled keypoints, not crowds, counted as found when a reported person matches them with
 OKS > 0.5 (Hungarian on OKS), for ``--max_people`` and for the single-person pipeline.
 
+``--video``: a real clip without truth (a file, or a sample name of :mod:`blazepose.samples`,
+e.g. ``sports2d_demo``: two people who cross) through ``process_frame_people``: each track's
+first and last frame, frames seen and where its landmarks' centre starts and ends, to check
+identities by eye (a person's path should be one track; a new id for someone seen before is
+a switch).
+
 Prints tables and, as its last line, one JSON object with every figure.
 """
 
@@ -36,6 +43,7 @@ import numpy as np
 from absl import app, flags
 
 from blazepose import metrics, samples
+from blazepose.inference import video
 from blazepose.inference.pipeline import load_pipeline
 from blazepose.synthesis import crowd
 from blazepose.topology import COCO_17, mapped_indices
@@ -48,6 +56,8 @@ _MAX_PEOPLE = flags.DEFINE_integer("max_people", 4, "The pipeline's max_people."
 _NUM_THREADS = flags.DEFINE_integer("num_threads", 2, "TFLite threads.", lower_bound=1)
 _PHOTOS = flags.DEFINE_bool("photos", False, "Count the people in zidane.jpg and bus.jpg.")
 _COCO_DIR = flags.DEFINE_string("coco_dir", None, "COCO keypoint folder for person recall.")
+_VIDEO = flags.DEFINE_string("video", None, "A clip (file or blazepose.samples name) whose "
+                             "tracks are listed, to check identities by eye.")
 _MIN_KEYPOINTS = 8
 _ERROR_RATIO_TARGET = 1.2  # a person's median error, several people vs alone
 _MIN_OKS = 0.5
@@ -158,6 +168,45 @@ def coco_recall(folder: str, pipeline) -> dict:
             "reported": reported}
 
 
+def video_tracks(spec: str, pipeline) -> dict:
+    """Each track of a real clip: ``{track_id: {"first", "last", "frames", "start_xy",
+    "end_xy"}}`` (frame indices; the mean x, y pixels of the body landmarks when first and
+    last seen), plus ``"frames"`` of the clip and ``"people_per_frame"`` counts."""
+    path = str(samples.fetch_sample(spec)) if spec in samples.SAMPLES else spec
+    try:
+        source = video.open_source(path)
+    except video.InputError as error:
+        raise app.UsageError(f"--video {error}") from None
+    pipeline.reset()
+    tracks: dict[int, dict] = {}
+    per_frame: dict[int, int] = {}
+    count = 0
+    try:
+        for frame in source.frames:
+            rgb = cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB)
+            people = pipeline.process_frame_people(rgb, frame.time_s)
+            per_frame[len(people)] = per_frame.get(len(people), 0) + 1
+            for person in people:
+                centre = [round(float(v), 1) for v in person.landmarks[:, :2].mean(axis=0)]
+                track = tracks.setdefault(person.track_id, {
+                    "first": frame.index, "frames": 0, "start_xy": centre})
+                track.update(last=frame.index, end_xy=centre, frames=track["frames"] + 1)
+            count += 1
+    finally:
+        source.close()
+    return {"frames": count, "people_per_frame": per_frame, "tracks": tracks}
+
+
+def _print_tracks(name: str, figures: dict) -> None:
+    print(f"{name}: {figures['frames']} frames, people per frame "
+          f"{dict(sorted(figures['people_per_frame'].items()))}")
+    print(f"{'track':>5} {'first':>5} {'last':>5} {'frames':>6} {'starts at':>16} "
+          f"{'ends at':>16}")
+    for track_id, track in sorted(figures["tracks"].items()):
+        print(f"{track_id:>5} {track['first']:>5} {track['last']:>5} {track['frames']:>6} "
+              f"{str(tuple(track['start_xy'])):>16} {str(tuple(track['end_xy'])):>16}")
+
+
 def _rounded(value):
     """Floats to 4 decimals (NaN as null), through dicts and lists, for the JSON line."""
     if isinstance(value, dict):
@@ -218,6 +267,9 @@ def main(argv):
             people = photo_pipeline.process_image_people(_rgb(samples.fetch_sample(name)))
             report["photos"][name] = len(people)
             print(f"{name}.jpg: {len(people)} people (max_people=10)")
+    if _VIDEO.value:
+        report["video"] = video_tracks(_VIDEO.value, multi)
+        _print_tracks(_VIDEO.value, report["video"])
     if _COCO_DIR.value:
         report["coco_recall"] = {}
         for label, pipeline in (("max_people=10", load_pipeline(

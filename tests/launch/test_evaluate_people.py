@@ -1,9 +1,15 @@
-"""launch.evaluate_people on a tiny generated set: the table, the JSON line, flag checks."""
+"""launch.evaluate_people on a tiny generated set: the table, the JSON line, a video's tracks,
+flag checks."""
 
 import json
 import os
 import subprocess
 import sys
+
+import cv2
+import numpy as np
+
+from blazepose.synthesis import crowd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,3 +39,30 @@ def test_prints_a_table_and_the_figures_as_json():
 def test_bad_people_counts_are_refused():
     result = _run("--people=5")
     assert result.returncode != 0 and "--people" in result.stderr
+
+
+def test_lists_the_tracks_of_a_video(tmp_path):
+    clip = crowd.generate_clip(np.random.default_rng([0, 2, 0, 1]), 2, num_frames=8, seed=0)
+    path = str(tmp_path / "two.mp4")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), clip.fps,
+                             (clip.width, clip.height))
+    for index in range(clip.num_frames):
+        writer.write(cv2.cvtColor(crowd.render_frame(clip, index), cv2.COLOR_RGB2BGR))
+    writer.release()
+    result = _run("--clips=0", f"--video={path}", "--max_people=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])["video"]
+    assert figures["frames"] == 8
+    assert sum(figures["people_per_frame"].values()) == 8
+    tracks = figures["tracks"]
+    assert 1 <= len(tracks) <= 2 and sorted(tracks) == [str(k) for k in range(len(tracks))]
+    for track in tracks.values():
+        assert 0 <= track["first"] <= track["last"] <= 7
+        assert 1 <= track["frames"] <= track["last"] - track["first"] + 1
+        assert 0 <= track["start_xy"][0] <= clip.width
+
+
+def test_a_missing_video_is_named():
+    result = _run("--clips=0", "--video=/nonexistent/clip.mp4")
+    assert result.returncode != 0 and "--video" in result.stderr
+    assert "/nonexistent/clip.mp4" in result.stderr
