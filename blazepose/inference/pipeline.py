@@ -751,9 +751,8 @@ class PosePipeline:
 
         for i in known:
             for j in known:
-                if i == j or i in dropped or j in dropped or max(
-                        tracking.box_cover(boxes[i], boxes[j])[0],
-                        tracking.box_cover(boxes[j], boxes[i])[0]) <= config.appearance_max_cover:
+                if i == j or i in dropped or j in dropped or tracking.mutual_cover(
+                        boxes[i], boxes[j]) <= config.appearance_max_cover:
                     continue
                 other = looks(i, j)
                 if (other <= config.appearance_match and not looks(i, i) < other
@@ -769,14 +768,10 @@ class PosePipeline:
         ``config.appearance_match``, and nearer by ``config.appearance_margin`` than every lost
         person) is that person again: a second crop on someone whose neighbour is hidden
         behind them."""
-        overlapping = []
         box = tracking.core_box(estimate["landmarks"][:NUM_LANDMARKS])
-        for track, other, *_ in people:
-            other_box = tracking.core_box(other["landmarks"][:NUM_LANDMARKS])
-            if track.appearance is not None and max(
-                    tracking.box_cover(box, other_box)[0],
-                    tracking.box_cover(other_box, box)[0]) > self.config.appearance_max_cover:
-                overlapping.append(track)
+        overlapping = [track for track, other, *_ in people if track.appearance is not None
+                       and tracking.mutual_cover(box, tracking.core_box(
+                           other["landmarks"][:NUM_LANDMARKS])) > self.config.appearance_max_cover]
         if not overlapping:
             return False
         seen = tracking.appearance(frame, estimate["landmarks"][:NUM_LANDMARKS])

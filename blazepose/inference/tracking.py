@@ -77,6 +77,12 @@ def box_cover(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return overlap[:, 0] * overlap[:, 1] / area if area > 0 else np.zeros(len(others))
 
 
+def mutual_cover(first: np.ndarray, second: np.ndarray) -> float:
+    """How much two boxes ``[4]`` overlap: the larger of the fractions of each one's area
+    inside the other (1 when one holds the other, 0 when apart)."""
+    return float(max(box_cover(first, second)[0], box_cover(second, first)[0]))
+
+
 def assign(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
     """Hungarian assignment maximising the total score of ``[N, M]`` ``scores``.
 

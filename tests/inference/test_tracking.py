@@ -25,6 +25,13 @@ def test_box_iou_of_known_boxes():
     assert tracking.box_iou(boxes, boxes).shape == (4, 4)
 
 
+def test_mutual_cover_is_the_larger_share_either_way():
+    big, small, apart = np.array([0, 0, 10, 10]), np.array([8, 8, 12, 12]), np.array([20, 0, 30, 5])
+    assert tracking.mutual_cover(big, small) == tracking.mutual_cover(small, big) == 0.25
+    assert tracking.mutual_cover(big, np.array([2, 2, 4, 4])) == 1.0
+    assert tracking.mutual_cover(big, apart) == 0.0
+
+
 def test_assignment_maximises_the_total_where_greedy_would_not():
     # Greedy takes (0, 0) = 0.9 first and is left with (1, 1) = 0.1: total 1.0; best is 1.6.
     scores = np.array([[0.9, 0.8], [0.8, 0.1]])
