@@ -29,7 +29,8 @@ ceiling, all alternating in one run (shape by shape within each round):
                    150 px tall) read from --lsp_data_dir; without it, generated images of
                    100-400 px with people covering 50-90 % of the height
   hd_small_people  1920x1080 JPEGs, people 10-25 % of the frame height
-  png_640x480      640x480 PNG sources (the custom_pose builder stores them re-encoded as JPEG)
+  png_640x480      640x480 PNG sources (the custom_pose builder stores them re-encoded as JPEG
+                   q95, TFDS's default: they decode as a q95 JPEG shape)
 
 Generated folders and their TFDS records go to --suite_dir (kept and reused when given, else a
 temporary folder). Per shape it prints a table and the figures the targets are judged on: the
@@ -107,7 +108,7 @@ SHAPES = (
           tfds_name="lsp/original"),
     Shape("hd_small_people", "1920x1080 JPEGs q90, people 10-25 % of the height",
           size=(1080, 1920), options=(("box_height_range", (0.1, 0.25)),)),
-    Shape("png_640x480", "640x480 PNG sources (stored as JPEG by the builder)",
+    Shape("png_640x480", "640x480 PNG sources (stored as JPEG q95, TFDS's default, by the builder)",
           options=(("image_format", "png"),), is_640x480=True),
 )
 # small_real without --lsp_data_dir: generated, of LSP's sizes.

@@ -131,6 +131,9 @@ class PipelineConfig:
     deterministic: bool = False
     # XLA-compile the per-batch stage (float conversion, colour, targets); see batch_transform.
     compile_batch_ops: bool = True
+    # XLA-compile the per-example geometry (framing, random crop, decode window, warp plan,
+    # keypoints): a few hundred scalar ops become two compiled calls; see example_transform.
+    compile_example_geometry: bool = True
     # Examples made at once by the per-example map: None for twice the CPU cores this process
     # may use, tf.data.AUTOTUNE (-1) to let tf.data choose. The crop's XLA steps block their
     # tf.data thread while they run; AUTOTUNE on 2 cores keeps ~1.88 of them busy, twice the

@@ -216,22 +216,34 @@ def person_frame(features: dict, crop: CropConfig,
             "angle": angle, "has_torso": has_torso, "framed": has_torso}
 
 
+CROP_DRAWS = 8
+"""How many U[0, 1) numbers :func:`sample_crop` uses (:func:`crop_draws`)."""
+
+
+def crop_draws(features: dict) -> tf.Tensor:
+    """float32 ``[CROP_DRAWS]``: the example's random numbers for :func:`sample_crop`, from its
+    ``seed``. Drawn by TF's kernel, outside any XLA compilation: XLA's stateless random ops
+    give other numbers for the same seed."""
+    return _draws(features, "crop", CROP_DRAWS)
+
+
 def sample_crop(features: dict, crop: CropConfig, augment: AugmentConfig | None,
-                topology: topology_lib.Topology | None = None, frame: dict | None = None
-                ) -> dict:
+                topology: topology_lib.Topology | None = None, frame: dict | None = None,
+                uniform=None) -> dict:
     """Chooses the crop: adds ``crop_matrix`` (crop -> source coordinates) and ``flip``.
 
     The crop is placed by :func:`person_frame` (MediaPipe's framing, or a square around the
     person box; ``frame`` when the caller has it already); ``augment`` (None for evaluation)
     randomises rotation, scale and shift around it, all as one affine matrix, and draws
-    ``flip`` for :func:`mirror`.
+    ``flip`` for :func:`mirror`. ``uniform``: :func:`crop_draws` of ``features`` when the
+    caller has drawn them already (None: drawn here).
     """
     if frame is None:
         frame = person_frame(features, crop, topology)
     center, side, angle = frame["centre"], frame["side"], frame["angle"]
     flip = tf.constant(False)
     if augment is not None:
-        u = _draws(features, "crop", 8)
+        u = crop_draws(features) if uniform is None else uniform
         degrees = math.radians(augment.max_rotation_degrees)
         angle += tf.where(u[0] < augment.rotation_probability,
                           _between(u[1], -degrees, degrees), 0.0)
@@ -381,7 +393,7 @@ def _image_size(encoded, is_jpeg, decoded_other):
                    lambda: tf.shape(decoded_other)[:2])
 
 
-def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
+def decode_crop_and_warp(features: dict, crop: CropConfig, compiled: bool = True) -> dict:
     """Decodes the part of ``jpeg`` the crop needs and warps it into a uint8 ``[S, S, 3]`` crop.
 
     Keypoints move by the inverse of ``crop_matrix``; points that leave the crop lose visibility.
@@ -392,13 +404,47 @@ def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
     scale (the largest that still gives at least one decoded pixel per crop pixel): the inverse
     DCT does the downscaling, several times cheaper than decoding everything and without the
     aliasing of a bilinear shrink. High-resolution photos gain most.
+
+    Every number the crop needs besides the pixels (DCT scale, window, resize or warp
+    parameters, the applied matrix, the keypoints) comes from the image's size and the crop
+    matrix alone: :func:`_warp_plan`, one XLA-compiled call with ``compiled`` (about 100 scalar
+    TF ops otherwise, at ~1 us each in tf.data; the results agree to float rounding). Then the
+    window is decoded once and resized or warped.
     """
     encoded = features["jpeg"]
     is_jpeg = tf.io.is_jpeg(encoded)
     # A PNG used to be decoded twice, for its size and for its window.
     decoded_other = _decode_other(encoded, is_jpeg)
     height_width = _image_size(encoded, is_jpeg, decoded_other)
-    matrix = features["crop_matrix"]
+    plan = (_warp_plan_compiled if compiled else _warp_plan)(
+        features["crop_matrix"], height_width, is_jpeg, features["keypoints"],
+        features["visibility"], crop.size)
+    pixels = _window_decoder(encoded, is_jpeg, plan["ratio_index"], decoded_other)(
+        plan["window"])
+    warped = tf.cond(plan["axis_aligned"], lambda: _resize_and_place(pixels, plan, crop),
+                     lambda: _warp_window(pixels, plan, crop))
+    out = {k: v for k, v in features.items() if k != "jpeg"}
+    out.update(image=tf.ensure_shape(warped, [crop.size, crop.size, 3]),
+               keypoints=plan["keypoints"], crop_matrix=plan["crop_matrix"],
+               visibility=plan["visibility"])
+    return out
+
+
+def _warp_plan(matrix, height_width, is_jpeg, keypoints, visibility, size: int) -> dict:
+    """The numbers of :func:`decode_crop_and_warp` besides the pixels, from the crop matrix
+    (float32 ``[3, 3]``, crop -> source), the source's (height, width) int32 ``[2]``, whether it
+    is a JPEG, and the keypoints float32 ``[K, 2]`` / visibility ``[K]`` in source pixels.
+
+    Returns a dict: ``ratio_index`` int32 (into ``_DCT_RATIOS``), ``window`` int32 ``[4]``
+    (y0, x0, h, w in DCT-scaled pixels, what to decode), ``axis_aligned`` bool (resize, else
+    warp); for the resize (:func:`_resize_and_place`) ``resized_hw`` int32 ``[2]`` and
+    ``corner`` int32 ``[2]`` (row, column in the crop); for the warp (:func:`_warp_window`)
+    ``fit`` bool, ``warp_hw`` int32 ``[2]`` (the window's size after the fit, if any),
+    ``to_index`` float32 ``[3, 3]`` (crop pixel -> window index) and ``capacity_index`` int32;
+    and ``crop_matrix`` (the matrix actually applied), ``keypoints`` float32 ``[K, 2]`` in crop
+    pixels, ``visibility`` float32 ``[K]`` (0 outside the crop).
+    Both paths are computed and one is selected: pure arithmetic, no branches.
+    """
     # Source pixels per crop pixel, along the crop's shorter-sampled axis.
     shrink = tf.minimum(tf.norm(matrix[:2, 0]), tf.norm(matrix[:2, 1]))
     ratio_index = tf.where(is_jpeg, tf.reduce_sum(tf.cast(
@@ -407,22 +453,178 @@ def decode_crop_and_warp(features: dict, crop: CropConfig) -> dict:
     # libjpeg's scaled size rounds up.
     scaled_hw = tf.cast(tf.math.ceil(tf.cast(height_width, tf.float32) / ratio), tf.int32)
     to_scaled = tf.stack([1.0 / ratio, 1.0 / ratio, 1.0])[:, tf.newaxis]  # diag(...) @ matrix
-    decode = _window_decoder(encoded, is_jpeg, ratio_index, decoded_other)
+    scaled = to_scaled * matrix
     axis_aligned = ((matrix[0, 1] == 0.0) & (matrix[1, 0] == 0.0) & (matrix[0, 0] > 0.0)
                     & (matrix[1, 1] > 0.0))
-    warped, scaled_matrix = tf.cond(
-        axis_aligned,
-        lambda: _warp_axis_aligned(decode, to_scaled * matrix, scaled_hw, crop),
-        lambda: _warp_projective(decode, to_scaled * matrix, scaled_hw, crop))
-    matrix = scaled_matrix / to_scaled
-    warped = tf.ensure_shape(warped, [crop.size, crop.size, 3])
+    aligned = _axis_aligned_plan(scaled, scaled_hw, size)
+    warp = _projective_plan(scaled, scaled_hw, size)
+    applied = tf.where(axis_aligned, aligned["applied"], scaled) / to_scaled
+    points = _transform_points(_affine_inverse(applied), keypoints)
+    inside = tf.reduce_all((points >= 0.0) & (points < float(size)), axis=-1)
+    return {"ratio_index": ratio_index, "axis_aligned": axis_aligned,
+            "window": tf.where(axis_aligned, aligned["window"], warp["window"]),
+            "resized_hw": aligned["resized_hw"], "corner": aligned["corner"],
+            "fit": warp["fit"], "warp_hw": warp["warp_hw"], "to_index": warp["to_index"],
+            "capacity_index": warp["capacity_index"], "crop_matrix": applied,
+            "keypoints": points, "visibility": tf.where(inside, visibility, 0.0)}
 
-    keypoints = _transform_points(_affine_inverse(matrix), features["keypoints"])
-    inside = tf.reduce_all((keypoints >= 0.0) & (keypoints < float(crop.size)), axis=-1)
-    out = {k: v for k, v in features.items() if k != "jpeg"}
-    out.update(image=warped, keypoints=keypoints, crop_matrix=matrix,
-               visibility=tf.where(inside, features["visibility"], 0.0))
-    return out
+
+_warp_plan_compiled = tf.function(_warp_plan, jit_compile=True, autograph=False)
+
+
+def warp_capacities(size: int) -> tuple[int, int]:
+    """Pixel counts of the two flat buffers :func:`_warp_window` lays a window out in:
+    ``(2 size)²``, which holds most windows, and the largest window a JPEG crop can read, that
+    of a crop shrinking its (DCT-scaled) source by just under 2x turned by 45 degrees:
+    ``(2 sqrt(2) size + 4)²`` (4: the window's rounding and one-pixel margins). Two, not more:
+    each is its own XLA compilation, and smaller buffers saved only ~0.02 ms per crop."""
+    return ((2 * size) ** 2, (math.ceil(2 * math.sqrt(2) * size) + 4) ** 2)
+
+
+def _projective_plan(matrix, height_width, size: int) -> dict:
+    """:func:`_warp_plan`'s numbers for any affine crop (``matrix`` in DCT-scaled pixels): the
+    window it reads, the crop -> window index map, and how :func:`_warp_window` lays the
+    window out (see there). A window larger than every buffer (a non-JPEG source shrunk by
+    over ~2.8x) is first resized to fit (``fit``, ``warp_hw``), and ``to_index`` maps into the
+    resized window."""
+    window = _source_window(matrix, size, height_width[0], height_width[1])
+    # Crop coordinates -> window pixel indices (continuous coordinate - 0.5 = index).
+    offset = tf.cast(window[:2], tf.float32)
+    to_index = _compose(_translation(-0.5 - offset[1], -0.5 - offset[0]),
+                        _compose(matrix, _translation(0.5, 0.5)))
+    capacities = warp_capacities(size)
+    window_hw = tf.cast(window[2:], tf.float32)
+    shrink = tf.sqrt(window_hw[0] * window_hw[1] / capacities[-1])
+    fit = shrink > 1.0
+    fitted_hw = tf.maximum(tf.floor(window_hw / shrink), 1.0)
+    # Index coordinates scale about the pixel corners: i' = (i + 0.5) * s - 0.5.
+    scale = fitted_hw / window_hw
+    rescale = tf.convert_to_tensor([[scale[1], 0.0, 0.5 * scale[1] - 0.5],
+                                    [0.0, scale[0], 0.5 * scale[0] - 0.5],
+                                    [0.0, 0.0, 1.0]])
+    to_index = tf.where(fit, _compose(rescale, to_index), to_index)
+    warp_hw = tf.where(fit, tf.cast(fitted_hw, tf.int32), window[2:])
+    capacity_index = tf.reduce_sum(tf.cast(
+        warp_hw[0] * warp_hw[1] > tf.constant(capacities[:-1]), tf.int32))
+    return {"window": window, "to_index": to_index, "fit": fit, "warp_hw": warp_hw,
+            "capacity_index": capacity_index}
+
+
+def _warp_window(pixels, plan: dict, crop: CropConfig):
+    """Any crop: one bilinear warp of the decoded window's uint8 pixels (:func:`_warp_plan`).
+
+    The warp is an XLA-compiled gather (:func:`_bilinear_warp`), about 3x cheaper than TF's
+    ImageProjectiveTransformV3 kernel, which recomputes the sample position per channel. XLA
+    needs static shapes, so the window's pixels are laid out row by row in a flat buffer, the
+    smaller of :func:`warp_capacities` that holds them (one compiled warp per capacity): two
+    memcpys (padding a 2-D canvas cost as much as the warp). Every window of a JPEG crop fits
+    (the decoder's DCT scaling keeps the crop under twice its side in decoded pixels, see
+    :func:`decode_crop_and_warp`). A larger window (a non-JPEG source shrunk by over ~2.8x) is
+    first resized to fit the larger buffer, one extra bilinear step on a downscale. That resize
+    cost ~3x the warp (~0.9 ms): with a single (2 size)² buffer, every rotated crop of a large
+    person in a 640x480 frame paid it.
+    """
+    def fit():
+        fitted = tf.image.resize(pixels, plan["warp_hw"], method="bilinear")
+        return tf.cast(tf.clip_by_value(tf.round(fitted), 0.0, 255.0), tf.uint8)
+
+    pixels = tf.cond(plan["fit"], fit, lambda: pixels)
+    height, width = plan["warp_hw"][0], plan["warp_hw"][1]
+    flat = tf.reshape(pixels, [-1, 3])
+    fill = tf.constant(crop.fill_value, tf.uint8)
+
+    def warp_in(capacity):
+        # Fill after the window: the warp reads the last row for every neighbour outside it.
+        buffer = tf.concat([flat, tf.fill([capacity + 1 - height * width, 3], fill)], axis=0)
+        buffer = tf.ensure_shape(buffer, [capacity + 1, 3])
+        return _bilinear_warp(buffer, plan["to_index"], plan["warp_hw"], crop.size)
+
+    return tf.switch_case(plan["capacity_index"],
+                          [lambda c=c: warp_in(c) for c in warp_capacities(crop.size)])
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _bilinear_warp(buffer, to_index, window_hw, size: int):
+    """uint8 ``[size, size, 3]``: output pixel (u, v) bilinearly samples the window at index
+    coordinates ``to_index @ (u, v, 1)`` (affine). The window's ``window_hw`` = (h, w) pixels
+    are the first ``h * w`` rows of ``buffer`` (static ``[N, 3]`` uint8), row-major, and its
+    last row holds the fill value: neighbours outside the window read it, as
+    ImageProjectiveTransformV3's CONSTANT mode does (the window holds every source pixel the
+    crop can reach, so outside it is outside the image)."""
+    grid = tf.range(size, dtype=tf.float32)
+    u, v = grid[tf.newaxis, :], grid[:, tf.newaxis]
+    x = to_index[0, 0] * u + to_index[0, 1] * v + to_index[0, 2]
+    y = to_index[1, 0] * u + to_index[1, 1] * v + to_index[1, 2]
+    height, width = window_hw[0], window_hw[1]
+    # Clamped just beyond the window so far-away samples cannot overflow the int32 indices.
+    x0 = tf.clip_by_value(tf.floor(x), -2.0, tf.cast(width, tf.float32) + 1.0)
+    y0 = tf.clip_by_value(tf.floor(y), -2.0, tf.cast(height, tf.float32) + 1.0)
+    fx, fy = (x - x0)[..., tf.newaxis], (y - y0)[..., tf.newaxis]
+    col, row = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    fill_row = buffer.shape[0] - 1
+
+    def read(r, c):
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        return tf.cast(tf.gather(buffer, tf.where(inside, r * width + c, fill_row)), tf.float32)
+
+    top = read(row, col) * (1.0 - fx) + read(row, col + 1) * fx
+    bottom = read(row + 1, col) * (1.0 - fx) + read(row + 1, col + 1) * fx
+    return tf.cast(tf.round(top * (1.0 - fy) + bottom * fy), tf.uint8)
+
+
+def _axis_aligned_plan(matrix, height_width, size: int) -> dict:
+    """:func:`_warp_plan`'s numbers for a crop that only scales (by positive factors) and
+    shifts (``matrix`` in DCT-scaled pixels): decode exactly the pixels inside the crop
+    (``window``), resize them to ``resized_hw`` and place them at ``corner`` of the output.
+
+    Rounding the window to whole pixels moves the crop by under half a source pixel;
+    ``applied`` is the matrix actually applied, so keypoints stay exact. (Meaningless for other
+    matrices, which :func:`_warp_plan` then does not select.)
+    """
+    size = float(size)
+    scale_x, scale_y = matrix[0, 0], matrix[1, 1]  # source pixels per crop pixel
+    left, top = matrix[0, 2], matrix[1, 2]
+    height = tf.cast(height_width[0], tf.float32)
+    width = tf.cast(height_width[1], tf.float32)
+    x0 = tf.clip_by_value(tf.floor(left), 0.0, width - 1.0)
+    y0 = tf.clip_by_value(tf.floor(top), 0.0, height - 1.0)
+    x1 = tf.clip_by_value(tf.math.ceil(left + size * scale_x), x0 + 1.0, width)
+    y1 = tf.clip_by_value(tf.math.ceil(top + size * scale_y), y0 + 1.0, height)
+    # Where those source pixels land in the crop, in whole crop pixels.
+    u0 = tf.clip_by_value(tf.round((x0 - left) / scale_x), 0.0, size - 1.0)
+    v0 = tf.clip_by_value(tf.round((y0 - top) / scale_y), 0.0, size - 1.0)
+    u1 = tf.clip_by_value(tf.round((x1 - left) / scale_x), u0 + 1.0, size)
+    v1 = tf.clip_by_value(tf.round((y1 - top) / scale_y), v0 + 1.0, size)
+    # The mapping actually applied: crop u in [u0, u1) <- source x in [x0, x1), likewise y.
+    applied_x = (x1 - x0) / (u1 - u0)
+    applied_y = (y1 - y0) / (v1 - v0)
+    tx = x0 - u0 * applied_x
+    ty = y0 - v0 * applied_y
+    applied = tf.convert_to_tensor([[applied_x, 0.0, tx], [0.0, applied_y, ty], [0.0, 0.0, 1.0]])
+    return {"window": tf.cast(tf.stack([y0, x0, y1 - y0, x1 - x0]), tf.int32),
+            "resized_hw": tf.cast(tf.stack([v1 - v0, u1 - u0]), tf.int32),
+            "corner": tf.cast(tf.stack([v0, u0]), tf.int32), "applied": applied}
+
+
+def _resize_and_place(pixels, plan: dict, crop: CropConfig):
+    """The axis-aligned crop (:func:`_axis_aligned_plan`): the decoded window resized to its
+    place in the output, filled around."""
+    resized = tf.image.resize(pixels, plan["resized_hw"], method="bilinear")
+    # Bilinear weights are convex, so the floats stay in [0, 255]: rounding needs no clip.
+    resized = tf.cast(resized + 0.5, tf.uint8)
+    return _place(resized, plan["corner"][0], plan["corner"][1], crop)
+
+
+def _place(pixels, top, left, crop: CropConfig):
+    """uint8 ``[h, w, 3]`` pixels at row ``top``, column ``left`` of a ``[S, S, 3]`` canvas of
+    ``crop.fill_value``, built from fills and two concatenations (row copies): ~half the time
+    of TF's Pad kernel on uint8."""
+    height, width, channels = tf.shape(pixels)[0], tf.shape(pixels)[1], pixels.shape[2]
+    size, fill = crop.size, tf.constant(crop.fill_value, pixels.dtype)
+    band = tf.concat([tf.fill(tf.stack([height, left, channels]), fill), pixels,
+                      tf.fill(tf.stack([height, size - left - width, channels]), fill)], axis=1)
+    return tf.concat([tf.fill(tf.stack([top, size, channels]), fill), band,
+                      tf.fill(tf.stack([size - top - height, size, channels]), fill)], axis=0)
 
 
 def mirror(features: dict, flip_permutation: tuple[int, ...] | None = None) -> dict:
@@ -458,144 +660,6 @@ def mirror(features: dict, flip_permutation: tuple[int, ...] | None = None) -> d
 
 def _permute(values, permutation, axis=-1):
     return values if permutation is None else tf.gather(values, permutation, axis=axis)
-
-
-def warp_capacities(size: int) -> tuple[int, int]:
-    """Pixel counts of the two flat buffers :func:`_warp_projective` lays a window out in:
-    ``(2 size)²``, which holds most windows, and the largest window a JPEG crop can read, that
-    of a crop shrinking its (DCT-scaled) source by just under 2x turned by 45 degrees:
-    ``(2 sqrt(2) size + 4)²`` (4: the window's rounding and one-pixel margins). Two, not more:
-    each is its own XLA compilation, and smaller buffers saved only ~0.02 ms per crop."""
-    return ((2 * size) ** 2, (math.ceil(2 * math.sqrt(2) * size) + 4) ** 2)
-
-
-def _warp_projective(decode, matrix, height_width, crop: CropConfig):
-    """Any crop: decode the window it reads, one bilinear warp of uint8 pixels.
-
-    The warp is an XLA-compiled gather (:func:`_bilinear_warp`), about 3x cheaper than TF's
-    ImageProjectiveTransformV3 kernel, which recomputes the sample position per channel. XLA
-    needs static shapes, so the window's pixels are laid out row by row in a flat buffer, the
-    smaller of :func:`warp_capacities` that holds them (one compiled warp per capacity): two
-    memcpys (padding a 2-D canvas cost as much as the warp). Every window of a JPEG crop fits
-    (the decoder's DCT scaling keeps the crop under twice its side in decoded pixels, see
-    :func:`decode_crop_and_warp`). A larger window (a non-JPEG source shrunk by over ~2.8x) is
-    first resized to fit the larger buffer, one extra bilinear step on a downscale. That resize
-    cost ~3x the warp (~0.9 ms): with a single (2 size)² buffer, every rotated crop of a large
-    person in a 640x480 frame paid it.
-    """
-    window = _source_window(matrix, crop.size, height_width[0], height_width[1])
-    pixels = decode(window)
-    # Crop coordinates -> window pixel indices (continuous coordinate - 0.5 = index).
-    offset = tf.cast(window[:2], tf.float32)
-    to_index = _compose(_translation(-0.5 - offset[1], -0.5 - offset[0]),
-                        _compose(matrix, _translation(0.5, 0.5)))
-    capacities = warp_capacities(crop.size)
-    window_hw = tf.cast(window[2:], tf.float32)
-    shrink = tf.sqrt(window_hw[0] * window_hw[1] / capacities[-1])
-
-    def fit():
-        fitted_hw = tf.maximum(tf.floor(window_hw / shrink), 1.0)
-        fitted = tf.image.resize(pixels, tf.cast(fitted_hw, tf.int32), method="bilinear")
-        # Index coordinates scale about the pixel corners: i' = (i + 0.5) * s - 0.5.
-        scale = fitted_hw / window_hw
-        rescale = tf.convert_to_tensor([[scale[1], 0.0, 0.5 * scale[1] - 0.5],
-                                        [0.0, scale[0], 0.5 * scale[0] - 0.5],
-                                        [0.0, 0.0, 1.0]])
-        return (tf.cast(tf.clip_by_value(tf.round(fitted), 0.0, 255.0), tf.uint8),
-                _compose(rescale, to_index))
-
-    pixels, to_index = tf.cond(shrink > 1.0, fit, lambda: (pixels, to_index))
-    height, width = tf.shape(pixels)[0], tf.shape(pixels)[1]
-    flat = tf.reshape(pixels, [-1, 3])
-    fill = tf.constant(crop.fill_value, tf.uint8)
-
-    def warp_in(capacity):
-        # Fill after the window: the warp reads the last row for every neighbour outside it.
-        buffer = tf.concat([flat, tf.fill([capacity + 1 - height * width, 3], fill)], axis=0)
-        buffer = tf.ensure_shape(buffer, [capacity + 1, 3])
-        return _bilinear_warp(buffer, to_index, tf.stack([height, width]), crop.size)
-
-    smallest = tf.reduce_sum(tf.cast(height * width > tf.constant(capacities[:-1]), tf.int32))
-    warped = tf.switch_case(smallest, [lambda c=c: warp_in(c) for c in capacities])
-    return warped, matrix
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _bilinear_warp(buffer, to_index, window_hw, size: int):
-    """uint8 ``[size, size, 3]``: output pixel (u, v) bilinearly samples the window at index
-    coordinates ``to_index @ (u, v, 1)`` (affine). The window's ``window_hw`` = (h, w) pixels
-    are the first ``h * w`` rows of ``buffer`` (static ``[N, 3]`` uint8), row-major, and its
-    last row holds the fill value: neighbours outside the window read it, as
-    ImageProjectiveTransformV3's CONSTANT mode does (the window holds every source pixel the
-    crop can reach, so outside it is outside the image)."""
-    grid = tf.range(size, dtype=tf.float32)
-    u, v = grid[tf.newaxis, :], grid[:, tf.newaxis]
-    x = to_index[0, 0] * u + to_index[0, 1] * v + to_index[0, 2]
-    y = to_index[1, 0] * u + to_index[1, 1] * v + to_index[1, 2]
-    height, width = window_hw[0], window_hw[1]
-    # Clamped just beyond the window so far-away samples cannot overflow the int32 indices.
-    x0 = tf.clip_by_value(tf.floor(x), -2.0, tf.cast(width, tf.float32) + 1.0)
-    y0 = tf.clip_by_value(tf.floor(y), -2.0, tf.cast(height, tf.float32) + 1.0)
-    fx, fy = (x - x0)[..., tf.newaxis], (y - y0)[..., tf.newaxis]
-    col, row = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
-    fill_row = buffer.shape[0] - 1
-
-    def read(r, c):
-        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-        return tf.cast(tf.gather(buffer, tf.where(inside, r * width + c, fill_row)), tf.float32)
-
-    top = read(row, col) * (1.0 - fx) + read(row, col + 1) * fx
-    bottom = read(row + 1, col) * (1.0 - fx) + read(row + 1, col + 1) * fx
-    return tf.cast(tf.round(top * (1.0 - fy) + bottom * fy), tf.uint8)
-
-
-def _warp_axis_aligned(decode, matrix, height_width, crop: CropConfig):
-    """Crops that only scale (by positive factors) and shift: decode exactly the pixels inside
-    the crop, resize them to their place in the output, fill around them.
-
-    Rounding the window to whole pixels moves the crop by under half a source pixel; the
-    returned matrix is the one actually applied, so keypoints stay exact.
-    """
-    size = float(crop.size)
-    scale_x, scale_y = matrix[0, 0], matrix[1, 1]  # source pixels per crop pixel
-    left, top = matrix[0, 2], matrix[1, 2]
-    height = tf.cast(height_width[0], tf.float32)
-    width = tf.cast(height_width[1], tf.float32)
-    x0 = tf.clip_by_value(tf.floor(left), 0.0, width - 1.0)
-    y0 = tf.clip_by_value(tf.floor(top), 0.0, height - 1.0)
-    x1 = tf.clip_by_value(tf.math.ceil(left + size * scale_x), x0 + 1.0, width)
-    y1 = tf.clip_by_value(tf.math.ceil(top + size * scale_y), y0 + 1.0, height)
-    # Where those source pixels land in the crop, in whole crop pixels.
-    u0 = tf.clip_by_value(tf.round((x0 - left) / scale_x), 0.0, size - 1.0)
-    v0 = tf.clip_by_value(tf.round((y0 - top) / scale_y), 0.0, size - 1.0)
-    u1 = tf.clip_by_value(tf.round((x1 - left) / scale_x), u0 + 1.0, size)
-    v1 = tf.clip_by_value(tf.round((y1 - top) / scale_y), v0 + 1.0, size)
-    window = tf.cast(tf.stack([y0, x0, y1 - y0, x1 - x0]), tf.int32)
-    pixels = decode(window)
-    out_size = tf.cast(tf.stack([v1 - v0, u1 - u0]), tf.int32)
-    resized = tf.image.resize(pixels, out_size, method="bilinear")
-    # Bilinear weights are convex, so the floats stay in [0, 255]: rounding needs no clip.
-    resized = tf.cast(resized + 0.5, tf.uint8)
-    canvas = _place(resized, tf.cast(v0, tf.int32), tf.cast(u0, tf.int32), crop)
-    # The mapping actually applied: crop u in [u0, u1) <- source x in [x0, x1), likewise y.
-    applied_x = (x1 - x0) / (u1 - u0)
-    applied_y = (y1 - y0) / (v1 - v0)
-    tx = x0 - u0 * applied_x
-    ty = y0 - v0 * applied_y
-    applied = tf.convert_to_tensor([[applied_x, 0.0, tx], [0.0, applied_y, ty], [0.0, 0.0, 1.0]])
-    return canvas, applied
-
-
-def _place(pixels, top, left, crop: CropConfig):
-    """uint8 ``[h, w, 3]`` pixels at row ``top``, column ``left`` of a ``[S, S, 3]`` canvas of
-    ``crop.fill_value``, built from fills and two concatenations (row copies): ~half the time
-    of TF's Pad kernel on uint8."""
-    height, width, channels = tf.shape(pixels)[0], tf.shape(pixels)[1], pixels.shape[2]
-    size, fill = crop.size, tf.constant(crop.fill_value, pixels.dtype)
-    band = tf.concat([tf.fill(tf.stack([height, left, channels]), fill), pixels,
-                      tf.fill(tf.stack([height, size - left - width, channels]), fill)], axis=1)
-    return tf.concat([tf.fill(tf.stack([top, size, channels]), fill), band,
-                      tf.fill(tf.stack([size - top - height, size, channels]), fill)], axis=0)
 
 
 # ---------------------------------------------------------------------------------------------

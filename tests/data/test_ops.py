@@ -549,11 +549,11 @@ def test_projective_warp_matches_tf_kernel(angle, side, size, exact):
     translation = centre - linear @ [crop.size / 2, crop.size / 2]
     matrix = np.eye(3, dtype=np.float32)
     matrix[:2, :2], matrix[:2, 2] = linear, translation
-    encoded = tf.io.encode_png(image)
-    decode = ops._window_decoder(encoded, tf.io.is_jpeg(encoded), 0)
-    warped, applied = ops._warp_projective(decode, tf.constant(matrix), tf.constant([120, 160]),
-                                           crop)
-    np.testing.assert_allclose(applied, matrix)
+    features = {"jpeg": tf.io.encode_png(image), "crop_matrix": tf.constant(matrix),
+                "keypoints": tf.zeros([1, 2]), "visibility": tf.ones([1])}
+    out = ops.decode_crop_and_warp(features, crop)
+    warped = out["image"]
+    np.testing.assert_allclose(out["crop_matrix"], matrix)
     transform = _to_index(matrix).reshape(9)[:8].astype(np.float32)
     expected = tf.raw_ops.ImageProjectiveTransformV3(
         images=image[None].astype(np.float32), transforms=transform[None],
@@ -607,3 +607,52 @@ def test_a_non_jpeg_source_is_decoded_once():
     out = crop(features)
     assert out["image"].shape == (256, 256, 3)
     assert int(tf.reduce_max(out["image"])) == int(image.max())
+
+
+@pytest.mark.parametrize("encode, crop, framing", [
+    ("jpeg", CropConfig(), "box"),
+    ("png", CropConfig(framing="mediapipe"), "mediapipe"),
+    ("png", CropConfig(size=48), "box"),  # non-JPEG windows too large for the warp buffers
+])
+def test_compiled_example_geometry_agrees_with_the_uncompiled_ops(encode, crop, framing):
+    """The XLA-compiled framing and warp plan (PipelineConfig.compile_example_geometry) give
+    the crops of the op-by-op graph: same random choices, flips, record checks and labels;
+    keypoints and matrices to float rounding (XLA's cos, sin and exp differ from TF's by an
+    ulp); a rounding that lands differently moves a bilinear sample by ~1e-5 pixel, so a few
+    pixel values differ by one level."""
+    del framing  # (in the test id)
+    augment = AugmentConfig(rotation_probability=0.5, max_rotation_degrees=40.0,
+                            scale_probability=0.7, shift_probability=0.7, flip_probability=0.5,
+                            occlusion_probability=0.3, blur_probability=0.3,
+                            noise_probability=0.3)
+    points = _random_points(seed=11)
+    _, encoded = _dotted_image(points, encode=encode)
+
+    def crops(compiled):
+        config = PipelineConfig(crop=crop, augment=augment, compile_example_geometry=compiled)
+        transform = pipeline.example_transform(config, topology.BLAZEPOSE_33, True)
+        function = tf.function(transform)
+        features = {**_features(points, encoded), "seed": tf.constant([3, 0], tf.int64)}
+        nodes = len(function.get_concrete_function(features).graph.as_graph_def().node)
+        dataset = tf.data.Dataset.range(24).map(lambda i: transform(
+            {**_features(points, encoded), "seed": tf.stack([tf.constant(3, tf.int64), i])}))
+        return nodes, list(dataset.as_numpy_iterator())
+
+    compiled_nodes, compiled = crops(True)
+    plain_nodes, plain = crops(False)
+    # The framing and plan really are compiled calls, not the op-by-op graph.
+    assert compiled_nodes < plain_nodes / 2, (compiled_nodes, plain_nodes)
+    assert len({bool(c["flip"]) for c in plain}) == 2  # both kinds of crop were drawn
+    identical = []
+    for a, b in zip(compiled, plain):
+        for key in ("flip", "problem", "labelled", "seed"):
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        np.testing.assert_allclose(a["keypoints"], b["keypoints"], atol=1e-3)
+        # A keypoint on the crop's border (to rounding) may fall either side of it.
+        border = np.any(np.minimum(np.abs(b["keypoints"]),
+                                   np.abs(b["keypoints"] - crop.size)) < 1e-3, axis=-1)
+        np.testing.assert_array_equal(a["visibility"][~border], b["visibility"][~border])
+        difference = np.abs(a["image"].astype(int) - b["image"].astype(int))
+        assert difference.max() <= 2, difference.max()
+        identical.append(np.mean(difference == 0))
+    assert np.mean(identical) > 0.999, np.mean(identical)
