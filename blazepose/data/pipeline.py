@@ -79,7 +79,7 @@ def example_transform(config: PipelineConfig, source: topology_lib.Topology, tra
     person frame, random crop, record check) is one XLA-compiled call and so is the crop's
     warp plan (:func:`blazepose.data.ops.decode_crop_and_warp`): their few hundred scalar ops
     cost ~1 us each in tf.data, about 0.1 ms per example, the compiled calls a fraction of it.
-    Outputs agree with the uncompiled ops to float rounding (tests/data/test_pipeline.py).
+    Outputs agree with the uncompiled ops to float rounding (tests/data/test_ops.py).
     """
     target = topology_lib.get_topology(config.topology)
     augment = config.augment if training else None
