@@ -740,7 +740,9 @@ class PosePipeline:
                  if item[0].confirmed and item[0].appearance is not None]
         if len(known) < 2:
             return people
-        boxes = {i: tracking.core_box(people[i][1]["landmarks"][:NUM_LANDMARKS]) for i in known}
+        cover = tracking.cover_matrix(np.stack([
+            tracking.core_box(item[1]["landmarks"][:NUM_LANDMARKS]) for item in people]))
+        overlap = np.maximum(cover, cover.T)
         seen: dict[int, tracking.Appearance] = {}
         dropped: set[int] = set()
 
@@ -751,8 +753,8 @@ class PosePipeline:
 
         for i in known:
             for j in known:
-                if i == j or i in dropped or j in dropped or tracking.mutual_cover(
-                        boxes[i], boxes[j]) <= config.appearance_max_cover:
+                if (i == j or i in dropped or j in dropped
+                        or overlap[i, j] <= config.appearance_max_cover):
                     continue
                 other = looks(i, j)
                 if (other <= config.appearance_match and not looks(i, i) < other
@@ -797,10 +799,9 @@ class PosePipeline:
         config = self.config
         if not people:
             return
-        boxes = np.stack([tracking.core_box(item[1]["landmarks"][:NUM_LANDMARKS])
-                          for item in people])
-        rows = [i for i in range(len(people)) if len(people) == 1 or tracking.box_cover(
-            boxes[i], np.delete(boxes, i, axis=0)).max() <= config.appearance_max_cover]
+        cover = tracking.cover_matrix(np.stack([
+            tracking.core_box(item[1]["landmarks"][:NUM_LANDMARKS]) for item in people]))
+        rows = [i for i in range(len(people)) if cover[i].max() <= config.appearance_max_cover]
         seen = [tracking.appearance(frame, people[i][1]["landmarks"][:NUM_LANDMARKS])
                 for i in rows]
         columns = [people[i][0] for i in rows] + [

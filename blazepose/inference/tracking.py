@@ -40,6 +40,7 @@ _TORSO_GRID = tuple((across, down) for across in (0.3, 0.5, 0.7) for down in (0.
 _LIMB_SEGMENTS = (((23, 25), (24, 26)), ((25, 27), (26, 28)), ((11, 13), (12, 14)))
 _LIMB_FRACTIONS = (0.3, 0.5, 0.7)
 _PATCH_FRACTION = 0.015  # colour patch half-side / core box diagonal
+_PATCH_SAMPLES = 5  # pixels read per row and column of a patch (evenly spread over it)
 APPEARANCE_MEMORY = 20  # frames averaged into a track's appearance, then exponential forgetting
 # Frames a tentative person must be seen alone, looking like none of the lost, to be someone new
 # (the first frames after someone steps out from behind another show them partly hidden).
@@ -77,10 +78,23 @@ def box_cover(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return overlap[:, 0] * overlap[:, 1] / area if area > 0 else np.zeros(len(others))
 
 
+def cover_matrix(boxes: np.ndarray) -> np.ndarray:
+    """float64 ``[N, N]``: entry ``(i, j)`` the fraction of box ``i``'s area inside box ``j``
+    (boxes ``[N, 4]``; 0 for a box of zero area; the diagonal is 0)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    overlap = np.clip(np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+                      - np.maximum(boxes[:, None, :2], boxes[None, :, :2]), 0.0, None)
+    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0.0, None), axis=-1)
+    cover = overlap[..., 0] * overlap[..., 1] / np.where(area > 0, area, 1.0)[:, None]
+    cover[area <= 0] = 0.0
+    np.fill_diagonal(cover, 0.0)
+    return cover
+
+
 def mutual_cover(first: np.ndarray, second: np.ndarray) -> float:
     """How much two boxes ``[4]`` overlap: the larger of the fractions of each one's area
     inside the other (1 when one holds the other, 0 when apart)."""
-    return float(max(box_cover(first, second)[0], box_cover(second, first)[0]))
+    return float(cover_matrix(np.stack([first, second]))[[0, 1], [1, 0]].max())
 
 
 def assign(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
@@ -172,7 +186,8 @@ def appearance(image: np.ndarray, landmarks: np.ndarray, min_visibility: float =
     Sample points: 9 on the torso, 3 along each thigh, shin and upper arm; a point counts when
     the landmarks it lies between are visible (``min_visibility``) and it is inside the image.
     Each point's colour is the mean of a square around it (side about 3 % of the core box's
-    diagonal, clipped to the image); a part's colour is the median of its points' (at least 2).
+    diagonal, clipped to the image; read on a grid of at most 5 x 5 pixels); a part's colour is
+    the median of its points' (at least 2).
     """
     points = np.asarray(landmarks, np.float64)[:33]
     height, width = image.shape[:2]
@@ -187,7 +202,7 @@ def appearance(image: np.ndarray, landmarks: np.ndarray, min_visibility: float =
     valid = np.zeros(len(APPEARANCE_PARTS), bool)
     if not usable.any():
         return Appearance(colours, valid)
-    offsets = np.arange(-half, half + 1)
+    offsets = np.unique(np.linspace(-half, half, _PATCH_SAMPLES).round().astype(np.int64))
     columns = np.clip(samples[usable, 0].astype(np.int64)[:, None] + offsets, 0, width - 1)
     rows = np.clip(samples[usable, 1].astype(np.int64)[:, None] + offsets, 0, height - 1)
     means = image[rows[:, :, None], columns[:, None, :]].reshape(len(rows), -1, 3).mean(

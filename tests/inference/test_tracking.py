@@ -25,11 +25,15 @@ def test_box_iou_of_known_boxes():
     assert tracking.box_iou(boxes, boxes).shape == (4, 4)
 
 
-def test_mutual_cover_is_the_larger_share_either_way():
+def test_cover_matrix_and_mutual_cover():
     big, small, apart = np.array([0, 0, 10, 10]), np.array([8, 8, 12, 12]), np.array([20, 0, 30, 5])
     assert tracking.mutual_cover(big, small) == tracking.mutual_cover(small, big) == 0.25
     assert tracking.mutual_cover(big, np.array([2, 2, 4, 4])) == 1.0
     assert tracking.mutual_cover(big, apart) == 0.0
+    boxes = np.stack([big, small, apart, np.array([5, 5, 5, 9])])  # the last has no area
+    expected = np.array([[tracking.box_cover(a, b)[0] if i != j else 0.0
+                          for j, b in enumerate(boxes)] for i, a in enumerate(boxes)])
+    np.testing.assert_allclose(tracking.cover_matrix(boxes), expected)
 
 
 def test_assignment_maximises_the_total_where_greedy_would_not():
