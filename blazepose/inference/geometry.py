@@ -230,8 +230,7 @@ def crop_image(image: np.ndarray, roi: Roi, crop_size: int, border: int = cv2.BO
 
 
 def hide_boxes(crop: np.ndarray, roi: Roi, boxes) -> np.ndarray:
-    """Paints image boxes over the crop of ``roi``, in place, in the crop's mean colour (read
-    on every 8th row and column).
+    """Paints image boxes over the crop of ``roi``, in place, in the crop's mean colour.
 
     Args:
       crop: ``[S, S, C]`` from :func:`crop_image` of ``roi``.
@@ -244,7 +243,7 @@ def hide_boxes(crop: np.ndarray, roi: Roi, boxes) -> np.ndarray:
     if not len(boxes):
         return crop
     to_crop = cv2.invertAffineTransform(crop_to_image_matrix(roi, crop.shape[0]))
-    fill = crop[::8, ::8].reshape(-1, crop.shape[-1]).mean(axis=0).tolist()  # mean, sampled
+    fill = crop.reshape(-1, crop.shape[-1]).mean(axis=0).tolist()
     for x_min, y_min, x_max, y_max in boxes:
         corners = np.array([[x_min, y_min], [x_max, y_min], [x_max, y_max], [x_min, y_max]])
         indices = (corners - 0.5) @ to_crop[:, :2].T + to_crop[:, 2]  # image -> crop index
