@@ -229,28 +229,6 @@ def crop_image(image: np.ndarray, roi: Roi, crop_size: int, border: int = cv2.BO
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=border)
 
 
-def hide_boxes(crop: np.ndarray, roi: Roi, boxes) -> np.ndarray:
-    """Paints image boxes over the crop of ``roi``, in place, in the crop's mean colour.
-
-    Args:
-      crop: ``[S, S, C]`` from :func:`crop_image` of ``roi``.
-      boxes: ``[N, 4]`` ``(x_min, y_min, x_max, y_max)`` continuous image pixels; each becomes
-        a (rotated) quadrilateral in the crop.
-    Returns:
-      ``crop``.
-    """
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if not len(boxes):
-        return crop
-    to_crop = cv2.invertAffineTransform(crop_to_image_matrix(roi, crop.shape[0]))
-    fill = crop.reshape(-1, crop.shape[-1]).mean(axis=0).tolist()
-    for x_min, y_min, x_max, y_max in boxes:
-        corners = np.array([[x_min, y_min], [x_max, y_min], [x_max, y_max], [x_min, y_max]])
-        indices = (corners - 0.5) @ to_crop[:, :2].T + to_crop[:, 2]  # image -> crop index
-        cv2.fillConvexPoly(crop, np.round(indices).astype(np.int32), fill)
-    return crop
-
-
 def crop_mask_to_image(mask: np.ndarray, roi: Roi, image_width: int, image_height: int
                        ) -> np.ndarray:
     """A crop-space ``[S, S]`` float mask warped back onto the image (zero outside the crop).

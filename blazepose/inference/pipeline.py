@@ -114,10 +114,6 @@ class PipelineConfig:
         (mean RGB distance, 0 to 1.73) at which a person seen is a track's person.
       appearance_margin: a crop's person is given another track's identity when the appearance
         is nearer that track's by at least this much than its own track's.
-      hide_neighbours: in video mode with several people, paint the last landmark boxes of the
-        other people tracked that do not overlap a person's own out of that person's crop (the
-        crop's mean colour): otherwise a neighbour standing inside the crop can be blended into
-        the pose.
     """
 
     min_detection_score: float = 0.5
@@ -141,7 +137,6 @@ class PipelineConfig:
     appearance_max_cover: float = 0.1
     appearance_match: float = 0.2
     appearance_margin: float = 0.08
-    hide_neighbours: bool = True
 
     def __post_init__(self):
         if self.redetect_interval < 1:
@@ -321,9 +316,8 @@ class PosePipeline:
             return None
         return roi, found.score
 
-    def estimate(self, image: np.ndarray, roi: geometry.Roi, hide=()) -> dict:
-        """The landmark network on the crop ``roi`` of a uint8 RGB image; ``hide``: image
-        boxes ``[N, 4]`` painted out of the crop first (:func:`geometry.hide_boxes`).
+    def estimate(self, image: np.ndarray, roi: geometry.Roi) -> dict:
+        """The landmark network on the crop ``roi`` of a uint8 RGB image.
 
         Returns a dict: ``pose_flag`` (float); ``landmarks`` float32 ``[L, 5]`` in image pixels
         (all L outputs, auxiliary ones included; x, y, z pixels, visibility, presence);
@@ -333,8 +327,6 @@ class PosePipeline:
         size = self.landmark_model.input_size
         start = time.perf_counter()
         crop = geometry.crop_image(image, roi, size, sampling=self.config.sampling)
-        if len(hide):
-            geometry.hide_boxes(crop, roi, hide)
         tensor = crop.astype(np.float32)
         tensor *= np.float32(1 / 255)
         crop_done = time.perf_counter()
@@ -558,11 +550,11 @@ class PosePipeline:
                     found.append((roi, detection.score))
         return found
 
-    def _estimate_counted(self, image: np.ndarray, roi: geometry.Roi, hide=()) -> dict:
+    def _estimate_counted(self, image: np.ndarray, roi: geometry.Roi) -> dict:
         """:meth:`estimate`, adding its times to ``last_timings`` (one call per person)."""
         before = {key: self.last_timings.get(key, 0.0)
                   for key in ("crop_ms", "landmark_ms", "decode_ms")}
-        estimate = self.estimate(image, roi, hide)
+        estimate = self.estimate(image, roi)
         for key, value in before.items():
             self.last_timings[key] += value
         self.last_timings["landmark_runs"] = self.last_timings.get("landmark_runs", 0) + 1
@@ -662,7 +654,7 @@ class PosePipeline:
         lost_now = False
         for track in self._tracks:
             if self.tracking and track.next_roi is not None:
-                estimate = self._estimate_counted(frame, track.next_roi, self._neighbours(track))
+                estimate = self._estimate_counted(frame, track.next_roi)
                 if estimate["pose_flag"] >= config.min_pose_flag:
                     people.append((track, estimate, track.next_roi, False, None))
                     continue
@@ -737,14 +729,6 @@ class PosePipeline:
             else:
                 settled.append(item)
         return sorted(settled, key=lambda item: item[0].track_id)
-
-    def _neighbours(self, track: tracking.Track) -> list[np.ndarray]:
-        """With ``config.hide_neighbours``: the last landmark boxes of the other people
-        tracked that do not overlap ``track``'s own, to paint out of its crop."""
-        if not self.config.hide_neighbours or track.box is None:
-            return []
-        return [other.box for other in self._tracks if other is not track
-                and other.box is not None and tracking.mutual_cover(other.box, track.box) == 0]
 
     def _drop_lookalikes(self, frame: np.ndarray, people: list) -> list:
         """Drops tracked people whose crop has slid onto someone they overlap: their appearance

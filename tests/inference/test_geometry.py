@@ -193,28 +193,3 @@ def test_crop_mask_goes_back_onto_the_rotated_square():
     iou = (inside & (polygon > 0)).sum() / (inside | (polygon > 0)).sum()
     assert iou > 0.97
     assert mask[0, 0] == 0.0
-
-
-def test_hide_boxes_paints_image_boxes_where_they_fall_in_the_crop():
-    image = np.zeros((100, 100, 3), np.uint8)
-    image[:, 50:] = 200  # right half bright
-    upright = geometry.Roi(center_x=50.0, center_y=50.0, size=100.0, rotation=0.0)
-    crop = geometry.crop_image(image, upright, 100, sampling="pixel_centers")
-    fill = crop.reshape(-1, 3).mean(axis=0)
-    hidden = geometry.hide_boxes(crop.copy(), upright, [[60.0, 10.0, 90.0, 40.0]])
-    np.testing.assert_allclose(hidden[12:38, 62:88], np.broadcast_to(fill.round(), (26, 26, 3)),
-                               atol=1)
-    untouched = np.ones((100, 100), bool)
-    untouched[8:42, 58:92] = False
-    np.testing.assert_array_equal(hidden[untouched], crop[untouched])
-    # Turned a quarter: the box at the top right of the image lies elsewhere in the crop.
-    turned = geometry.Roi(center_x=50.0, center_y=50.0, size=100.0, rotation=math.pi / 2)
-    crop = geometry.crop_image(image, turned, 100, sampling="pixel_centers")
-    hidden = geometry.hide_boxes(crop.copy(), turned, [[60.0, 10.0, 90.0, 40.0]])
-    changed = np.argwhere(np.any(hidden != crop, axis=-1))  # (row, column) crop indices
-    assert len(changed) > 500  # most of the 30x30 box (the bright part equals the fill nowhere)
-    # Each changed crop pixel maps into the box in the image.
-    matrix = geometry.crop_to_image_matrix(turned, 100)
-    points = changed[:, ::-1] @ matrix[:, :2].T + matrix[:, 2] + 0.5
-    assert np.all((points >= [58, 8]) & (points <= [92, 42]))
-    assert geometry.hide_boxes(crop, turned, np.zeros((0, 4))) is crop

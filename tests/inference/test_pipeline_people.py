@@ -175,30 +175,6 @@ def test_someone_new_while_a_person_is_lost_waits_to_be_told_apart(
     assert all(r in ([before[0]], sorted([before[0], newcomer])) for r in reported)
 
 
-@pytest.mark.parametrize("hide", [True, False])
-def test_neighbours_apart_are_painted_out_of_each_tracked_crop(
-        tflite_detector, tflite_landmarks, apart_clip, hide):
-    pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2,
-                            config=PipelineConfig(hide_neighbours=hide))
-    _run(pipeline, apart_clip, range(4))
-    calls = []
-    estimate = pipeline.estimate
-    pipeline.estimate = lambda image, roi, hide=(): calls.append((roi, list(hide))) or estimate(
-        image, roi, hide)
-    boxes = {id(t.next_roi): t.box for t in pipeline._tracks}
-    others = {id(t.next_roi): [u.box for u in pipeline._tracks if u is not t]
-              for t in pipeline._tracks}
-    _run(pipeline, apart_clip, [4])
-    tracked = [(roi, hidden) for roi, hidden in calls if id(roi) in boxes]
-    assert len(tracked) == 2
-    for roi, hidden in tracked:
-        if hide:  # the other person, whose box does not touch this one's
-            np.testing.assert_array_equal(np.stack(hidden), np.stack(others[id(roi)]))
-            assert tracking.mutual_cover(hidden[0], boxes[id(roi)]) == 0
-        else:
-            assert hidden == []
-
-
 def test_without_tracking_the_detector_runs_every_frame_and_ids_still_hold(
         tflite_detector, tflite_landmarks, crossing_clip):
     pipeline = PosePipeline(tflite_detector, tflite_landmarks, max_people=2, tracking=False)
