@@ -730,6 +730,10 @@ class PosePipeline:
                 settled.append(item)
         return sorted(settled, key=lambda item: item[0].track_id)
 
+    def _lost_remembered(self) -> bool:
+        """Whether a lost person may come back whose appearance is known."""
+        return any(t.appearance is not None for t in self._lost)
+
     def _drop_lookalikes(self, frame: np.ndarray, people: list) -> list:
         """Drops tracked people whose crop has slid onto someone they overlap: their appearance
         is that person's (within ``config.appearance_match``, nearer than their own by
@@ -741,14 +745,14 @@ class PosePipeline:
         if len(known) < 2:
             return people
         cover = tracking.cover_matrix(np.stack([
-            tracking.core_box(item[1]["landmarks"][:NUM_LANDMARKS]) for item in people]))
+            _core_box(item[1]) for item in people]))
         overlap = np.maximum(cover, cover.T)
         seen: dict[int, tracking.Appearance] = {}
         dropped: set[int] = set()
 
         def looks(i: int, j: int) -> float:  # how far person i looks from track j's person
             if i not in seen:
-                seen[i] = tracking.appearance(frame, people[i][1]["landmarks"][:NUM_LANDMARKS])
+                seen[i] = _appearance(frame, people[i][1])
             return tracking.appearance_distance(seen[i], people[j][0].appearance)
 
         for i in known:
@@ -770,13 +774,13 @@ class PosePipeline:
         ``config.appearance_match``, and nearer by ``config.appearance_margin`` than every lost
         person) is that person again: a second crop on someone whose neighbour is hidden
         behind them."""
-        box = tracking.core_box(estimate["landmarks"][:NUM_LANDMARKS])
+        box = _core_box(estimate)
         overlapping = [track for track, other, *_ in people if track.appearance is not None
-                       and tracking.mutual_cover(box, tracking.core_box(
-                           other["landmarks"][:NUM_LANDMARKS])) > self.config.appearance_max_cover]
+                       and tracking.mutual_cover(box, _core_box(other))
+                       > self.config.appearance_max_cover]
         if not overlapping:
             return False
-        seen = tracking.appearance(frame, estimate["landmarks"][:NUM_LANDMARKS])
+        seen = _appearance(frame, estimate)
         nearest = min(tracking.appearance_distance(seen, t.appearance) for t in overlapping)
         lost = [tracking.appearance_distance(seen, t.appearance)
                 for t in self._lost if t.appearance is not None]
@@ -800,10 +804,9 @@ class PosePipeline:
         if not people:
             return
         cover = tracking.cover_matrix(np.stack([
-            tracking.core_box(item[1]["landmarks"][:NUM_LANDMARKS]) for item in people]))
+            _core_box(item[1]) for item in people]))
         rows = [i for i in range(len(people)) if cover[i].max() <= config.appearance_max_cover]
-        seen = [tracking.appearance(frame, people[i][1]["landmarks"][:NUM_LANDMARKS])
-                for i in rows]
+        seen = [_appearance(frame, people[i][1]) for i in rows]
         columns = [people[i][0] for i in rows] + [
             t for t in self._lost if t.appearance is not None]
         distance = np.array([[
@@ -832,7 +835,7 @@ class PosePipeline:
                     self._lost.remove(columns[c])  # a new id for a person while missing: dropped
                 else:
                     columns[c].take_identity(identities[r])
-        remembered = any(t.appearance is not None for t in self._lost)
+        remembered = self._lost_remembered()
         for i, (track, *_) in enumerate(people):
             if track.confirmed:
                 continue
@@ -881,7 +884,7 @@ class PosePipeline:
             taken = {column for _, column in pairs}
             self._lost = [t for j, t in enumerate(self._lost) if j not in taken]
         identified = []
-        remembered = any(t.appearance is not None for t in self._lost)
+        remembered = self._lost_remembered()
         for item in fresh[:room]:
             if item[0] is None and remembered:  # maybe a lost person: tentative (_reidentify)
                 item[0] = tracking.Track(-1, self.config, confirmed=False)
@@ -893,6 +896,21 @@ class PosePipeline:
             if item[0] is not None:
                 self._lost.append(item[0])
         return identified
+
+
+def _core_box(estimate: dict) -> np.ndarray:
+    """:func:`tracking.core_box` of an estimate's body landmarks, computed once per estimate."""
+    if "core_box" not in estimate:
+        estimate["core_box"] = tracking.core_box(estimate["landmarks"][:NUM_LANDMARKS])
+    return estimate["core_box"]
+
+
+def _appearance(frame: np.ndarray, estimate: dict) -> tracking.Appearance:
+    """:func:`tracking.appearance` of an estimate on its frame, read once per estimate (the
+    overlap checks and the re-identification of one frame may each need it)."""
+    if "appearance" not in estimate:
+        estimate["appearance"] = tracking.appearance(frame, estimate["landmarks"][:NUM_LANDMARKS])
+    return estimate["appearance"]
 
 
 def pretrained_backend(name: str, backend: str = "tflite", num_threads: int = 2,
